@@ -1,0 +1,192 @@
+"""The `ooda` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from pydantic import ValidationError
+
+from bot.catalog import ConfigError, load_config
+from bot.settings import Settings
+
+app = typer.Typer(
+    help="ooda-bot: incident response through the OODA loop, in Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+playbooks_app = typer.Typer(help="Playbook commands.", no_args_is_help=True)
+config_app = typer.Typer(help="Config (OODA_CONFIG) commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(config_app, name="config")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Use Slack Socket Mode.")
+    ] = False,
+) -> None:
+    """Run the bot (HTTP, or Slack Socket Mode); applies migrations first."""
+    settings = load_settings()
+    missing = settings.missing_for_serve(socket_mode=socket_mode)
+    if missing:
+        raise fail(f"{missing[0]} is not set (needed by `ooda serve`); see README.md#configuration")
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    from bot.server import run_server
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path | None, typer.Option(help="Where to write the postmortem.")] = None,
+) -> None:
+    """Play a whole incident against built-in local fakes; print the transcript."""
+    from bot.demo import run_demo
+
+    sys.exit(asyncio.run(run_demo(output)))
+
+
+@app.command()
+def postmortem(
+    incident: Annotated[str, typer.Argument(help="Number (42) or ref (INC-42).")],
+    format: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
+    output: Annotated[Path | None, typer.Option(help="File to write; stdout if absent.")] = None,
+) -> None:
+    """Render an incident's postmortem."""
+    if format not in ("markdown", "html"):
+        raise fail("--format must be markdown or html")
+    try:
+        number = int(incident.upper().removeprefix("INC-"))
+    except ValueError:
+        raise fail(f"{incident!r} is not an incident number or ref like INC-42") from None
+    settings = load_settings()
+    text = asyncio.run(_render_postmortem(settings, number, format))  # type: ignore[arg-type]
+    if text is None:
+        raise fail(f"no incident INC-{number} in {settings.database_url}")
+    if output:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(text)
+
+
+async def _render_postmortem(
+    settings: Settings, number: int, fmt: Literal["markdown", "html"]
+) -> str | None:
+    from bot.service import postmortems
+    from bot.service.runtime import build_runtime
+    from bot.storage.db import upgrade
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    rt = build_runtime(settings)
+    try:
+        return await postmortems.render(rt, number, fmt)
+    finally:
+        await rt.aclose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from bot.storage.db import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@playbooks_app.command("validate")
+def playbooks_validate(
+    directory: Annotated[Path | None, typer.Argument(help="Playbooks directory.")] = None,
+) -> None:
+    """Validate playbook files; exit non-zero with precise messages on error."""
+    from bot.domain.playbooks import default_playbooks_dir, load_playbooks, validate_directory
+
+    target = directory if directory is not None else default_playbooks_dir()
+    if directory is not None and not directory.is_dir():
+        raise fail(f"{directory} is not a directory")
+    errors = validate_directory(target)
+    for line in errors:
+        typer.echo(line, err=True)
+    if errors:
+        raise typer.Exit(code=1)
+    typer.echo(f"{len(load_playbooks(target))} playbooks OK")
+
+
+@playbooks_app.command("list")
+def playbooks_list(
+    directory: Annotated[Path | None, typer.Argument(help="Playbooks directory.")] = None,
+) -> None:
+    """List playbooks: id, kind, risk, who may run them."""
+    from bot.domain.playbooks import PlaybookError, default_playbooks_dir, load_playbooks
+
+    try:
+        books = load_playbooks(directory if directory is not None else default_playbooks_dir())
+    except PlaybookError as exc:
+        raise fail(str(exc)) from None
+    for p in books:
+        typer.echo(f"{p.id:28} {p.kind:12} {p.risk:7} {','.join(p.requires.roles):24} {p.title}")
+
+
+@config_app.command("validate")
+def config_validate(
+    path: Annotated[Path | None, typer.Argument(help="Config file (default OODA_CONFIG).")] = None,
+) -> None:
+    """Validate the services catalog; errors name the line."""
+    target = path or Path(load_settings().config_path)
+    if not target.exists():
+        raise fail(f"{target} does not exist")
+    try:
+        config = load_config(target)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{target}: {len(config.services)} services OK")
+
+
+@app.command()
+def manifest(
+    url: Annotated[
+        str | None, typer.Option(help="Public base URL, e.g. https://ooda.example.com")
+    ] = None,
+) -> None:
+    """Print the Slack app manifest (JSON) for the configured command and URL."""
+    import json
+
+    from bot.slack.manifest import build_manifest
+
+    settings = load_settings()
+    base = url or settings.public_url or "https://ooda.example.com"
+    typer.echo(json.dumps(build_manifest(command=settings.slash_command, base_url=base), indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,380 @@
+"""Slack Web API method handlers behind FakeSlack. They run under the fake's lock."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.fakes._common import random_id
+from bot.fakes.slack_state import SlackError, SlackState, as_bool
+
+_NAME_OK = re.compile(r"[a-z0-9_\-]+")
+
+
+# -- method handlers -----------------------------------------------------------------------
+def auth_test(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": "https://fake-workspace.slack.com/",
+        "team": "Fake Workspace",
+        "user": s.bot_name,
+        "team_id": s.team_id,
+        "user_id": s.bot_user_id,
+        "bot_id": s.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def conversations_create(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    name = str(p.get("name") or "")
+    if not name:
+        raise SlackError("invalid_name_required")
+    if len(name) > 80:
+        raise SlackError("invalid_name_maxlength")
+    if not _NAME_OK.fullmatch(name):
+        raise SlackError("invalid_name_specials")
+    if any(c["name"] == name for c in s.channels.values()):
+        raise SlackError("name_taken")
+    chan = s.new_channel(name, is_private=as_bool(p.get("is_private")))
+    s.event("channel_created", {"channel": chan["id"], "creator": chan["creator"]})
+    return {"channel": s.public_channel(chan, members=False)}
+
+
+def conversations_info(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": s.public_channel(s.channel_param(p), members=False)}
+
+
+def conversations_set_topic(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    topic = str(p.get("topic") or "")
+    if len(topic) > 250:
+        raise SlackError("too_long")
+    chan["topic"] = {"value": topic, "creator": s.bot_user_id, "last_set": int(time.time())}
+    s.event("topic", {"channel": chan["id"], "topic": topic})
+    return {"channel": s.public_channel(chan, members=False)}
+
+
+def conversations_invite(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    users = [u.strip() for u in str(p.get("users") or "").split(",") if u.strip()]
+    if not users:
+        raise SlackError("no_user")
+    if s.bot_user_id in users:
+        raise SlackError("cant_invite_self")
+    bad = [u for u in users if u[:1] not in ("U", "W")]
+    if bad:
+        raise SlackError("user_not_found", errors=[{"user": u, "ok": False} for u in bad])
+    new = [u for u in users if u not in chan["members"]]
+    if not new:
+        raise SlackError("already_in_channel")
+    chan["members"].update(new)
+    s.event("invite", {"channel": chan["id"], "users": new})
+    return {"channel": s.public_channel(chan, members=False)}
+
+
+def conversations_join(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    out: dict[str, Any] = {}
+    if s.bot_user_id in chan["members"]:
+        out["warning"] = "already_in_channel"
+    else:
+        chan["members"].add(s.bot_user_id)
+        s.event("join", {"channel": chan["id"]})
+    return {"channel": s.public_channel(chan, members=False), **out}
+
+
+def conversations_archive(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    if chan["is_archived"]:
+        raise SlackError("already_archived")
+    chan["is_archived"] = True
+    s.event("archive", {"channel": chan["id"]})
+    return {}
+
+
+def conversations_members(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    return {"members": sorted(chan["members"]), "response_metadata": {"next_cursor": ""}}
+
+
+def conversations_history(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    limit = int(p.get("limit") or 100)
+    msgs = [
+        s.api_message(m)
+        for m in reversed(s.messages)
+        if m["channel"] == chan["id"] and not m["deleted"] and not m.get("thread_ts")
+    ]
+    return {"messages": msgs[:limit], "has_more": len(msgs) > limit, "pin_count": len(chan["pins"])}
+
+
+def _writable(s: SlackState, chan: dict[str, Any]) -> None:
+    if chan["is_archived"]:
+        raise SlackError("is_archived")
+    if s.bot_user_id not in chan["members"]:
+        raise SlackError("not_in_channel")
+
+
+def chat_post_message(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    _writable(s, chan)
+    if not (p.get("text") or p.get("blocks") or p.get("attachments")):
+        raise SlackError("no_text")
+    msg = {
+        "channel": chan["id"],
+        "ts": s.next_ts(),
+        "text": p.get("text") or "",
+        "blocks": p.get("blocks"),
+        "attachments": p.get("attachments"),
+        "thread_ts": p.get("thread_ts") or None,
+        "metadata": p.get("metadata"),
+        "user": s.bot_user_id,
+        "bot_id": s.bot_id,
+        "reactions": {},
+        "edits": 0,
+        "edited_ts": None,
+        "deleted": False,
+    }
+    s.messages.append(msg)
+    s.index[(chan["id"], msg["ts"])] = msg
+    s.event("message", msg)
+    return {"channel": chan["id"], "ts": msg["ts"], "message": s.api_message(msg)}
+
+
+def chat_update(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    msg = s.message_param(chan, p.get("ts"))
+    if "text" in p:
+        msg["text"] = p["text"] or ""
+    for key in ("blocks", "attachments", "metadata"):  # omitted -> kept, [] -> removed
+        if key in p:
+            msg[key] = p[key] or None
+    msg["edits"] += 1
+    msg["edited_ts"] = s.next_ts()
+    s.event("update", msg)
+    return {
+        "channel": chan["id"],
+        "ts": msg["ts"],
+        "text": msg["text"],
+        "message": s.api_message(msg),
+    }
+
+
+def chat_delete(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    msg = s.message_param(chan, p.get("ts"))
+    msg["deleted"] = True
+    s.event("delete", msg)
+    return {"channel": chan["id"], "ts": msg["ts"]}
+
+
+def chat_post_ephemeral(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    if not p.get("user"):
+        raise SlackError("user_not_found")
+    if not (p.get("text") or p.get("blocks") or p.get("attachments")):
+        raise SlackError("no_text")
+    eph = {
+        "channel": chan["id"],
+        "user": str(p["user"]),
+        "ts": s.next_ts(),
+        "text": p.get("text") or "",
+        "blocks": p.get("blocks"),
+        "attachments": p.get("attachments"),
+        "thread_ts": p.get("thread_ts") or None,
+    }
+    s.ephemerals.append(eph)
+    s.event("ephemeral", eph)
+    return {"message_ts": eph["ts"]}
+
+
+def chat_get_permalink(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    msg = s.message_param(chan, p.get("message_ts"))
+    link = f"https://fake-workspace.slack.com/archives/{chan['id']}/p{msg['ts'].replace('.', '')}"
+    return {"channel": chan["id"], "permalink": link}
+
+
+def pins_add(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    if not p.get("timestamp"):
+        raise SlackError("no_item_specified")
+    msg = s.message_param(chan, p.get("timestamp"))
+    if msg["ts"] in chan["pins"]:
+        raise SlackError("already_pinned")
+    chan["pins"].add(msg["ts"])
+    s.event("pin", msg)
+    return {}
+
+
+def pins_remove(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    msg = s.message_param(chan, p.get("timestamp"))
+    if msg["ts"] not in chan["pins"]:
+        raise SlackError("no_pin")
+    chan["pins"].discard(msg["ts"])
+    return {}
+
+
+def reactions_add(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    msg = s.message_param(chan, p.get("timestamp"))
+    name = str(p.get("name") or "").strip(":")
+    if not name:
+        raise SlackError("invalid_name")
+    users = msg["reactions"].setdefault(name, [])
+    if s.bot_user_id in users:
+        raise SlackError("already_reacted")
+    users.append(s.bot_user_id)
+    s.event("reaction", {"channel": chan["id"], "ts": msg["ts"], "name": name})
+    return {}
+
+
+def reactions_remove(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    chan = s.channel_param(p)
+    msg = s.message_param(chan, p.get("timestamp"))
+    users = msg["reactions"].get(str(p.get("name") or "").strip(":"), [])
+    if s.bot_user_id not in users:
+        raise SlackError("no_reaction")
+    users.remove(s.bot_user_id)
+    return {}
+
+
+def users_lookup_by_email(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    user_id = s.users.get(str(p.get("email") or ""))
+    if user_id is None:
+        raise SlackError("users_not_found")
+    return {"user": s.user_object(user_id)}
+
+
+def users_info(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    user_id = str(p.get("user") or "")
+    if user_id not in s.user_names and user_id != s.bot_user_id:
+        raise SlackError("user_not_found")
+    return {"user": s.user_object(user_id)}
+
+
+def _store_view(s: SlackState, p: dict[str, Any], kind: str, view_id: str | None = None) -> dict:
+    view = p.get("view")
+    if not isinstance(view, dict) or not view.get("type"):
+        raise SlackError("invalid_arguments")
+    if kind != "view_updated" and not p.get("trigger_id"):
+        raise SlackError("invalid_trigger_id")
+    view_id = view_id or random_id("V", 10)
+    stored = {
+        **copy.deepcopy(view),
+        "id": view_id,
+        "team_id": s.team_id,
+        "state": {"values": {}},
+        "hash": random_id("", 12),
+        "app_id": "A0FAKEAPP1",
+        "bot_id": s.bot_id,
+        "previous_view_id": None,
+        "root_view_id": view_id,
+    }
+    s.views[view_id] = stored
+    s.event(kind, {"view": stored})
+    return {"view": copy.deepcopy(stored)}
+
+
+def views_open(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    return _store_view(s, p, "view_opened")
+
+
+def views_push(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    return _store_view(s, p, "view_pushed")
+
+
+def views_update(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    view_id = p.get("view_id")
+    if not view_id and p.get("external_id"):
+        view_id = next(
+            (k for k, v in s.views.items() if v.get("external_id") == p["external_id"]), None
+        )
+    if not view_id or view_id not in s.views:
+        raise SlackError("not_found")
+    if p.get("hash") and p["hash"] != s.views[view_id]["hash"]:
+        raise SlackError("hash_conflict")
+    return _store_view(s, p, "view_updated", view_id=str(view_id))
+
+
+def files_get_upload_url_external(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    if not p.get("filename") or not p.get("length"):
+        raise SlackError("invalid_arguments")
+    file_id = random_id("F", 10)
+    s.pending_uploads[file_id] = {"filename": str(p["filename"]), "content": None}
+    return {"upload_url": f"{s.base_url()}/upload/{file_id}", "file_id": file_id}
+
+
+def files_complete_upload_external(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    items = p.get("files")
+    if not isinstance(items, list) or not items:
+        raise SlackError("invalid_arguments")
+    chan = s.channel_param(p, "channel_id") if p.get("channel_id") else None
+    if chan is None and p.get("channels"):
+        chan = s.channel_param({"channel": str(p["channels"]).split(",")[0]})
+    out = []
+    for item in items:
+        pending = s.pending_uploads.get(str(item.get("id")))
+        if pending is None or pending["content"] is None:
+            raise SlackError("file_not_found")
+        content: bytes = pending["content"]
+        try:
+            text: str | None = content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        record = {
+            "id": item["id"],
+            "filename": pending["filename"],
+            "title": item.get("title") or pending["filename"],
+            "channel": chan["id"] if chan else None,
+            "initial_comment": p.get("initial_comment"),
+            "thread_ts": p.get("thread_ts"),
+            "content": content,
+            "text": text,
+        }
+        del s.pending_uploads[str(item["id"])]
+        s.files.append(record)
+        event = {k: v for k, v in record.items() if k not in ("content", "text")}
+        s.event("file", {**event, "size": len(content)})
+        out.append(
+            {
+                "id": record["id"],
+                "name": record["filename"],
+                "title": record["title"],
+                "size": len(content),
+                "permalink": f"https://fake-workspace.slack.com/files/{s.bot_user_id}/{item['id']}",
+            }
+        )
+    return {"files": out}
+
+
+METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": auth_test,
+    "conversations.create": conversations_create,
+    "conversations.info": conversations_info,
+    "conversations.setTopic": conversations_set_topic,
+    "conversations.invite": conversations_invite,
+    "conversations.join": conversations_join,
+    "conversations.archive": conversations_archive,
+    "conversations.members": conversations_members,
+    "conversations.history": conversations_history,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.delete": chat_delete,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.getPermalink": chat_get_permalink,
+    "pins.add": pins_add,
+    "pins.remove": pins_remove,
+    "reactions.add": reactions_add,
+    "reactions.remove": reactions_remove,
+    "users.lookupByEmail": users_lookup_by_email,
+    "users.info": users_info,
+    "views.open": views_open,
+    "views.push": views_push,
+    "views.update": views_update,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
+}

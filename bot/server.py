@@ -1,0 +1,42 @@
+"""`ooda serve`: migrations, runtime, and either uvicorn (HTTP) or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from bot.catalog import OodaConfig
+from bot.service.handlers import register
+from bot.service.runtime import build_runtime
+from bot.settings import Settings, secret
+from bot.slack.app import build_bolt_app
+from bot.storage.db import upgrade
+from bot.web.app import create_app
+
+
+def run_server(
+    settings: Settings, config: OodaConfig, *, host: str, port: int, socket_mode: bool
+) -> None:
+    upgrade(settings.database_url)
+    rt = build_runtime(settings, config=config)
+    register(rt)
+    bolt = build_bolt_app(rt)
+    app = create_app(rt, bolt)
+    if not socket_mode:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+        return
+    asyncio.run(_socket_mode(rt, bolt, app, host, port, secret(settings.slack_app_token) or ""))
+
+
+async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str) -> None:  # type: ignore[no-untyped-def]
+    """Slack over Socket Mode; webhooks, health and metrics still served over HTTP."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, app_token)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    await handler.connect_async()
+    try:
+        await server.serve()
+    finally:
+        await handler.close_async()

@@ -1,0 +1,128 @@
+"""Decide: match playbooks against the incident's context and post the suggestions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.domain.model import TimelineKind, utcnow
+from bot.domain.playbooks import DecisionContext, Playbook, Suggestion, resolve_playbook, suggest
+from bot.domain.ranking import pick_suspect, rollback_target
+from bot.service import cards
+from bot.service.runtime import Runtime
+from bot.slack import views
+from bot.slack.text import render
+from bot.storage import repo
+from bot.storage.tables import ActionRunRow, ChangeRow, DecisionRow, Incident
+
+
+async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        if row is None:
+            return None
+        inc = repo.to_view(row)
+        ranked = await repo.ranked_changes(session, number)
+        suspect = pick_suspect(ranked)
+        rollback_to = None
+        if suspect is not None:
+            family = await session.scalars(
+                select(ChangeRow).where(
+                    ChangeRow.source == suspect.change.source,
+                    ChangeRow.created_at < suspect.change.created_at,
+                )
+            )
+            rollback_to = rollback_target(
+                [repo.change_from_row(r) for r in family.all()], suspect.change
+            )
+        past = Counter(
+            (
+                await session.scalars(
+                    select(ActionRunRow.playbook_id)
+                    .join(Incident, Incident.id == ActionRunRow.incident_id)
+                    .where(
+                        Incident.service == inc.service,
+                        Incident.id != number,
+                        ActionRunRow.verify_passed.is_(True),
+                    )
+                )
+            ).all()
+        )
+        alerts = [a.get("summary", "") for a in (row.observation or {}).get("alerts", [])]
+    return DecisionContext(
+        incident=inc,
+        service=rt.config.service(inc.service),
+        ranked=ranked,
+        rollback_to=rollback_to,
+        alert_titles=alerts,
+        past_successes=dict(past) if inc.service else {},
+        now=utcnow(),
+    )
+
+
+async def post_suggestions(rt: Runtime, number: int) -> list[Suggestion]:
+    ctx = await context_for(rt, number)
+    if ctx is None:
+        return []
+    suggestions = suggest(rt.playbooks, ctx)
+    text, blocks = views.decide(ctx.incident, suggestions, command=rt.settings.slash_command)
+    await cards.post_or_update(rt, ctx.incident, "decide", text, blocks)
+    return suggestions
+
+
+def find_playbook(rt: Runtime, playbook_id: str) -> Playbook | None:
+    return next((p for p in rt.playbooks if p.id == playbook_id), None)
+
+
+async def resolve_choice(rt: Runtime, number: int, playbook_id: str) -> Suggestion:
+    """A responder's pick: the playbook rendered for this incident now (when-conditions skipped,
+    templates must still render). Raises PlaybookError with a message fit for the user."""
+    from bot.domain.playbooks import PlaybookError
+
+    playbook = find_playbook(rt, playbook_id)
+    if playbook is None:
+        raise PlaybookError(f"no playbook {playbook_id!r}")
+    ctx = await context_for(rt, number)
+    if ctx is None:
+        raise PlaybookError(f"no incident {number}")
+    return resolve_playbook(playbook, ctx, check_when=False)
+
+
+async def record_decision(
+    rt: Runtime,
+    number: int,
+    *,
+    by: str | None,
+    text: str,
+    reason: str,
+    playbook_id: str | None = None,
+    evidence: list[str] | None = None,
+) -> None:
+    now = utcnow()
+    data: dict[str, Any] = {"playbook": playbook_id, "reason": reason, "evidence": evidence or []}
+    async with rt.db.transaction() as session:
+        session.add(
+            DecisionRow(
+                incident_id=number,
+                at=now,
+                by=by,
+                text=text,
+                reason=reason,
+                playbook_id=playbook_id,
+                evidence=evidence or [],
+            )
+        )
+        await repo.add_entry(
+            session, number, TimelineKind.DECISION, text, actor=by, data=data, at=now
+        )
+    inc = await repo_view(rt, number)
+    if inc is not None:
+        await cards.say(rt, inc, render("decision_recorded", by=by, text=text, reason=reason))
+
+
+async def repo_view(rt: Runtime, number: int) -> Any:
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        return repo.to_view(row) if row else None

@@ -1,0 +1,50 @@
+"""Job kinds and the functions that run them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.service import act, context, decide, incidents, pagerduty_events, postmortems
+from bot.service.runtime import Runtime
+from bot.storage.tables import InboundEvent
+
+
+def register(rt: Runtime) -> None:
+    async def inbound_pagerduty(payload: dict[str, Any]) -> None:
+        async with rt.db.session() as session:
+            row = await session.get(InboundEvent, payload["inbound"])
+            event = dict(row.payload.get("event") or {}) if row else {}
+        await pagerduty_events.handle(rt, event)
+
+    async def setup(payload: dict[str, Any]) -> None:
+        await incidents.setup_channel(rt, payload["incident"], payload.get("origin_channel"))
+
+    async def observe(payload: dict[str, Any]) -> None:
+        await context.observe(rt, payload["incident"])
+
+    async def orient(payload: dict[str, Any]) -> None:
+        await context.orient(rt, payload["incident"])
+
+    async def suggest(payload: dict[str, Any]) -> None:
+        await decide.post_suggestions(rt, payload["incident"])
+
+    async def run_action(payload: dict[str, Any]) -> None:
+        await act.run(rt, payload["key"])
+
+    async def verify(payload: dict[str, Any]) -> None:
+        await act.verify(rt, payload["key"], payload.get("attempt", 1))
+
+    async def postmortem(payload: dict[str, Any]) -> None:
+        await postmortems.publish(rt, payload["incident"])
+
+    for kind, handler in {
+        "pagerduty.event": inbound_pagerduty,
+        "incident.setup": setup,
+        "incident.observe": observe,
+        "incident.orient": orient,
+        "incident.decide": suggest,
+        "action.run": run_action,
+        "action.verify": verify,
+        "incident.postmortem": postmortem,
+    }.items():
+        rt.worker.register(kind, handler)

@@ -1,0 +1,247 @@
+"""Incident lifecycle: open, set up the channel, move stages, notes, resolve."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
+from bot.service import cards
+from bot.service.runtime import Runtime
+from bot.slack import views
+from bot.slack.text import render
+from bot.storage import jobs, repo
+
+log = logging.getLogger(__name__)
+
+MAX_CHANNEL = 80
+
+
+def channel_name(number: int, title: str) -> str:
+    """inc-<n>-<slug>: lowercase ascii, digits and dashes, at most 80 characters."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or "incident"
+    prefix = f"inc-{number}-"
+    return (prefix + slug)[:MAX_CHANNEL].rstrip("-")
+
+
+def incident_key(number: int) -> str:
+    return f"incident:{number}"
+
+
+async def open_incident(
+    rt: Runtime,
+    *,
+    title: str,
+    severity: Severity,
+    declared_by: str | None = None,
+    service: str | None = None,
+    description: str | None = None,
+    pd: dict[str, Any] | None = None,
+    first_alert_at: datetime | None = None,
+    actor: str | None = None,
+    source_key: str | None = None,
+    is_drill: bool = False,
+    origin_channel: str | None = None,
+) -> int:
+    """Store the incident and queue its channel set-up; returns the INC number. Fast: no I/O
+    beyond the database, so webhook handlers can answer at once."""
+    catalog = rt.config.service(service)
+    async with rt.db.transaction() as session:
+        row = await repo.create_incident(
+            session,
+            title=title[:300],
+            severity=int(severity),
+            service=service,
+            environment=catalog.github_environment if catalog else None,
+            declared_by=declared_by,
+            description=description,
+            first_alert_at=first_alert_at,
+            is_drill=is_drill,
+            **(pd or {}),
+        )
+        if declared_by:
+            row.roles = {"commander": declared_by}
+        await repo.add_entry(
+            session,
+            row.id,
+            TimelineKind.OPENED,
+            f"Incident opened: {title}",
+            actor=actor or declared_by,
+            data={"severity": severity.label, "service": service},
+            at=row.opened_at,
+            source_key=source_key,
+        )
+        jobs.add_job(
+            session,
+            "incident.setup",
+            {"incident": row.id, "origin_channel": origin_channel},
+            ordering_key=incident_key(row.id),
+        )
+        number = row.id
+    rt.worker.wake()
+    return number
+
+
+async def load(rt: Runtime, number: int) -> IncidentView | None:
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        return repo.to_view(row) if row else None
+
+
+async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = None) -> None:
+    """Create the channel, announce, pin the live summary, then gather context."""
+    from bot.service import context  # late import: context imports this module
+
+    inc = await load(rt, number)
+    if inc is None:
+        return
+    if not inc.channel_id:
+        channel_id, name = await rt.slack.create_channel(channel_name(number, inc.title))
+        async with rt.db.transaction() as session:
+            row = await repo.get_incident(session, number)
+            assert row is not None
+            row.channel_id, row.channel_name = channel_id, name
+            declared_by = row.declared_by
+        inc = await load(rt, number)
+        assert inc is not None and inc.channel_id
+        if declared_by:
+            await rt.slack.invite(inc.channel_id, [declared_by])
+        text, blocks = views.opened(inc, declared_by)
+        await cards.say(rt, inc, text, blocks)
+        await announce(rt, inc, text, origin_channel)
+        await cards.refresh_summary(rt, number)
+    await context.refresh(rt, number)
+
+
+async def announce(
+    rt: Runtime, inc: IncidentView, text: str, origin_channel: str | None = None
+) -> None:
+    service = rt.config.service(inc.service)
+    targets = {c for c in (rt.config.announcements_channel, origin_channel) if c}
+    if service and service.slack_channel:
+        targets.add(service.slack_channel)
+    for channel in sorted(targets):
+        link = f" · join <#{inc.channel_id}>" if inc.channel_id else ""
+        try:
+            await rt.slack.post(channel, text + link)
+        except Exception:  # announcing must never break the incident itself
+            log.warning("could not announce %s in %s", inc.ref, channel, exc_info=True)
+
+
+async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) -> bool:
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.status == Status.RESOLVED.value:
+            return False
+        if not await repo.move_stage(session, row, stage):
+            return False
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.STAGE,
+            f"Stage → {stage.value}",
+            actor=by,
+            data={"stage": stage.value},
+        )
+        if stage is Stage.DECIDE:
+            jobs.add_job(
+                session, "incident.decide", {"incident": number}, ordering_key=incident_key(number)
+            )
+    rt.worker.wake()
+    inc = await load(rt, number)
+    if inc is not None:
+        await cards.say(rt, inc, render("stage_moved", stage=stage.value, by=by))
+        await cards.refresh_summary(rt, number)
+    return True
+
+
+async def add_note(
+    rt: Runtime, number: int, text: str, *, by: str | None, source_key: str | None = None
+) -> bool:
+    async with rt.db.transaction() as session:
+        entry = await repo.add_entry(
+            session, number, TimelineKind.NOTE, text, actor=by, source_key=source_key
+        )
+    if entry is None:
+        return False
+    inc = await load(rt, number)
+    if inc is not None:
+        await cards.say(rt, inc, render("note_added", by=by, text=text))
+    return True
+
+
+async def acknowledge(
+    rt: Runtime,
+    number: int,
+    *,
+    by: str | None,
+    at: datetime | None = None,
+    source_key: str | None = None,
+) -> bool:
+    """Acknowledged: the responders have seen it, so the loop moves on to Orient."""
+    at = at or utcnow()
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.status != Status.TRIGGERED.value:
+            return False
+        row.status, row.acknowledged_at = Status.ACKNOWLEDGED.value, at
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.STATUS,
+            "Acknowledged",
+            actor=by,
+            at=at,
+            source_key=source_key,
+        )
+        if row.stage == Stage.OBSERVE.value:
+            await repo.move_stage(session, row, Stage.ORIENT, at=at)
+    await cards.refresh_summary(rt, number)
+    return True
+
+
+async def resolve(
+    rt: Runtime,
+    number: int,
+    *,
+    by: str | None,
+    at: datetime | None = None,
+    fields: dict[str, str | None] | None = None,
+    source_key: str | None = None,
+) -> bool:
+    at = at or utcnow()
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.status == Status.RESOLVED.value:
+            return False
+        for key, value in (fields or {}).items():
+            if value:
+                setattr(row, key, value)
+        row.status, row.resolved_at = Status.RESOLVED.value, at
+        await repo.close_spans(session, number, at)
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.RESOLVED,
+            "Incident resolved",
+            actor=by,
+            at=at,
+            source_key=source_key,
+        )
+        await jobs.cancel_in(session, dedup_prefix=f"verify:{number}:")
+        jobs.add_job(
+            session, "incident.postmortem", {"incident": number}, ordering_key=incident_key(number)
+        )
+        opened_at = row.opened_at
+    rt.worker.wake()
+    inc = await load(rt, number)
+    if inc is not None:
+        text = render("resolved", inc=inc, duration=at - opened_at, by=by)
+        await cards.say(rt, inc, text)
+        await announce(rt, inc, text)
+        await cards.refresh_summary(rt, number)
+    return True

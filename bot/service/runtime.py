@@ -1,0 +1,80 @@
+"""The composition root: everything a request or job needs, built from settings. No globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.catalog import OodaConfig, load_config
+from bot.domain.playbooks import Playbook, default_playbooks_dir, load_playbooks
+from bot.settings import Settings, secret
+from bot.slack.gateway import SlackGateway, build_web_client
+from bot.storage.db import Database
+from bot.worker import Worker
+from integrations.argocd import ArgoCDClient
+from integrations.github import GitHubClient
+from integrations.pagerduty import PagerDutyClient
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: OodaConfig
+    db: Database
+    slack: SlackGateway
+    worker: Worker
+    playbooks: list[Playbook]
+    pagerduty: PagerDutyClient | None = None
+    github: GitHubClient | None = None
+    argocd: ArgoCDClient | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.worker.stop()
+        for client in (self.pagerduty, self.github, self.argocd):
+            if client is not None:
+                await client.aclose()
+        await self.db.dispose()
+
+
+def playbooks_dir(settings: Settings, config: OodaConfig) -> Path | None:
+    if config.playbooks_dir:
+        base = Path(settings.config_path).parent
+        return (base / config.playbooks_dir).resolve()
+    return None
+
+
+def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Runtime:
+    config = config if config is not None else load_config(settings.config_path)
+    directory = playbooks_dir(settings, config)
+    playbooks = load_playbooks(directory if directory else default_playbooks_dir())
+    db = Database(settings.database_url)
+    backoff = settings.http_backoff_seconds
+    pd_token = secret(settings.pagerduty_api_token)
+    argocd_token = secret(settings.argocd_token)
+    return Runtime(
+        settings=settings,
+        config=config,
+        db=db,
+        slack=SlackGateway(
+            build_web_client(secret(settings.slack_bot_token), settings.slack_api_url)
+        ),
+        worker=Worker(db, poll_seconds=settings.worker_poll_seconds),
+        playbooks=playbooks,
+        pagerduty=PagerDutyClient(
+            pd_token,
+            base_url=settings.pagerduty_api_url,
+            from_email=settings.pagerduty_from_email,
+            backoff=backoff,
+        )
+        if pd_token
+        else None,
+        github=GitHubClient(
+            secret(settings.github_token), base_url=settings.github_api_url, backoff=backoff
+        )
+        if settings.github_token
+        else None,
+        argocd=ArgoCDClient(settings.argocd_url, argocd_token, backoff=backoff)
+        if settings.argocd_url
+        else None,
+    )

@@ -1,0 +1,63 @@
+"""Runtime configuration from the environment (and a .env file), names as in PRODUCT.md."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///./ooda.db", alias="DATABASE_URL")
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    slash_command: str = Field("/incident", alias="OODA_SLASH_COMMAND")
+
+    pagerduty_api_token: SecretStr | None = Field(None, alias="PAGERDUTY_API_TOKEN")
+    pagerduty_from_email: str | None = Field(None, alias="PAGERDUTY_FROM_EMAIL")
+    pagerduty_api_url: str = Field("https://api.pagerduty.com", alias="PAGERDUTY_API_URL")
+    pagerduty_webhook_secrets: str = Field("", alias="PAGERDUTY_WEBHOOK_SECRETS")
+
+    github_token: SecretStr | None = Field(None, alias="GITHUB_TOKEN")
+    github_api_url: str = Field("https://api.github.com", alias="GITHUB_API_URL")
+    github_webhook_secret: SecretStr | None = Field(None, alias="GITHUB_WEBHOOK_SECRET")
+
+    argocd_url: str | None = Field(None, alias="ARGOCD_URL")
+    argocd_token: SecretStr | None = Field(None, alias="ARGOCD_TOKEN")
+
+    changes_webhook_secret: SecretStr | None = Field(None, alias="OODA_CHANGES_SECRET")
+    # Signs the JSON body of http.webhook playbook actions (X-Ooda-Signature).
+    action_webhook_secret: SecretStr | None = Field(None, alias="OODA_ACTION_WEBHOOK_SECRET")
+    # Override every playbook's verify poll interval (the demo uses 1 s).
+    verify_poll_seconds: float | None = Field(None, alias="OODA_VERIFY_POLL_SECONDS")
+    config_path: str = Field("./ooda.yaml", alias="OODA_CONFIG")
+    public_url: str | None = Field(None, alias="OODA_PUBLIC_URL")
+    dry_run: bool = Field(False, alias="OODA_DRY_RUN")
+    # How long the bot waits on one context source before posting what it has.
+    source_timeout_seconds: float = Field(8.0, alias="OODA_SOURCE_TIMEOUT")
+    # Backoff base for vendor retries; tests set 0.
+    http_backoff_seconds: float = Field(0.5, alias="OODA_HTTP_BACKOFF")
+    worker_poll_seconds: float = Field(1.0, alias="OODA_WORKER_POLL")
+
+    @property
+    def pagerduty_secrets(self) -> list[str]:
+        return [s.strip() for s in self.pagerduty_webhook_secrets.split(",") if s.strip()]
+
+    def missing_for_serve(self, *, socket_mode: bool) -> list[str]:
+        """Variables `ooda serve` cannot start without."""
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if socket_mode and self.slack_app_token is None:
+            missing.append("SLACK_APP_TOKEN")
+        if not socket_mode and self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -1,0 +1,152 @@
+"""Button clicks (block_actions). Each handler acks first and does its work after."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.domain.model import Stage, TimelineKind, Verdict
+from bot.domain.playbooks import PlaybookError
+from bot.service import act, cards, context, decide, incidents
+from bot.service.runtime import Runtime
+from bot.service.sync import acknowledge_everywhere
+from bot.slack import views
+from bot.slack.context import incident_by_number
+from bot.storage import repo
+
+log = logging.getLogger(__name__)
+
+
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    return (body.get("actions") or [{}])[0]
+
+
+def _json_value(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(_action(body).get("value") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def _ephemeral(rt: Runtime, body: dict[str, Any], text: str) -> None:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    user = (body.get("user") or {}).get("id")
+    if channel and user:
+        await rt.slack.ephemeral(channel, user, text)
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.action("incident_ack")
+    async def on_ack(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        inc = await incident_by_number(rt, _action(body).get("value"))
+        if inc is not None:
+            await acknowledge_everywhere(rt, inc.number, body["user"]["id"])
+            await context.observe(rt, inc.number)
+
+    for stage in (Stage.OBSERVE, Stage.ORIENT, Stage.DECIDE, Stage.ACT):
+        app.action(f"stage_{stage.value}")(_stage_mover(rt, stage))
+
+    for verdict in Verdict:
+        app.action(f"verdict_{verdict.value}")(_verdict_marker(rt, verdict))
+
+    @app.action("decide_run")
+    async def on_run(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        value = _json_value(body)
+        number, playbook_id = value.get("i"), value.get("p")
+        inc = await incident_by_number(rt, number)
+        if inc is None or not playbook_id:
+            return
+        try:
+            suggestion = await decide.resolve_choice(rt, inc.number, playbook_id)
+        except PlaybookError as exc:
+            await _ephemeral(rt, body, f"Cannot run that now: {exc}")
+            return
+        message_ts = (body.get("container") or {}).get("message_ts")
+        key = act.action_key(inc.number, playbook_id, message_ts)
+        await act.prepare(rt, inc.number, suggestion, key=key, requested_by=body["user"]["id"])
+        modal = views.confirm_action(
+            inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=key
+        )
+        await rt.slack.open_view(body["trigger_id"], modal)
+
+    @app.action("decide_other")
+    async def on_other(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        inc = await incident_by_number(rt, _action(body).get("value"))
+        if inc is not None:
+            choices = [(p.title, p.id) for p in rt.playbooks]
+            await rt.slack.open_view(body["trigger_id"], views.other_decision_modal(inc, choices))
+
+    @app.action("incident_resolve")
+    async def on_resolve(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        inc = await incident_by_number(rt, _action(body).get("value"))
+        if inc is not None:
+            await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
+
+    @app.action("act_approve")
+    async def on_approve(ack: Any, body: dict[str, Any]) -> None:
+        """A second approver for a high-risk action."""
+        await ack()
+        key = _action(body).get("value") or ""
+        async with rt.db.session() as session:
+            row = await repo.action_run(session, key)
+        if row is None:
+            return
+        playbook = decide.find_playbook(rt, row.playbook_id)
+        try:
+            await act.approve(
+                rt,
+                key,
+                user=body["user"]["id"],
+                reason="second approval",
+                roles_required=list(playbook.requires.roles) if playbook else [],
+                evidence=[],
+            )
+        except act.NotAllowed as exc:
+            await _ephemeral(rt, body, str(exc))
+
+
+def _stage_mover(rt: Runtime, stage: Stage) -> Any:
+    async def move(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        inc = await incident_by_number(rt, _action(body).get("value"))
+        if inc is not None:
+            await incidents.move_stage(rt, inc.number, stage, by=body["user"]["id"])
+
+    return move
+
+
+def _verdict_marker(rt: Runtime, verdict: Verdict) -> Any:
+    async def mark(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        value = _json_value(body)
+        user = body["user"]["id"]
+        async with rt.db.transaction() as session:
+            change = await repo.set_verdict(
+                session, int(value.get("i", 0)), str(value.get("c", "")), verdict, user
+            )
+            if change is not None:
+                label = verdict.value.replace("_", " ")
+                await repo.add_entry(
+                    session,
+                    int(value["i"]),
+                    TimelineKind.CHANGE_VERDICT,
+                    f"Marked {change.summary} as {label}",
+                    actor=user,
+                    data={"change": value["c"], "verdict": verdict.value},
+                )
+        if change is None:
+            return
+        await context.repost_orient(rt, int(value["i"]))
+        await cards.refresh_summary(rt, int(value["i"]))
+
+    return mark

@@ -1,0 +1,23 @@
+"""Builds the Bolt app for a runtime: listeners registered per concern, no module-level app."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.service.runtime import Runtime
+from bot.settings import secret
+from bot.slack import actions, commands, modals
+
+
+def build_bolt_app(rt: Runtime) -> AsyncApp:
+    app = AsyncApp(
+        client=rt.slack.client,
+        signing_secret=secret(rt.settings.slack_signing_secret) or "",
+        # Ack first, work after: listeners keep running once Slack has its 200.
+        process_before_response=False,
+        request_verification_enabled=rt.settings.slack_signing_secret is not None,
+    )
+    commands.register(app, rt)
+    actions.register(app, rt)
+    modals.register(app, rt)
+    return app

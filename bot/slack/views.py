@@ -1,0 +1,275 @@
+"""Block Kit views: one function per card or modal. Text comes from Jinja2 templates."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.domain.model import IncidentView, RankedChange, StageSpan
+from bot.domain.playbooks import Suggestion
+from bot.domain.stages import time_in_current_stage
+from bot.slack import blocks as bk
+from bot.slack.text import escape, mention, render
+
+MAX_ALERTS = 10
+MAX_CHANGES = 5
+
+
+def _roles(inc: IncidentView) -> dict[str, Any]:
+    return {r: mention(inc.roles.get(r)) for r in ("commander", "comms", "scribe")}
+
+
+def topic(inc: IncidentView) -> str:
+    # Topics are plain text in Slack: no mention markup, just the words.
+    commander = inc.roles.get("commander")
+    return render(
+        "channel_topic", inc=inc, commander=f"<@{commander}>" if commander else "unassigned"
+    )
+
+
+def opened(inc: IncidentView, declared_by: str | None) -> tuple[str, list[bk.Block]]:
+    text = render("opened", inc=inc, declared_by=declared_by)
+    return text, [bk.section(text)]
+
+
+def summary(
+    inc: IncidentView,
+    spans: list[StageSpan],
+    *,
+    top: RankedChange | None,
+    last_action: str | None,
+    now: datetime,
+) -> tuple[str, list[bk.Block]]:
+    """The pinned live summary, kept current with chat.update."""
+    roles = _roles(inc)
+    in_stage = time_in_current_stage(spans, now)
+    stage_line = (
+        f"*Stage:* {inc.stage.value.capitalize()} ({render('status_duration', d=in_stage)})"
+        if inc.status.value != "resolved"
+        else "*Stage:* resolved"
+    )
+    facts = [
+        f"*Severity:* {inc.severity.label}",
+        f"*Status:* {inc.status.value}",
+        stage_line,
+        f"*Commander:* {roles['commander']}",
+        f"*Comms:* {roles['comms']}",
+        f"*Scribe:* {roles['scribe']}",
+    ]
+    blocks = [bk.header(f"{inc.ref} · {inc.title}"), bk.section("*Live summary*", fields=facts)]
+    lines = []
+    if top is not None:
+        lines.append(render("summary_suspect", r=top, c=top.change))
+    if last_action:
+        lines.append(render("summary_action", text=last_action))
+    if inc.pd_url:
+        lines.append(render("summary_pd", url=inc.pd_url))
+    if lines:
+        blocks.append(bk.context(*lines))
+    return f"{inc.ref} live summary: {inc.severity.label}, {inc.stage.value}", blocks
+
+
+def observe(
+    inc: IncidentView, observation: dict[str, Any], *, now: datetime
+) -> tuple[str, list[bk.Block]]:
+    alerts = observation.get("alerts", [])
+    since = now - inc.first_alert_at if inc.first_alert_at else None
+    blocks: list[bk.Block] = [
+        bk.header(render("observe_header", inc=inc)),
+        bk.section(
+            render(
+                "observe_facts",
+                inc=inc,
+                since=since,
+                pd_status=observation.get("pd_status"),
+                service_label=observation.get("pd_service_name"),
+            )
+        ),
+    ]
+    if alerts:
+        shown = alerts[:MAX_ALERTS]
+        blocks.append(
+            bk.section(render("observe_alerts", alerts=shown, more=len(alerts) - len(shown)))
+        )
+    extra = [render("observe_people", o=observation)] if observation.get("notified") else []
+    linked = observation.get("linked") or []
+    if len(linked) > 1:
+        extra.append(render("observe_linked", linked=linked))
+    if extra:
+        blocks.append(bk.context(*extra))
+    if observation.get("missing"):
+        blocks.append(bk.context(render("missing_context", missing=observation["missing"])))
+    value = str(inc.number)
+    buttons = []
+    if inc.status.value == "triggered":
+        buttons.append(bk.button("Acknowledge", "incident_ack", value, style="primary"))
+    buttons.append(bk.button("Orient →", "stage_orient", value))
+    blocks.append(bk.actions(*buttons, block_id="observe_actions"))
+    firing = sum(1 for a in alerts if a.get("status") != "resolved")
+    return f"{inc.ref} Observe: {firing} alert(s) firing", blocks
+
+
+def change_key(ranked: RankedChange) -> str:
+    return f"{ranked.change.source}:{ranked.change.external_id}"
+
+
+def orient(
+    inc: IncidentView,
+    ranked: list[RankedChange],
+    *,
+    missing: list[str],
+    in_catalog: bool,
+    window_hours: float,
+    similar: list[str],
+) -> tuple[str, list[bk.Block]]:
+    blocks: list[bk.Block] = [bk.header(render("orient_header", inc=inc))]
+    if not in_catalog:
+        blocks.append(bk.context(render("orient_not_in_catalog")))
+    if not ranked:
+        blocks.append(
+            bk.section(render("orient_empty", window_hours=window_hours, service=inc.service))
+        )
+    for n, item in enumerate(ranked[:MAX_CHANGES], start=1):
+        blocks.append(bk.section(render("orient_change", n=n, ranked=item, change=item.change)))
+        value = json.dumps({"i": inc.number, "c": change_key(item)})
+        blocks.append(
+            bk.actions(
+                bk.button("Suspect", "verdict_suspect", value),
+                bk.button("Caused", "verdict_caused", value, style="danger"),
+                bk.button("Not related", "verdict_not_related", value),
+            )
+        )
+    if similar:
+        blocks.append(bk.context(render("orient_similar", similar=similar)))
+    if missing:
+        blocks.append(bk.context(render("missing_context", missing=missing)))
+    blocks.append(
+        bk.actions(bk.button("Decide →", "stage_decide", str(inc.number), style="primary"))
+    )
+    top = ranked[0] if ranked else None
+    text = f"{inc.ref} Orient: {len(ranked)} change(s)" + (
+        f", top: {top.change.summary}" if top else ""
+    )
+    return text, blocks
+
+
+def decide(
+    inc: IncidentView, suggestions: list[Suggestion], *, command: str
+) -> tuple[str, list[bk.Block]]:
+    blocks: list[bk.Block] = [bk.header(render("decide_header"))]
+    if not suggestions:
+        blocks.append(bk.section(render("decide_empty", command=command)))
+    for s in suggestions:
+        value = json.dumps({"i": inc.number, "p": s.playbook.id})
+        style = "danger" if s.risk == "high" else "primary"
+        blocks.append(
+            bk.section(
+                render("decide_suggestion", s=s),
+                accessory=bk.button(s.label[:75], "decide_run", value, style=style),
+            )
+        )
+    blocks.append(bk.actions(bk.button("Something else…", "decide_other", str(inc.number))))
+    return f"{inc.ref} Decide: {len(suggestions)} suggestion(s)", blocks
+
+
+def confirm_action(inc: IncidentView, s: Suggestion, *, dry_run: bool, key: str) -> bk.Block:
+    """The modal that shows exactly what will run, with resolved parameters."""
+    steps = "\n".join(
+        f"• `{step.action}` "
+        + ", ".join(
+            f"{escape(k)}=`{escape(json.dumps(v) if not isinstance(v, str) else v)}`"
+            for k, v in step.with_.items()
+        )
+        for step in s.steps
+    )
+    blocks = [
+        bk.section(render("confirm_intro", s=s, inc=inc, dry_run=dry_run)),
+        bk.section(render("confirm_steps", steps=steps)),
+        bk.text_input(
+            "reason", "Why this action? (goes in the decision log)", optional=True, multiline=True
+        ),
+    ]
+    meta = json.dumps({"k": key, "e": s.evidence[:5]})
+    if len(meta) > 3000:
+        meta = json.dumps({"k": key, "e": []})
+    return bk.modal("act_confirm", "Confirm action", blocks, submit="Run", private_metadata=meta)
+
+
+def action_result(
+    title: str, *, ok: bool, dry_run: bool, duration: str, detail: str, hint: str
+) -> tuple[str, list[bk.Block]]:
+    text = render(
+        "act_result",
+        title=title,
+        ok=ok,
+        dry_run=dry_run,
+        duration=duration,
+        detail=detail,
+        hint=hint,
+    )
+    return text, [bk.section(text)]
+
+
+def declare_modal(services: list[str], *, channel_id: str) -> bk.Block:
+    blocks = [
+        bk.text_input("title", "Title", placeholder="Checkout returns 500s"),
+        bk.static_select(
+            "severity", "Severity", [(f"SEV{i}", f"SEV{i}") for i in range(1, 5)], initial="SEV3"
+        ),
+        bk.text_input("description", "What do you see?", multiline=True, optional=True),
+    ]
+    if services:
+        blocks.insert(2, bk.static_select("service", "Service", [(s, s) for s in services]))
+    return bk.modal(
+        "declare", "Declare incident", blocks, submit="Declare", private_metadata=channel_id
+    )
+
+
+def resolve_modal(inc: IncidentView) -> bk.Block:
+    blocks = [
+        bk.text_input("summary", "Summary", multiline=True, initial=inc.summary),
+        bk.text_input("impact", "Impact", multiline=True, optional=True, initial=inc.impact),
+        bk.text_input(
+            "root_cause", "Root cause", multiline=True, optional=True, initial=inc.root_cause
+        ),
+    ]
+    return bk.modal(
+        "resolve", f"Resolve {inc.ref}", blocks, submit="Resolve", private_metadata=str(inc.number)
+    )
+
+
+def verify_result(text: str, *, cleared: bool, number: int) -> list[bk.Block]:
+    blocks = [bk.section(text)]
+    if cleared:
+        blocks.append(
+            bk.actions(
+                bk.button("Resolve incident", "incident_resolve", str(number), style="primary")
+            )
+        )
+    return blocks
+
+
+def other_decision_modal(inc: IncidentView, playbooks: list[tuple[str, str]]) -> bk.Block:
+    pick = bk.static_select("playbook", "Run a playbook", playbooks)
+    pick["optional"] = True
+    blocks = [
+        pick,
+        bk.text_input("decision", "…or write your own decision", multiline=True, optional=True),
+        bk.text_input("reason", "Why?", multiline=True, optional=True),
+    ]
+    return bk.modal(
+        "decide_other", "Decide", blocks, submit="Decide", private_metadata=str(inc.number)
+    )
+
+
+def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[bk.Block]]:
+    text = render("needs_second", title=title, first=first)
+    button = bk.button(
+        "Approve",
+        "act_approve",
+        key,
+        style="danger",
+        confirm=bk.confirm_dialog("Approve action?", f"Run {escape(title)} now?", "Run it"),
+    )
+    return text, [bk.section(text), bk.actions(button)]

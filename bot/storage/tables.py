@@ -1,0 +1,280 @@
+"""SQLAlchemy 2.0 typed tables. Alembic migrations in bot/storage/migrations are generated from these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns aware datetimes (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the INC number
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[int] = mapped_column(Integer, default=3)
+    status: Mapped[str] = mapped_column(String(20), default="triggered", index=True)
+    stage: Mapped[str] = mapped_column(String(20), default="observe")
+    service: Mapped[str | None] = mapped_column(String(120), index=True)
+    environment: Mapped[str | None] = mapped_column(String(120))
+    pd_incident_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    pd_service_id: Mapped[str | None] = mapped_column(String(40))
+    pd_url: Mapped[str | None] = mapped_column(String(500))
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    channel_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    channel_name: Mapped[str | None] = mapped_column(String(80))
+    declared_by: Mapped[str | None] = mapped_column(String(40))
+    opened_at: Mapped[datetime] = mapped_column(default=_now)
+    acknowledged_at: Mapped[datetime | None]
+    mitigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    first_alert_at: Mapped[datetime | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Latest Observe snapshot: alerts, PagerDuty status, who was notified, missing context.
+    observation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_drill: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+
+class StageSpanRow(Base):
+    __tablename__ = "stage_spans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(20))
+    iteration: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_stage_spans_incident", "incident_id", "started_at"),)
+
+
+class TimelineRow(Base):
+    __tablename__ = "timeline_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str | None] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Natural key of what produced the entry (a Slack message ts, a PagerDuty log entry id):
+    # the same source never lands twice on one incident's timeline.
+    source_key: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "source_key", name="uq_timeline_source"),
+        Index("ix_timeline_incident_at", "incident_id", "at"),
+    )
+
+
+class ChangeRow(Base):
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(30))
+    external_id: Mapped[str] = mapped_column(String(200))
+    service: Mapped[str | None] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="deploy")
+    status: Mapped[str] = mapped_column(String(20), default="unknown")
+    repo: Mapped[str | None] = mapped_column(String(200))
+    environment: Mapped[str | None] = mapped_column(String(120))
+    sha: Mapped[str | None] = mapped_column(String(80), index=True)
+    ref: Mapped[str | None] = mapped_column(String(200))
+    previous_sha: Mapped[str | None] = mapped_column(String(80))
+    summary: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    author: Mapped[str | None] = mapped_column(String(120))
+    size: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_change_source_id"),)
+
+
+class IncidentChangeRow(Base):
+    """A change as ranked for one incident, with the responders' verdict."""
+
+    __tablename__ = "incident_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    likely: Mapped[bool] = mapped_column(Boolean, default=False)
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    verdict_by: Mapped[str | None] = mapped_column(String(40))
+    verdict_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("incident_id", "change_id", name="uq_incident_change"),)
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    by: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    playbook_id: Mapped[str | None] = mapped_column(String(120))
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ActionRunRow(Base):
+    __tablename__ = "action_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # idempotency key per decision
+    playbook_id: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(60))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    requested_by: Mapped[str | None] = mapped_column(String(40))
+    approved_by: Mapped[list[Any]] = mapped_column(default=list)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verify: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verify_passed: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class FollowUpRow(Base):
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    url: Mapped[str | None] = mapped_column(String(500))
+
+
+class IncidentMessageRow(Base):
+    """Slack messages the bot keeps current with chat.update (cards, the pinned live summary)."""
+
+    __tablename__ = "incident_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel_id: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (UniqueConstraint("incident_id", "kind", name="uq_incident_message"),)
+
+
+class PagerDutyLink(Base):
+    """PagerDuty incidents mirrored by an ooda incident (several when deduplicated)."""
+
+    __tablename__ = "pagerduty_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    pd_incident_id: Mapped[str] = mapped_column(String(40), unique=True)
+    pd_number: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(300))
+    service_id: Mapped[str | None] = mapped_column(String(40))
+    url: Mapped[str | None] = mapped_column(String(500))
+    attached_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class InboundEvent(Base):
+    """Every verified inbound webhook/event, under a unique dedup key: a redelivery is a no-op."""
+
+    __tablename__ = "inbound_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(30))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str | None] = mapped_column(String(80))
+    received_at: Mapped[datetime] = mapped_column(default=_now)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (UniqueConstraint("source", "dedup_key", name="uq_inbound_dedup"),)
+
+
+class Job(Base):
+    """Due work, claimed with row locks so N replicas never run one job twice."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Jobs sharing an ordering key run one at a time, in id order (events of one incident).
+    ordering_key: Mapped[str | None] = mapped_column(String(120))
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    due_at: Mapped[datetime] = mapped_column(default=_now)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    locked_until: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_jobs_due", "status", "due_at"),
+        Index("ix_jobs_ordering", "ordering_key", "status"),
+    )

@@ -1,0 +1,130 @@
+"""The whole loop through the real app: PagerDuty webhook → Observe → Orient → Decide → Act →
+verify → resolve → postmortem, asserting on what Slack received, the timeline and the document."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.demo import CONFIG, seed_scenario
+from bot.devstack import DevStack
+from bot.domain.model import utcnow
+from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
+
+
+async def test_full_loop(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(
+        tmp_path, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
+    ) as stack:
+        scenario = seed_scenario(stack, now=utcnow())
+        response = await stack.pagerduty_webhook(scenario.triggered)
+        assert response.status_code == 202
+        # A redelivery of the same webhook id changes nothing.
+        again = await stack.pagerduty_webhook(
+            scenario.triggered, webhook_id=response.request.headers["X-Webhook-Id"]
+        )
+        assert again.json().get("duplicate") is True
+        await stack.settle()
+
+        channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
+        assert channel is not None, [c["name"] for c in stack.slack.channels]
+        channel_id = channel["id"]
+        texts = "\n".join(m["text"] for m in stack.slack.messages(channel_id))
+        assert "INC-1 Observe" in texts
+        assert "INC-1 Orient" in texts
+        orient = next(
+            m for m in stack.slack.messages(channel_id) if m["text"].startswith("INC-1 Orient")
+        )
+        orient_text = str(orient["blocks"])
+        assert scenario.suspect_sha[:7] in orient_text
+        assert "likely suspect" in orient_text
+        assert "before the first alert" in orient_text
+        # The suspect deploy is ranked first.
+        first_change = next(b for b in orient["blocks"] if b["type"] == "section")
+        assert scenario.suspect_sha[:7] in first_change["text"]["text"]
+
+        # Acknowledge from Slack: mirrored to PagerDuty, and the loop moves on to Orient.
+        await stack.click("incident_ack", "1", user=scenario.alice, channel=channel_id)
+        await stack.settle()
+        assert stack.pagerduty.incident(scenario.pd_incident_id)["status"] == "acknowledged"
+        # PagerDuty echoes our own ack back as a webhook: it must not land twice.
+        echo = stack.pagerduty.webhook_event("incident.acknowledged", scenario.pd_incident_id)
+        assert (await stack.pagerduty_webhook(echo)).status_code == 202
+        await stack.settle()
+
+        # Decide: the responder moves on; suggestions arrive as buttons.
+        await stack.click("stage_decide", "1", user=scenario.alice, channel=channel_id)
+        await stack.settle()
+        decide = next(
+            m for m in stack.slack.messages(channel_id) if m["text"].startswith("INC-1 Decide")
+        )
+        run_buttons = [
+            b["accessory"]
+            for b in decide["blocks"]
+            if b["type"] == "section" and b.get("accessory", {}).get("action_id") == "decide_run"
+        ]
+        assert run_buttons, decide["blocks"]
+        rollback = run_buttons[0]
+        assert "Roll back checkout" in rollback["text"]["text"]
+
+        # Act: click → confirmation modal with the resolved params → submit → workflow dispatch.
+        await stack.click(
+            "decide_run",
+            rollback["value"],
+            user=scenario.alice,
+            channel=channel_id,
+            message_ts=decide["ts"],
+        )
+        await stack.settle()
+        modal = stack.slack.views[-1]
+        assert modal["callback_id"] == "act_confirm"
+        assert scenario.rollback_sha in str(modal["blocks"])
+        submitted = await stack.submit(
+            modal, {"reason": "deploy lines up with the spike"}, user=scenario.alice
+        )
+        assert submitted.status_code == 200
+        await stack.settle()
+        assert len(stack.github.dispatches) == 1
+        dispatch = stack.github.dispatches[0]
+        assert dispatch["repo"] == "acme/checkout"
+        assert scenario.rollback_sha in str(dispatch)
+
+        # Observe again: the fake's alerts cleared after the rollback; verify reports it.
+        await stack.settle()
+        texts = "\n".join(m["text"] for m in stack.slack.messages(channel_id))
+        assert "Alerts cleared" in texts
+
+        # Close: PagerDuty resolves; the postmortem is uploaded.
+        resolved = stack.pagerduty.webhook_event("incident.resolved", scenario.pd_incident_id)
+        assert (await stack.pagerduty_webhook(resolved)).status_code == 202
+        await stack.settle()
+        files = stack.slack.files
+        assert files and files[-1]["title"] == "INC-1 postmortem"
+
+        async with stack.runtime.db.session() as session:
+            incident = (await session.scalars(select(Incident))).one()
+            assert incident.status == "resolved"
+            assert incident.mitigated_at is not None
+            kinds = [
+                r.kind
+                for r in (await session.scalars(select(TimelineRow).order_by(TimelineRow.at))).all()
+            ]
+            spans = (await session.scalars(select(StageSpanRow))).all()
+            run = (await session.scalars(select(ActionRunRow))).one()
+        assert kinds[0] == "opened"
+        assert kinds.count("status") == 1  # one ack, despite the echo
+        for kind in ("stage", "decision", "action", "verify", "resolved"):
+            assert kind in kinds, kinds
+        assert {s.stage for s in spans} >= {"observe", "orient", "decide", "act"}
+        assert max(s.iteration for s in spans) == 2  # back to Observe after acting
+        assert all(s.ended_at is not None for s in spans)
+        assert run.status == "succeeded" and run.verify_passed is True
+
+        content = files[-1]["content"]
+        content = content.decode() if isinstance(content, bytes) else content
+        assert "# INC-1: Checkout 5xx errors above SLO" in content
+        assert scenario.suspect_sha[:7] in content
+        assert "Decision log" in content
+        assert incident.resolved_at - incident.opened_at < timedelta(minutes=5)
