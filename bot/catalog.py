@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ServiceConfig(BaseModel):
@@ -34,6 +41,23 @@ class ServiceConfig(BaseModel):
         return value
 
 
+class ReminderPolicy(BaseModel):
+    """Minutes before a nudge; null (or 0) turns that reminder off for the severity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage_stall_minutes: float | None = None
+    status_update_minutes: float | None = None
+
+
+DEFAULT_REMINDERS: dict[str, ReminderPolicy] = {
+    "SEV1": ReminderPolicy(stage_stall_minutes=15, status_update_minutes=30),
+    "SEV2": ReminderPolicy(stage_stall_minutes=20, status_update_minutes=60),
+    "SEV3": ReminderPolicy(stage_stall_minutes=45, status_update_minutes=120),
+    "SEV4": ReminderPolicy(stage_stall_minutes=120, status_update_minutes=240),
+}
+
+
 class OodaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,11 +77,63 @@ class OodaConfig(BaseModel):
     )
     change_window_hours: float = 24.0
     dedup_window_minutes: float = 30.0
+    # Per severity ("SEV1".."SEV4"); a severity left out keeps DEFAULT_REMINDERS.
+    reminders: dict[str, ReminderPolicy] = Field(default_factory=dict)
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminder_keys(cls, value: dict[str, ReminderPolicy]) -> dict[str, ReminderPolicy]:
+        unknown = sorted(set(value) - set(DEFAULT_REMINDERS))
+        if unknown:
+            raise ValueError(f"reminders keys must be SEV1-SEV4, got {', '.join(unknown)}")
+        return value
+
+    def reminder_policy(self, severity_label: str) -> ReminderPolicy:
+        return self.reminders.get(severity_label) or DEFAULT_REMINDERS.get(
+            severity_label, ReminderPolicy()
+        )
+
+    @model_validator(mode="after")
+    def _known_dependencies(self) -> OodaConfig:
+        names = [s.name for s in self.services]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"service names must be unique: {', '.join(duplicates)}")
+        problem = _unknown_dependency(self.services)
+        if problem is not None:
+            raise ValueError(problem[1])
+        return self
 
     def service_for_pagerduty(self, pd_service_id: str | None) -> ServiceConfig | None:
         for service in self.services:
             if pd_service_id and pd_service_id in service.pagerduty_service_ids:
                 return service
+        return None
+
+    def service_for_repo(self, repo: str | None, environment: str | None) -> ServiceConfig | None:
+        """The service deployed from this GitHub repo to this environment (names compared
+        case-insensitively, as GitHub does). Without an environment, the first repo match."""
+        if not repo:
+            return None
+        matches = [
+            s for s in self.services if s.github_repo and s.github_repo.lower() == repo.lower()
+        ]
+        if environment is None:
+            return matches[0] if matches else None
+        return next(
+            (s for s in matches if s.github_environment.lower() == environment.lower()), None
+        )
+
+    def service_for_source(self, *names: str | None) -> ServiceConfig | None:
+        """A service named by a change event: its catalog name, GitHub repo or Argo CD app."""
+        for name in names:
+            if not name:
+                continue
+            wanted = name.strip().lower()
+            for service in self.services:
+                keys = (service.name, service.github_repo, service.argocd_app)
+                if any(k and k.lower() == wanted for k in keys):
+                    return service
         return None
 
     def service(self, name: str | None) -> ServiceConfig | None:
@@ -66,6 +142,19 @@ class OodaConfig(BaseModel):
     def dependencies_of(self, name: str | None) -> set[str]:
         service = self.service(name)
         return set(service.depends_on) if service else set()
+
+
+def _unknown_dependency(services: list[ServiceConfig]) -> tuple[int, str] | None:
+    """The first service whose depends_on names a service missing from the catalog."""
+    names = {s.name for s in services}
+    for index, service in enumerate(services):
+        unknown = [d for d in service.depends_on if d not in names]
+        if unknown:
+            return index, (
+                f"service {service.name!r} depends_on {', '.join(map(repr, unknown))}, "
+                "which is not in the catalog"
+            )
+    return None
 
 
 class ConfigError(Exception):
@@ -98,17 +187,31 @@ def parse_config(raw: str, source: str = "<config>") -> OodaConfig:
     try:
         data = yaml.safe_load(raw) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{at}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     try:
         return OodaConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        line = _line_of(raw, tuple(first["loc"]))
+        loc = tuple(first["loc"])
+        if not loc:  # a whole-catalog check: point at the offending depends_on
+            loc = _model_error_loc(data)
+        where = ".".join(str(p) for p in loc) or "config"
+        line = _line_of(raw, loc)
         at = f":{line}" if line else ""
         raise ConfigError(f"{source}{at}: {where}: {first['msg']}") from exc
+
+
+def _model_error_loc(data: dict[str, Any]) -> tuple[Any, ...]:
+    try:
+        services = [ServiceConfig.model_validate(s) for s in data.get("services") or []]
+    except ValidationError:
+        return ()
+    problem = _unknown_dependency(services)
+    return ("services", problem[0], "depends_on") if problem else ()
 
 
 def load_config(path: str | Path) -> OodaConfig:

@@ -11,7 +11,9 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
+from bot import cli_stats
 from bot.catalog import ConfigError, load_config
+from bot.cli_pagerduty import pagerduty_app
 from bot.settings import Settings
 
 app = typer.Typer(
@@ -25,6 +27,8 @@ config_app = typer.Typer(help="Config (OODA_CONFIG) commands.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(config_app, name="config")
+app.add_typer(pagerduty_app, name="pagerduty")
+cli_stats.register(app)  # `ooda stats`, `ooda followups export`
 
 
 def fail(message: str) -> typer.Exit:
@@ -91,7 +95,8 @@ def postmortem(
     settings = load_settings()
     text = asyncio.run(_render_postmortem(settings, number, format))  # type: ignore[arg-type]
     if text is None:
-        raise fail(f"no incident INC-{number} in {settings.database_url}")
+        # Not the URL: it may carry a database password.
+        raise fail(f"no incident INC-{number} in the database")
     if output:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
@@ -177,6 +182,9 @@ def manifest(
     url: Annotated[
         str | None, typer.Option(help="Public base URL, e.g. https://ooda.example.com")
     ] = None,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="For `ooda serve --socket-mode`: no URLs.")
+    ] = False,
 ) -> None:
     """Print the Slack app manifest (JSON) for the configured command and URL."""
     import json
@@ -185,7 +193,8 @@ def manifest(
 
     settings = load_settings()
     base = url or settings.public_url or "https://ooda.example.com"
-    typer.echo(json.dumps(build_manifest(command=settings.slash_command, base_url=base), indent=2))
+    built = build_manifest(command=settings.slash_command, base_url=base, socket_mode=socket_mode)
+    typer.echo(json.dumps(built, indent=2, ensure_ascii=False))
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     slash_command: str = Field("/incident", alias="OODA_SLASH_COMMAND")
+    # The reaction that puts a message on the incident timeline (name without colons).
+    pin_reaction: str = Field("pushpin", alias="OODA_PIN_REACTION")
 
     pagerduty_api_token: SecretStr | None = Field(None, alias="PAGERDUTY_API_TOKEN")
     pagerduty_from_email: str | None = Field(None, alias="PAGERDUTY_FROM_EMAIL")
@@ -34,6 +36,8 @@ class Settings(BaseSettings):
     action_webhook_secret: SecretStr | None = Field(None, alias="OODA_ACTION_WEBHOOK_SECRET")
     # Override every playbook's verify poll interval (the demo uses 1 s).
     verify_poll_seconds: float | None = Field(None, alias="OODA_VERIFY_POLL_SECONDS")
+    # Override every playbook's verify window (alerts_clear_within_minutes); tests use ~1 s.
+    verify_window_seconds: float | None = Field(None, alias="OODA_VERIFY_WINDOW_SECONDS")
     config_path: str = Field("./ooda.yaml", alias="OODA_CONFIG")
     public_url: str | None = Field(None, alias="OODA_PUBLIC_URL")
     dry_run: bool = Field(False, alias="OODA_DRY_RUN")

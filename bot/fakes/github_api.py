@@ -6,11 +6,13 @@ and `deployment_status` objects in /work/shared/vendor-samples).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from bot.fakes._common import Failure, RestFake, iso, run_hook, utcnow
 
 API = "https://api.github.com"
 DOCS = "https://docs.github.com/rest"
+HOLD_LIMIT = 30.0  # a held request answers anyway after this long, so a test cannot hang
 
 
 def sign_webhook(secret: str, body: bytes) -> str:
@@ -62,7 +65,28 @@ class FakeGitHub(RestFake):
         self.dispatches: list[dict[str, Any]] = []
         self.issues: list[dict[str, Any]] = []
         self.on_dispatch: Callable[[dict[str, Any]], None] | None = None
+        self._holds: list[tuple[str, threading.Event]] = []
         super().__init__()
+
+    def hold(self, path_prefix: str) -> threading.Event:
+        """A slow GitHub, deterministically: requests whose path starts with `path_prefix` wait
+        (at most HOLD_LIMIT seconds) until the returned event is set."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds.append((path_prefix, gate))
+        return gate
+
+    def _wrap(self, handler: Any) -> Callable[[Request], Awaitable[Response]]:
+        endpoint = super()._wrap(handler)
+
+        async def held(request: Request) -> Response:
+            with self._lock:
+                gates = [g for p, g in self._holds if request.url.path.startswith(p)]
+            for gate in gates:
+                await asyncio.to_thread(gate.wait, HOLD_LIMIT)
+            return await endpoint(request)
+
+        return held
 
     def _routes(self) -> list[Any]:
         w = self._wrap

@@ -101,6 +101,31 @@ class FakeSlack(FakeService):
                 chan["members"].discard(BOT_USER_ID)
             return self.state.public_channel(chan)
 
+    def user_says(self, channel: str, user: str, text: str) -> str:
+        """A person posts a message (as if typed in Slack); returns its ts."""
+        with self._lock:
+            cid = self.state.resolve(channel)
+            if cid is None:
+                raise KeyError(channel)
+            msg = {
+                "channel": cid,
+                "ts": self.state.next_ts(),
+                "text": text,
+                "blocks": None,
+                "attachments": None,
+                "thread_ts": None,
+                "metadata": None,
+                "user": user,
+                "bot_id": None,
+                "reactions": {},
+                "edits": 0,
+                "edited_ts": None,
+                "deleted": False,
+            }
+            self.state.messages.append(msg)
+            self.state.index[(cid, msg["ts"])] = msg
+            return str(msg["ts"])
+
     def fail_next(
         self,
         method: str,

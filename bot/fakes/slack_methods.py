@@ -102,10 +102,22 @@ def conversations_members(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
 def conversations_history(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
     chan = s.channel_param(p)
     limit = int(p.get("limit") or 100)
+    inclusive = as_bool(p.get("inclusive"))
+    latest, oldest = p.get("latest"), p.get("oldest")
+
+    def in_range(ts: str) -> bool:  # latest/oldest bound the window, exclusive unless inclusive
+        t = float(ts)
+        if latest and (t > float(latest) or (t == float(latest) and not inclusive)):
+            return False
+        return not (oldest and (t < float(oldest) or (t == float(oldest) and not inclusive)))
+
     msgs = [
         s.api_message(m)
         for m in reversed(s.messages)
-        if m["channel"] == chan["id"] and not m["deleted"] and not m.get("thread_ts")
+        if m["channel"] == chan["id"]
+        and not m["deleted"]
+        and not m.get("thread_ts")
+        and in_range(m["ts"])
     ]
     return {"messages": msgs[:limit], "has_more": len(msgs) > limit, "pin_count": len(chan["pins"])}
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from bot.domain.model import Stage, Status, TimelineKind, utcnow
 from bot.domain.playbooks import Suggestion
@@ -20,6 +25,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_VERIFY_MINUTES = 10
 DEFAULT_POLL_SECONDS = 30
+# A run in one of these states is over: clicking the card again starts a new attempt.
+FINISHED = frozenset({"succeeded", "failed", "dry_run", "cancelled"})
+MAX_ATTEMPTS_PER_CARD = 50
 
 
 class NotAllowed(Exception):
@@ -31,37 +39,62 @@ def action_key(number: int, playbook_id: str, message_ts: str | None) -> str:
     return f"{number}:{playbook_id}:{message_ts or 'direct'}"
 
 
+def _new_row(rt: Runtime, number: int, s: Suggestion, key: str, requested_by: str) -> ActionRunRow:
+    playbook = s.playbook
+    return ActionRunRow(
+        incident_id=number,
+        key=key,
+        playbook_id=playbook.id,
+        title=s.label,
+        action=", ".join(step.action for step in s.steps)[:60],
+        params=dict(s.params),
+        steps=[{"action": step.action, "with": step.with_} for step in s.steps],
+        requested_by=requested_by,
+        approved_by=[],
+        approvals_needed=s.approvals,
+        status="awaiting_approval",
+        dry_run=rt.settings.dry_run or playbook.dry_run,
+        verify=playbook.verify.model_dump() if playbook.verify else {},
+        response={},
+    )
+
+
 async def prepare(
     rt: Runtime, number: int, suggestion: Suggestion, *, key: str, requested_by: str
 ) -> ActionRunRow:
-    """Store what would run (resolved params) before anyone approves it; idempotent per key."""
-    async with rt.db.transaction() as session:
-        row = await repo.action_run(session, key)
-        if row is not None:
+    """Store what would run (resolved params) before anyone approves it.
+
+    Idempotent per key: a double click or a Slack retry gets the same pending run. Once that run
+    has finished, the same card starts a new attempt (`key#2`, `key#3`, ...)."""
+    for attempt in range(1, MAX_ATTEMPTS_PER_CARD + 1):
+        candidate = key if attempt == 1 else f"{key}#{attempt}"
+        try:
+            async with rt.db.transaction() as session:
+                row = await repo.action_run(session, candidate)
+                if row is None:
+                    row = _new_row(rt, number, suggestion, candidate, requested_by)
+                    session.add(row)
+        except IntegrityError:  # a concurrent click stored the same key first: use that one
+            async with rt.db.session() as session:
+                row = await repo.action_run(session, candidate)
+            assert row is not None
+        if row.status not in FINISHED:
             return row
-        playbook = suggestion.playbook
-        row = ActionRunRow(
-            incident_id=number,
-            key=key,
-            playbook_id=playbook.id,
-            title=suggestion.label,
-            action=", ".join(step.action for step in suggestion.steps),
-            params=dict(suggestion.params),
-            steps=[{"action": s.action, "with": s.with_} for s in suggestion.steps],
-            requested_by=requested_by,
-            approvals_needed=suggestion.approvals,
-            status="awaiting_approval",
-            dry_run=rt.settings.dry_run or playbook.dry_run,
-            verify=playbook.verify.model_dump() if playbook.verify else {},
-        )
-        session.add(row)
-    return row
+    raise NotAllowed("This card has run too often; use a fresh Decide card.")
 
 
 def _may_run(roles_required: list[str], incident_roles: dict[str, str], user: str) -> bool:
     if not roles_required or {"anyone", "responder"} & set(roles_required):
         return True
     return any(incident_roles.get(role) == user for role in roles_required)
+
+
+def role_refusal(rt: Runtime, title: str, roles_required: list[str], number: int) -> str:
+    need = " or ".join(roles_required)
+    return (
+        f"Only the {need} of INC-{number} may run {title}. Ask them to run it, "
+        f"or take the role first: `{rt.settings.slash_command} role {roles_required[0]} @you`."
+    )
 
 
 async def approve(
@@ -73,55 +106,108 @@ async def approve(
     roles_required: list[str],
     evidence: list[str],
 ) -> str:
-    """Record an approval; when enough approvals are in, queue the run. Returns the new status."""
+    """Record an approval; when enough approvals are in, queue the run (exactly once).
+
+    The first approver must hold an allowed role; a second approver (high risk) must be a
+    different person. Returns the run's status after this approval."""
     async with rt.db.transaction() as session:
         row = await repo.action_run(session, key, lock=True)
         if row is None:
             raise NotAllowed("That action is no longer available: pick it again from Decide.")
-        incident = await repo.get_incident(session, row.incident_id)
-        assert incident is not None
         if row.status != "awaiting_approval":
             return row.status  # double submit or retry: nothing runs twice
+        incident = await repo.get_incident(session, row.incident_id)
+        assert incident is not None
         if incident.status == Status.RESOLVED.value:
             raise NotAllowed(f"INC-{incident.id} is resolved; nothing to run.")
-        if not _may_run(roles_required, incident.roles or {}, user):
-            need = " or ".join(roles_required)
-            raise NotAllowed(
-                f"Only the incident's {need} may run *{row.title}*. "
-                f"Ask them, or take the role with `{rt.settings.slash_command} role commander @you`."
-            )
         approvers = list(row.approved_by or [])
         if user in approvers:
-            raise NotAllowed("You already approved this; it needs a second person.")
+            raise NotAllowed(f"You already approved {row.title}; a second person must approve it.")
+        if not approvers and not _may_run(roles_required, incident.roles or {}, user):
+            raise NotAllowed(role_refusal(rt, row.title, roles_required, incident.id))
         approvers.append(user)
-        row.approved_by = approvers
-        if len(approvers) < row.approvals_needed:
-            status = "awaiting_approval"
-        else:
-            row.status = status = "queued"
+        response = dict(row.response or {})
+        if len(approvers) == 1:  # the confirming responder's reason is the decision's reason
+            response |= {"reason": reason or "", "evidence": list(evidence)}
+        queued = len(approvers) >= row.approvals_needed
+        status = "queued" if queued else "awaiting_approval"
+        # Compare-and-set on the status: of two concurrent approvals only one queues the run.
+        changed = await session.execute(
+            update(ActionRunRow)
+            .where(ActionRunRow.key == key, ActionRunRow.status == "awaiting_approval")
+            .values(status=status, approved_by=approvers, response=response)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:
+            return "queued"
+        number, title, dry_run = row.incident_id, row.title, row.dry_run
+        decision = f"{'Dry run of' if dry_run else 'Run'} {title}"
+        if queued:
+            from bot.service.decide import add_decision
+
+            await add_decision(
+                session,
+                number,
+                by=approvers[0],
+                text=decision,
+                reason=response.get("reason") or "—",
+                playbook_id=row.playbook_id,
+                evidence=list(response.get("evidence") or []),
+            )
             jobs.add_job(
                 session,
                 "action.run",
                 {"key": key},
-                ordering_key=incidents.incident_key(row.incident_id),
-                max_attempts=1,
+                ordering_key=incidents.incident_key(number),
+                max_attempts=1,  # never retried: a rollback must not run twice
             )
-        number, title = row.incident_id, row.title
-    if status == "queued":
-        from bot.service.decide import record_decision
+    if queued:
+        from bot.service.decide import announce_decision
 
-        await record_decision(
-            rt,
-            number,
-            by=approvers[0],
-            text=f"Run {title}",
-            reason=reason or "—",
-            playbook_id=key.split(":")[1],
-            evidence=evidence,
+        await announce_decision(
+            rt, number, by=approvers[0], text=decision, reason=response.get("reason") or ""
         )
-        await incidents.move_stage(rt, number, Stage.ACT, by=user)
         rt.worker.wake()
     return status
+
+
+async def cancel(rt: Runtime, key: str, *, user: str) -> str:
+    """Withdraw an action still waiting for approval. Returns its title.
+
+    Whoever requested or approved it may cancel it, and so may anyone allowed to run it."""
+    async with rt.db.transaction() as session:
+        row = await repo.action_run(session, key, lock=True)
+        if row is None or row.status != "awaiting_approval":
+            state = row.status.replace("_", " ") if row else "gone"
+            raise NotAllowed(f"Too late to cancel: that action is {state}.")
+        incident = await repo.get_incident(session, row.incident_id)
+        assert incident is not None
+        playbook = next((p for p in rt.playbooks if p.id == row.playbook_id), None)
+        roles = list(playbook.requires.roles) if playbook else []
+        involved = user == row.requested_by or user in (row.approved_by or [])
+        if not involved and not _may_run(roles, incident.roles or {}, user):
+            need = " or ".join(roles)
+            raise NotAllowed(
+                f"Only whoever asked for {row.title}, its approvers or the {need} of "
+                f"INC-{incident.id} may cancel it."
+            )
+        changed = await session.execute(
+            update(ActionRunRow)
+            .where(ActionRunRow.key == key, ActionRunRow.status == "awaiting_approval")
+            .values(status="cancelled", finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:
+            raise NotAllowed("Too late to cancel: it was just approved.")
+        await repo.add_entry(
+            session,
+            row.incident_id,
+            TimelineKind.ACTION,
+            f"{row.title}: cancelled",
+            actor=user,
+            data={"key": key, "params": row.params, "approved_by": list(row.approved_by or [])},
+        )
+        return row.title
 
 
 async def run(rt: Runtime, key: str) -> None:
@@ -130,38 +216,48 @@ async def run(rt: Runtime, key: str) -> None:
         row = await repo.action_run(session, key, lock=True)
         if row is None or row.status != "queued":
             return
+        incident = await repo.get_incident(session, row.incident_id)
+        if incident is None or incident.status == Status.RESOLVED.value:
+            # Resolved between the approval and now: changing production is no longer wanted.
+            row.status, row.finished_at = "cancelled", utcnow()
+            row.result = "not run: the incident was resolved first"
+            return
         row.status, row.started_at = "running", utcnow()
         number, title, steps, dry_run = row.incident_id, row.title, list(row.steps), row.dry_run
         approvers = list(row.approved_by or [])
+        playbook = next((p for p in rt.playbooks if p.id == row.playbook_id), None)
+        kind = playbook.kind if playbook else "remediation"
+    await incidents.move_stage(rt, number, Stage.ACT, by=approvers[-1] if approvers else None)
     inc = await incidents.load(rt, number)
     assert inc is not None
-    await cards.say(
-        rt,
-        inc,
-        render("act_running", title=title, approvers=", ".join(mention(a) for a in approvers)),
-    )
-    details: list[str] = []
+    running = render("act_running", title=title, approvers=", ".join(mention(a) for a in approvers))
+    await cards.say(rt, inc, running)
+    results: list[dict[str, Any]] = []
     ok, hint = True, ""
     for step in steps:
+        started = time.monotonic()
         try:
-            details.append(await run_step(rt, inc, step, dry_run=dry_run))
+            detail = await run_step(rt, inc, step, dry_run=dry_run)
         except ActionFailed as exc:
-            ok, hint = False, exc.hint
-            details.append(f"{step['action']} failed: {exc}")
-            break
+            ok, hint, detail = False, exc.hint, f"{step['action']} failed: {exc}"
         except Exception as exc:  # report, never leave the run hanging in "running"
             log.exception("action %s crashed", key)
-            ok, hint = False, "check the bot's logs"
-            details.append(f"{step['action']} failed: {type(exc).__name__}")
+            ok, hint = False, "check the bot's logs, then do this step by hand"
+            detail = f"{step['action']} failed: {type(exc).__name__}"
+        seconds = round(time.monotonic() - started, 3)
+        results.append({"action": step["action"], "ok": ok, "detail": detail, "seconds": seconds})
+        if not ok:
             break
+    details = "; ".join(r["detail"] for r in results)
     finished = utcnow()
     async with rt.db.transaction() as session:
         row = await repo.action_run(session, key, lock=True)
         assert row is not None and row.started_at is not None
         row.status = ("dry_run" if dry_run else "succeeded") if ok else "failed"
-        row.finished_at, row.result = finished, "; ".join(details)
+        row.finished_at, row.result = finished, details
+        row.response = dict(row.response or {}) | {"steps": results, "hint": hint}
         duration = format_duration(finished - row.started_at)
-        verify = dict(row.verify or {})
+        verify_cfg = dict(row.verify or {})
         await repo.add_entry(
             session,
             number,
@@ -171,45 +267,72 @@ async def run(rt: Runtime, key: str) -> None:
             data={
                 "key": key,
                 "params": row.params,
-                "result": row.result,
+                "result": details,
+                "steps": results,
                 "ok": ok,
+                "hint": hint,
                 "approved_by": approvers,
                 "dry_run": dry_run,
+                "seconds": round((finished - row.started_at).total_seconds(), 3),
             },
             at=finished,
         )
     text, blocks = views.action_result(
-        title, ok=ok, dry_run=dry_run, duration=duration, detail="; ".join(details), hint=hint
+        title, ok=ok, dry_run=dry_run, duration=duration, detail=details, hint=hint
     )
     await cards.say(rt, inc, text, blocks)
-    if not ok:
+    diagnostic = kind == "diagnostic"
+    if not ok or dry_run or diagnostic:
+        # Nothing changed in production: back to Decide with fresh buttons.
         await incidents.move_stage(rt, number, Stage.DECIDE, by=None)
+        await cards.refresh_summary(rt, number)
         return
     await incidents.move_stage(rt, number, Stage.OBSERVE, by=None)
-    if dry_run:
+    if not verify_cfg:  # the playbook checks nothing afterwards (a page, a status update)
+        await cards.refresh_summary(rt, number)
         return
-    minutes = int(verify.get("alerts_clear_within_minutes") or DEFAULT_VERIFY_MINUTES)
-    await cards.say(rt, inc, render("back_to_observe", minutes=minutes))
-    await schedule_verify(rt, key, number, verify, attempt=1)
+    if not inc.pd_incident_id:
+        await cards.say(rt, inc, render("verify_unwatched", title=title))
+        await cards.refresh_summary(rt, number)
+        return
+    await cards.say(rt, inc, render("back_to_observe", window=verify_window(rt, verify_cfg)))
+    await schedule_verify(rt, key, number, verify_cfg, attempt=1)
+    await cards.refresh_summary(rt, number)
 
 
-def _poll_seconds(rt: Runtime, verify: dict[str, object]) -> float:
+def verify_window(rt: Runtime, verify_cfg: dict[str, Any]) -> timedelta:
+    """How long after the action the alerts may take to clear."""
+    if rt.settings.verify_window_seconds is not None:
+        return timedelta(seconds=rt.settings.verify_window_seconds)
+    minutes = verify_cfg.get("alerts_clear_within_minutes") or DEFAULT_VERIFY_MINUTES
+    return timedelta(minutes=int(minutes))
+
+
+def _poll_seconds(rt: Runtime, verify_cfg: dict[str, Any]) -> float:
     if rt.settings.verify_poll_seconds is not None:
         return rt.settings.verify_poll_seconds
-    return float(verify.get("poll_seconds") or DEFAULT_POLL_SECONDS)  # type: ignore[arg-type]
+    return float(verify_cfg.get("poll_seconds") or DEFAULT_POLL_SECONDS)
 
 
 async def schedule_verify(
-    rt: Runtime, key: str, number: int, verify: dict[str, object], *, attempt: int
+    rt: Runtime, key: str, number: int, verify_cfg: dict[str, Any], *, attempt: int
 ) -> None:
     await jobs.schedule_once(
         rt.db,
         "action.verify",
         {"key": key, "attempt": attempt},
-        due_at=utcnow() + timedelta(seconds=_poll_seconds(rt, verify)),
+        due_at=utcnow() + timedelta(seconds=_poll_seconds(rt, verify_cfg)),
         dedup_key=f"verify:{number}:{key}:{attempt}",
         ordering_key=None,
     )
+
+
+def alerts_cleared(observation: dict[str, Any]) -> bool:
+    """PagerDuty resolved the incident, or every one of its alerts is resolved."""
+    alerts = observation.get("alerts") or []
+    if observation.get("pd_status") == "resolved":
+        return True
+    return bool(alerts) and all(a.get("status") == "resolved" for a in alerts)
 
 
 async def verify(rt: Runtime, key: str, attempt: int) -> None:
@@ -220,52 +343,40 @@ async def verify(rt: Runtime, key: str, attempt: int) -> None:
         row = await repo.action_run(session, key)
         if row is None or row.verify_passed is not None or row.finished_at is None:
             return
-        number, title, finished, verify_cfg = (
-            row.incident_id,
-            row.title,
-            row.finished_at,
-            dict(row.verify or {}),
-        )
+        number, title, finished = row.incident_id, row.title, row.finished_at
+        verify_cfg = dict(row.verify or {})
     inc = await observe(rt, number)
     if inc is None or inc.status is Status.RESOLVED:
         return
     async with rt.db.session() as session:
         current = await repo.get_incident(session, number)
         assert current is not None
-        alerts = (current.observation or {}).get("alerts", [])
-        pd_status = (current.observation or {}).get("pd_status")
-    cleared = pd_status == "resolved" or (
-        alerts and all(a.get("status") == "resolved" for a in alerts)
-    )
+        cleared = alerts_cleared(current.observation or {})
     now = utcnow()
-    deadline = finished + timedelta(
-        minutes=int(verify_cfg.get("alerts_clear_within_minutes") or DEFAULT_VERIFY_MINUTES)
-    )
-    if not cleared and now < deadline:
+    if not cleared and now < finished + verify_window(rt, verify_cfg):
         await schedule_verify(rt, key, number, verify_cfg, attempt=attempt + 1)
         return
     async with rt.db.transaction() as session:
         row = await repo.action_run(session, key, lock=True)
         incident = await repo.get_incident(session, number, lock=True)
         assert row is not None and incident is not None
-        row.verify_passed = bool(cleared)
+        if row.verify_passed is not None:
+            return  # another poll already reported
+        row.verify_passed = cleared
         if cleared and incident.mitigated_at is None:
             incident.mitigated_at = now
-        text = (
-            render("verify_cleared", after=now - finished, title=title)
-            if cleared
-            else render("verify_firing", after=now - finished, title=title)
-        )
+        template = "verify_cleared" if cleared else "verify_firing"
+        text = render(template, after=now - finished, title=title)
         await repo.add_entry(
             session,
             number,
             TimelineKind.VERIFY,
             text,
             actor="system",
-            data={"key": key, "passed": bool(cleared)},
+            data={"key": key, "passed": cleared, "effective": cleared, "attempts": attempt},
             at=now,
         )
-    await cards.say(rt, inc, text, views.verify_result(text, cleared=bool(cleared), number=number))
+    await cards.say(rt, inc, text, views.verify_result(text, cleared=cleared, number=number))
     if not cleared:
         await incidents.move_stage(rt, number, Stage.ORIENT, by=None)
     await cards.refresh_summary(rt, number)

@@ -7,10 +7,14 @@ card is posted with what arrived in time and updated when late sources answer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import Change, IncidentView, Status, TimelineKind, utcnow
 from bot.domain.ranking import RankingConfig, rank_changes
@@ -18,8 +22,8 @@ from bot.domain.similar import PastIncident, describe, similar_incidents
 from bot.service import cards
 from bot.service.runtime import Runtime
 from bot.slack import views
-from bot.storage import repo
-from bot.storage.tables import ActionRunRow, Incident
+from bot.storage import jobs, repo
+from bot.storage.tables import ActionRunRow, Incident, Job
 from integrations._common import parse_timestamp
 from integrations.github import deployment_to_change
 from integrations.pagerduty import related_change_to_change
@@ -56,7 +60,11 @@ def _people(log_entries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     for entry in log_entries:
         kind = entry.get("type", "")
         if kind.startswith("notify_log_entry"):
-            user = (entry.get("user") or {}).get("summary")
+            # The notified user; some accounts only carry it as the entry's user agent.
+            agent = entry.get("agent") or {}
+            user = (entry.get("user") or {}).get("summary") or (
+                agent.get("summary") if agent.get("type") == "user_reference" else None
+            )
             if user and user not in notified:
                 notified.append(user)
         elif kind.startswith("escalate_log_entry"):
@@ -109,6 +117,7 @@ async def observe(rt: Runtime, number: int) -> IncidentView | None:
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
         assert row is not None
+        _mark_new_alerts(row.observation or {}, observation)
         _apply_observation(row, observation)
         inc = repo.to_view(row)
     text, blocks = views.observe(inc, observation, now=utcnow())
@@ -116,7 +125,18 @@ async def observe(rt: Runtime, number: int) -> IncidentView | None:
     return inc
 
 
+def _mark_new_alerts(previous: dict[str, Any], observation: dict[str, Any]) -> None:
+    """Flag alerts that were not on the last Observe card (none on the first one)."""
+    if "alerts" not in previous:
+        return
+    seen = {a.get("id") for a in previous["alerts"]}
+    for alert in observation["alerts"]:
+        alert["new"] = alert.get("id") not in seen
+
+
 def _apply_observation(row: Incident, observation: dict[str, Any]) -> None:
+    if "orient_missing" in (row.observation or {}):  # Orient's note survives a new Observe
+        observation["orient_missing"] = row.observation["orient_missing"]
     row.observation = observation
     times = [parse_timestamp(a["created_iso"]) for a in observation["alerts"] if a["created_iso"]]
     if times and (row.first_alert_at is None or min(times) < row.first_alert_at):
@@ -200,6 +220,8 @@ async def _rank_and_post(
             [(by_key[(r.change.source, r.change.external_id)], r) for r in ranked],
         )
         similar = await _similar(session, inc)
+        # Kept so a redraw after a verdict still says which context is missing.
+        row.observation = {**(row.observation or {}), "orient_missing": list(missing)}
     stored = await _ranked(rt, number)
     text, blocks = views.orient(
         inc,
@@ -232,14 +254,44 @@ async def repost_orient(rt: Runtime, number: int) -> None:
     await cards.post_or_update(rt, inc, "orient", text, blocks)
 
 
+def _concerns(rt: Runtime, incident_service: str | None, change: Change) -> bool:
+    """Whether a new change can move this incident's ranking near the top: same service, a
+    dependency, or an incident outside the catalog (its Orient looks at every change)."""
+    if rt.config.service(incident_service) is None:
+        return True
+    return change.service is not None and (
+        change.service == incident_service
+        or change.service in rt.config.dependencies_of(incident_service)
+    )
+
+
+async def queue_reorient(session: AsyncSession, rt: Runtime, change: Change) -> list[int]:
+    """Queue an Orient redraw for each open incident the change concerns (inside the caller's
+    transaction, so it commits with the change). A redraw already waiting covers a burst."""
+    from bot.service.incidents import incident_key  # late import: incidents imports this module
+
+    queued = []
+    for row in await repo.active_incidents(session):
+        if not _concerns(rt, row.service, change):
+            continue
+        key = incident_key(row.id)
+        waiting = await session.scalar(
+            select(Job.id).where(
+                Job.kind == "incident.orient", Job.ordering_key == key, Job.status == "pending"
+            )
+        )
+        if waiting is None:
+            jobs.add_job(session, "incident.orient", {"incident": row.id}, ordering_key=key)
+        queued.append(row.id)
+    return queued
+
+
 async def _ranked(rt: Runtime, number: int) -> list[Any]:
     async with rt.db.session() as session:
         return await repo.ranked_changes(session, number)
 
 
 async def _similar(session: Any, inc: IncidentView) -> list[str]:
-    from sqlalchemy import select
-
     since = utcnow() - timedelta(days=90)
     rows = (
         await session.scalars(
@@ -302,15 +354,19 @@ async def orient(
         finished, _ = await asyncio.wait(pending)
         missing += await _collect(rt, finished, tasks)
         await _rank_and_post(rt, number, missing, window=window)
+    text = "Orient context gathered" + (f"; missing: {'; '.join(missing)}" if missing else "")
     async with rt.db.transaction() as session:
+        # Change webhooks re-run Orient often; the timeline keeps one entry per distinct outcome.
         await repo.add_entry(
             session,
             number,
             TimelineKind.CONTEXT,
-            "Orient context gathered" + (f"; missing: {'; '.join(missing)}" if missing else ""),
+            text,
             actor="system",
             data={"sources": sorted(tasks.values()), "missing": missing},
+            source_key="orient:" + hashlib.sha256(text.encode()).hexdigest()[:32],
         )
+    await cards.refresh_summary(rt, number)  # the live summary names the top suspect
 
 
 async def _collect(rt: Runtime, done: set[asyncio.Task[Any]], names: dict[Any, str]) -> list[str]:

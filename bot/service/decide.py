@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import TimelineKind, utcnow
 from bot.domain.playbooks import DecisionContext, Playbook, Suggestion, resolve_playbook, suggest
@@ -90,6 +92,34 @@ async def resolve_choice(rt: Runtime, number: int, playbook_id: str) -> Suggesti
     return resolve_playbook(playbook, ctx, check_when=False)
 
 
+async def add_decision(
+    session: AsyncSession,
+    number: int,
+    *,
+    by: str | None,
+    text: str,
+    reason: str,
+    playbook_id: str | None = None,
+    evidence: list[str] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Store a decision in the caller's transaction: the decision log and the timeline."""
+    at = at or utcnow()
+    data: dict[str, Any] = {"playbook": playbook_id, "reason": reason, "evidence": evidence or []}
+    session.add(
+        DecisionRow(
+            incident_id=number,
+            at=at,
+            by=by,
+            text=text,
+            reason=reason,
+            playbook_id=playbook_id,
+            evidence=evidence or [],
+        )
+    )
+    await repo.add_entry(session, number, TimelineKind.DECISION, text, actor=by, data=data, at=at)
+
+
 async def record_decision(
     rt: Runtime,
     number: int,
@@ -100,23 +130,23 @@ async def record_decision(
     playbook_id: str | None = None,
     evidence: list[str] | None = None,
 ) -> None:
-    now = utcnow()
-    data: dict[str, Any] = {"playbook": playbook_id, "reason": reason, "evidence": evidence or []}
+    """A responder's decision (own words or a playbook) on the decision log and in the channel."""
     async with rt.db.transaction() as session:
-        session.add(
-            DecisionRow(
-                incident_id=number,
-                at=now,
-                by=by,
-                text=text,
-                reason=reason,
-                playbook_id=playbook_id,
-                evidence=evidence or [],
-            )
+        await add_decision(
+            session,
+            number,
+            by=by,
+            text=text,
+            reason=reason,
+            playbook_id=playbook_id,
+            evidence=evidence,
         )
-        await repo.add_entry(
-            session, number, TimelineKind.DECISION, text, actor=by, data=data, at=now
-        )
+    await announce_decision(rt, number, by=by, text=text, reason=reason)
+
+
+async def announce_decision(
+    rt: Runtime, number: int, *, by: str | None, text: str, reason: str
+) -> None:
     inc = await repo_view(rt, number)
     if inc is not None:
         await cards.say(rt, inc, render("decision_recorded", by=by, text=text, reason=reason))

@@ -1,4 +1,7 @@
-"""Runs one resolved playbook step through its integration. Each returns a one-line detail."""
+"""Runs one resolved playbook step through its integration. Each returns a one-line detail.
+
+Every failure becomes ActionFailed: what failed (the message) and what to try (the hint).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.domain.model import IncidentView
 from bot.service.runtime import Runtime
 from bot.settings import secret
+from bot.slack.text import escape
 from integrations.argocd import AutoSyncEnabled
 from integrations.http import UpstreamError
 from integrations.webhook import post_signed
@@ -30,10 +36,20 @@ def _need(client: Any, variable: str) -> Any:
     return client
 
 
+def _int(value: Any, name: str) -> int:
+    """Templates render to strings ("42"); the APIs want numbers."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ActionFailed(
+            f"{name} must be a whole number, got {value!r}", f"fix {name} in the playbook"
+        ) from None
+
+
 async def _github_dispatch(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
     github = _need(rt.github, "GITHUB_TOKEN")
     inputs = {k: str(v) for k, v in (w.get("inputs") or {}).items()}
-    await github.dispatch_workflow(w["repo"], w["workflow"], ref=w["ref"], inputs=inputs)
+    await github.dispatch_workflow(w["repo"], w["workflow"], ref=str(w["ref"]), inputs=inputs)
     return f"dispatched {w['workflow']} on {w['repo']} at {w['ref']}" + (
         f" with {json.dumps(inputs, sort_keys=True)}" if inputs else ""
     )
@@ -41,17 +57,26 @@ async def _github_dispatch(rt: Runtime, inc: IncidentView, w: dict[str, Any]) ->
 
 async def _argocd_rollback(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
     argocd = _need(rt.argocd, "ARGOCD_URL")
+    history_id = _int(w["history_id"], "history_id")
     try:
-        await argocd.rollback(w["app"], int(w["history_id"]))
+        await argocd.rollback(w["app"], history_id)
     except AutoSyncEnabled as exc:
-        raise ActionFailed(str(exc), "disable auto-sync on the application, then retry") from exc
-    return f"Argo CD rolled {w['app']} back to history id {w['history_id']}"
+        raise ActionFailed(
+            str(exc),
+            f"disable auto-sync (argocd app set {w['app']} --sync-policy none), then run it again",
+        ) from exc
+    except ValueError as exc:  # the history id is not in the application's history
+        raise ActionFailed(
+            str(exc), f"pick an id from `argocd app history {w['app']}` and roll back by hand"
+        ) from exc
+    return f"Argo CD rolled {w['app']} back to history id {history_id}"
 
 
 async def _argocd_sync(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
     argocd = _need(rt.argocd, "ARGOCD_URL")
-    await argocd.sync(w["app"], revision=w.get("revision"))
-    return f"Argo CD sync of {w['app']} started"
+    revision = w.get("revision") or None
+    await argocd.sync(w["app"], revision=revision)
+    return f"Argo CD sync of {w['app']} started" + (f" at {revision}" if revision else "")
 
 
 async def _webhook(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
@@ -61,35 +86,63 @@ async def _webhook(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
             "outbound webhooks are signed and OODA_ACTION_WEBHOOK_SECRET is not set",
             "set OODA_ACTION_WEBHOOK_SECRET (shared with the receiving service)",
         )
+    if not w.get("url"):
+        raise ActionFailed("the webhook has no URL", "add the endpoint to the service's webhooks")
     body = w.get("body") or {}
     if isinstance(body, str):
-        body = json.loads(body)
+        try:
+            body = json.loads(body)
+        except ValueError:
+            raise ActionFailed("the webhook body is not JSON", "fix body in the playbook") from None
+    if not isinstance(body, dict):
+        raise ActionFailed("the webhook body must be a JSON object", "fix body in the playbook")
     payload = {"incident": inc.ref, **body}
-    response = await post_signed(w["url"], payload, secret=signing)
+    response = await post_signed(
+        str(w["url"]), payload, secret=signing, backoff=rt.settings.http_backoff_seconds
+    )
     return f"POST {w['url']} answered {response.status_code}"
 
 
-async def _pd_note(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
+def _pagerduty(rt: Runtime, inc: IncidentView, hint: str) -> tuple[Any, str]:
     pagerduty = _need(rt.pagerduty, "PAGERDUTY_API_TOKEN")
+    if not rt.settings.pagerduty_from_email:
+        raise ActionFailed(
+            "PagerDuty needs a From user for incident writes and PAGERDUTY_FROM_EMAIL is not set",
+            "set PAGERDUTY_FROM_EMAIL to the email of a PagerDuty user the bot acts as",
+        )
     if not inc.pd_incident_id:
-        raise ActionFailed("this incident has no PagerDuty incident", "skip this step")
-    await pagerduty.create_note(inc.pd_incident_id, str(w["content"]))
+        raise ActionFailed(f"{inc.ref} has no PagerDuty incident", hint)
+    return pagerduty, inc.pd_incident_id
+
+
+async def _pd_note(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
+    pagerduty, pd_id = _pagerduty(rt, inc, "skip this step")
+    await pagerduty.create_note(pd_id, str(w["content"]))
     return "note added to the PagerDuty incident"
 
 
 async def _pd_escalate(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
-    pagerduty = _need(rt.pagerduty, "PAGERDUTY_API_TOKEN")
-    if not inc.pd_incident_id:
-        raise ActionFailed("this incident has no PagerDuty incident", "page the team by hand")
-    await pagerduty.escalate(inc.pd_incident_id, int(w["level"]))
-    return f"escalated to level {w['level']}"
+    pagerduty, pd_id = _pagerduty(rt, inc, "page the team by hand")
+    level = _int(w["level"], "level")
+    if level < 1:
+        raise ActionFailed("escalation levels start at 1", "fix level in the playbook")
+    await pagerduty.escalate(pd_id, level)
+    return f"escalated to level {level}"
 
 
 async def _slack_message(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
     channel = w.get("channel") or inc.channel_id
     if not channel:
         raise ActionFailed("no channel to post to", "set `channel` in the step")
-    await rt.slack.post(str(channel), str(w["text"]))
+    try:
+        # The text carries incident titles typed by people: escape it like any user text.
+        await rt.slack.post(str(channel), escape(w["text"]))
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else "unknown error"
+        raise ActionFailed(
+            f"Slack refused the message to {channel}: {error}",
+            "invite the bot to that channel, or post it by hand",
+        ) from exc
     return "message posted"
 
 
@@ -109,7 +162,22 @@ def describe(step: Step) -> str:
     return f"{step['action']}({args})"
 
 
+def upstream_hint(exc: UpstreamError) -> str:
+    """What to try, from how the vendor answered."""
+    vendor = exc.vendor
+    if exc.status in (401, 403):
+        return f"check the {vendor} token and its permissions, then run it again"
+    if exc.status == 404:
+        return f"check the names in the playbook and the catalog ({vendor} does not know them)"
+    if exc.status in (400, 409, 422):
+        return f"{vendor} rejected the request: check the parameters, or do it by hand"
+    if exc.status is not None and exc.status >= 500:
+        return f"{vendor} is failing: check its status page, retry, or do it by hand"
+    return f"{vendor} could not be reached: check the URL and the network, then run it again"
+
+
 async def run_step(rt: Runtime, inc: IncidentView, step: Step, *, dry_run: bool) -> str:
+    """Run one step (or say what would run); raises ActionFailed with a hint."""
     if dry_run:
         return f"would run {describe(step)}"
     executor = EXECUTORS.get(step["action"])
@@ -118,4 +186,8 @@ async def run_step(rt: Runtime, inc: IncidentView, step: Step, *, dry_run: bool)
     try:
         return await executor(rt, inc, step["with"])
     except UpstreamError as exc:
-        raise ActionFailed(str(exc), "check the integration's credentials and try again") from exc
+        raise ActionFailed(str(exc), upstream_hint(exc)) from exc
+    except KeyError as exc:
+        raise ActionFailed(
+            f"{step['action']} is missing {exc.args[0]}", "fix the step in the playbook"
+        ) from exc

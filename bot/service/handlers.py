@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.service import act, context, decide, incidents, pagerduty_events, postmortems
+from bot.service import act, context, decide, incidents, pagerduty_events, postmortems, reminders
 from bot.service.runtime import Runtime
 from bot.storage.tables import InboundEvent
 
@@ -46,5 +46,6 @@ def register(rt: Runtime) -> None:
         "action.run": run_action,
         "action.verify": verify,
         "incident.postmortem": postmortem,
+        reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
     }.items():
         rt.worker.register(kind, handler)

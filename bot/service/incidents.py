@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
-from bot.service import cards
+from bot.service import cards, reminders, responders
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.text import render
@@ -82,6 +82,8 @@ async def open_incident(
             ordering_key=incident_key(row.id),
         )
         number = row.id
+    if not is_drill:
+        rt.metrics.incidents_opened.labels(severity=severity.label).inc()
     rt.worker.wake()
     return number
 
@@ -110,16 +112,41 @@ async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = N
         assert inc is not None and inc.channel_id
         if declared_by:
             await rt.slack.invite(inc.channel_id, [declared_by])
+        await invite_pagerduty_assignees(rt, inc)
+        await responders.invite_oncall(rt, number)
         text, blocks = views.opened(inc, declared_by)
         await cards.say(rt, inc, text, blocks)
         await announce(rt, inc, text, origin_channel)
         await cards.refresh_summary(rt, number)
+        await reminders.stage_started(rt, number)
+        await reminders.start_status_updates(rt, number)
     await context.refresh(rt, number)
+
+
+async def invite_pagerduty_assignees(rt: Runtime, inc: IncidentView) -> list[str]:
+    """Invite whoever PagerDuty assigned, matched to Slack users by email. Best effort: a
+    missing user or a PagerDuty error never stops the channel set-up."""
+    if rt.pagerduty is None or not inc.pd_incident_id or not inc.channel_id:
+        return []
+    found: list[str] = []
+    try:
+        pd_incident = await rt.pagerduty.get_incident(inc.pd_incident_id)
+        assignees = [a.get("assignee") for a in pd_incident.get("assignments") or []]
+        # Matched one by one: an unknown PagerDuty user does not stop the others.
+        found = list(
+            (await responders.slack_users_for(rt, responders.user_ids(assignees))).values()
+        )
+        await rt.slack.invite(inc.channel_id, found)
+    except Exception:
+        log.warning("could not invite PagerDuty assignees to %s", inc.ref, exc_info=True)
+    return found
 
 
 async def announce(
     rt: Runtime, inc: IncidentView, text: str, origin_channel: str | None = None
 ) -> None:
+    if inc.is_drill:  # a rehearsal stays in its own channel
+        return
     service = rt.config.service(inc.service)
     targets = {c for c in (rt.config.announcements_channel, origin_channel) if c}
     if service and service.slack_channel:
@@ -151,7 +178,9 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
             jobs.add_job(
                 session, "incident.decide", {"incident": number}, ordering_key=incident_key(number)
             )
+    rt.metrics.observe_closed_spans(session)
     rt.worker.wake()
+    await reminders.stage_started(rt, number)
     inc = await load(rt, number)
     if inc is not None:
         await cards.say(rt, inc, render("stage_moved", stage=stage.value, by=by))
@@ -189,6 +218,10 @@ async def acknowledge(
         if row is None or row.status != Status.TRIGGERED.value:
             return False
         row.status, row.acknowledged_at = Status.ACKNOWLEDGED.value, at
+        roles = dict(row.roles or {})
+        if by and by[:1] in "UW" and by.isalnum() and not roles.get("commander"):
+            # Whoever acknowledges from Slack leads until someone hands the role over.
+            row.roles = roles | {"commander": by}
         await repo.add_entry(
             session,
             number,
@@ -200,6 +233,8 @@ async def acknowledge(
         )
         if row.stage == Stage.OBSERVE.value:
             await repo.move_stage(session, row, Stage.ORIENT, at=at)
+    rt.metrics.observe_closed_spans(session)
+    await reminders.stage_started(rt, number)
     await cards.refresh_summary(rt, number)
     return True
 
@@ -233,15 +268,73 @@ async def resolve(
             source_key=source_key,
         )
         await jobs.cancel_in(session, dedup_prefix=f"verify:{number}:")
+        await reminders.cancel_all(session, number)
         jobs.add_job(
             session, "incident.postmortem", {"incident": number}, ordering_key=incident_key(number)
         )
         opened_at = row.opened_at
+        severity, drill = Severity(row.severity), row.is_drill
+    rt.metrics.observe_closed_spans(session)
+    if not drill:
+        rt.metrics.incidents_resolved.labels(severity=severity.label).inc()
     rt.worker.wake()
     inc = await load(rt, number)
     if inc is not None:
         text = render("resolved", inc=inc, duration=at - opened_at, by=by)
         await cards.say(rt, inc, text)
         await announce(rt, inc, text)
+        await cards.refresh_summary(rt, number)
+    return True
+
+
+ROLES = ("commander", "comms", "scribe")
+
+
+async def set_severity(rt: Runtime, number: int, severity: Severity, *, by: str | None) -> bool:
+    """Change the severity: timeline, channel, announcements, summary. False if unchanged."""
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.status == Status.RESOLVED.value or row.severity == int(severity):
+            return False
+        old = Severity(row.severity)
+        row.severity = int(severity)
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.SEVERITY,
+            f"Severity {old.label} → {severity.label}",
+            actor=by,
+            data={"from": old.label, "to": severity.label},
+        )
+    inc = await load(rt, number)
+    if inc is not None:
+        text = render("severity_changed", inc=inc, old=old.label, new=severity.label, by=by)
+        await cards.say(rt, inc, text)
+        await announce(rt, inc, text)
+        await cards.refresh_summary(rt, number)
+    return True
+
+
+async def assign_role(rt: Runtime, number: int, role: str, user: str, *, by: str | None) -> bool:
+    """Hand a role to a Slack user: timeline, invite, topic and summary. False if unchanged."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or (row.roles or {}).get(role) == user:
+            return False
+        row.roles = dict(row.roles or {}) | {role: user}
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.ROLE,
+            f"Role {role} → {user}",
+            actor=by,
+            data={"role": role, "user": user},
+        )
+    inc = await load(rt, number)
+    if inc is not None and inc.channel_id:
+        await rt.slack.invite(inc.channel_id, [user])
+        await cards.say(rt, inc, render("role_assigned", role=role, user=user, by=by))
         await cards.refresh_summary(rt, number)
     return True

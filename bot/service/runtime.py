@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.catalog import OodaConfig, load_config
 from bot.domain.playbooks import Playbook, default_playbooks_dir, load_playbooks
+from bot.metrics import Metrics
 from bot.settings import Settings, secret
 from bot.slack.gateway import SlackGateway, build_web_client
 from bot.storage.db import Database
@@ -28,6 +29,7 @@ class Runtime:
     github: GitHubClient | None = None
     argocd: ArgoCDClient | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)  # its own registry, served at /metrics
 
     async def aclose(self) -> None:
         await self.worker.stop()
@@ -52,7 +54,7 @@ def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Ru
     backoff = settings.http_backoff_seconds
     pd_token = secret(settings.pagerduty_api_token)
     argocd_token = secret(settings.argocd_token)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         config=config,
         db=db,
@@ -78,3 +80,7 @@ def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Ru
         if settings.argocd_url
         else None,
     )
+    runtime.metrics.instrument(
+        runtime.slack.client, [runtime.pagerduty, runtime.github, runtime.argocd]
+    )
+    return runtime

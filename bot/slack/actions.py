@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.model import Stage, TimelineKind, Verdict
 from bot.domain.playbooks import PlaybookError
-from bot.service import act, cards, context, decide, incidents
+from bot.service import act, cards, context, decide, incidents, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
 from bot.slack import views
@@ -70,10 +70,19 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await _ephemeral(rt, body, f"Cannot run that now: {exc}")
             return
         message_ts = (body.get("container") or {}).get("message_ts")
-        key = act.action_key(inc.number, playbook_id, message_ts)
-        await act.prepare(rt, inc.number, suggestion, key=key, requested_by=body["user"]["id"])
+        try:
+            row = await act.prepare(
+                rt,
+                inc.number,
+                suggestion,
+                key=act.action_key(inc.number, playbook_id, message_ts),
+                requested_by=body["user"]["id"],
+            )
+        except act.NotAllowed as exc:
+            await _ephemeral(rt, body, str(exc))
+            return
         modal = views.confirm_action(
-            inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=key
+            inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
         )
         await rt.slack.open_view(body["trigger_id"], modal)
 
@@ -92,6 +101,18 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if inc is not None:
             await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
 
+    @app.action("pagerduty_split")
+    async def on_split(ack: Any, body: dict[str, Any]) -> None:
+        """Split an attached PagerDuty incident out into its own ooda incident."""
+        await ack()
+        from bot.service.pagerduty_split import split_out
+
+        pd_id = _action(body).get("value") or ""
+        if await split_out(rt, pd_id, by=body["user"]["id"]) is None:
+            await _ephemeral(rt, body, "That PagerDuty incident is not attached here any more.")
+
+    _register_cancel(app, rt)
+
     @app.action("act_approve")
     async def on_approve(ack: Any, body: dict[str, Any]) -> None:
         """A second approver for a high-risk action."""
@@ -102,17 +123,66 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if row is None:
             return
         playbook = decide.find_playbook(rt, row.playbook_id)
+        user = body["user"]["id"]
         try:
-            await act.approve(
+            status = await act.approve(
                 rt,
                 key,
-                user=body["user"]["id"],
+                user=user,
                 reason="second approval",
                 roles_required=list(playbook.requires.roles) if playbook else [],
                 evidence=[],
             )
         except act.NotAllowed as exc:
             await _ephemeral(rt, body, str(exc))
+            return
+        if status == "cancelled":
+            await _ephemeral(rt, body, f"{row.title} was cancelled; nothing to approve.")
+            return
+        channel = (body.get("container") or {}).get("channel_id")
+        message_ts = (body.get("container") or {}).get("message_ts")
+        if status == "queued" and channel and message_ts:
+            # The Approve button has done its job: show who approved instead.
+            first = (row.approved_by or [None])[0]
+            text, blocks = views.second_approval_given(row.title, first, user)
+            await rt.slack.update(channel, message_ts, text, blocks)
+
+    for minutes in reminders.SNOOZE_MINUTES:
+        app.action(f"reminder_snooze_{minutes}")(_snoozer(rt, minutes))
+
+
+def _snoozer(rt: Runtime, minutes: int) -> Any:
+    async def snooze(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        payload = _json_value(body)
+        if not channel or not ts or "incident" not in payload:
+            return
+        user = body["user"]["id"]
+        if await reminders.snooze(rt, payload, minutes, message_ts=ts):
+            original = (body.get("message") or {}).get("text") or "Reminder"
+            text, blocks = views.reminder_snoozed(original, minutes=minutes, by=user)
+            await rt.slack.update(channel, ts, text, blocks)
+
+    return snooze
+
+
+def _register_cancel(app: AsyncApp, rt: Runtime) -> None:
+    @app.action("act_cancel")
+    async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
+        """Withdraw a high-risk action still waiting for its second approver."""
+        await ack()
+        user = body["user"]["id"]
+        try:
+            title = await act.cancel(rt, _action(body).get("value") or "", user=user)
+        except act.NotAllowed as exc:
+            await _ephemeral(rt, body, str(exc))
+            return
+        container = body.get("container") or {}
+        if container.get("channel_id") and container.get("message_ts"):
+            text, blocks = views.action_cancelled(title, user)
+            await rt.slack.update(container["channel_id"], container["message_ts"], text, blocks)
 
 
 def _stage_mover(rt: Runtime, stage: Stage) -> Any:

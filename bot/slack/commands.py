@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from bot.service import incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.context import active, incident_in_channel
-from bot.slack.text import mention, render
+from bot.slack.text import escape, mention, render
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ async def dispatch(rt: Runtime, word: str, rest: str, body: dict[str, Any], resp
     if word == "declare":
         await _declare(rt, rest, body, respond)
         return
+    if word == "stats":  # workspace-wide: works in any channel
+        await _stats(rt, rest, respond)
+        return
     handler = INCIDENT_COMMANDS.get(word)
     if handler is None:
         await respond(
@@ -68,12 +72,22 @@ async def _declare(rt: Runtime, title: str, body: dict[str, Any], respond: Reply
             body["trigger_id"], views.declare_modal(services, channel_id=body.get("channel_id", ""))
         )
         return
+    # `--drill <title>`: a rehearsal, kept out of stats, metrics and announcements.
+    is_drill = title.split(" ", 1)[0].lower() == "--drill"
+    if is_drill:
+        title = title.split(" ", 1)[1].strip() if " " in title else ""
+        if not title:
+            usage = f"Usage: `{rt.settings.slash_command} declare --drill <title>`"
+            await respond(response_type="ephemeral", text=escape(usage))
+            return
+        title = f"[DRILL] {title}"
     number = await incidents.open_incident(
         rt,
         title=title,
         severity=Severity.SEV3,
         declared_by=body.get("user_id"),
         origin_channel=None,
+        is_drill=is_drill,
     )
     await respond(response_type="ephemeral", text=f"Declared INC-{number}; creating its channel…")
 
@@ -107,7 +121,9 @@ async def _note(
             response_type="ephemeral", text=f"Usage: `{rt.settings.slash_command} note <text>`"
         )
         return
-    await incidents.add_note(rt, inc.number, rest, by=user)
+    from bot.service.sync import note_everywhere
+
+    await note_everywhere(rt, inc.number, rest, user)
 
 
 def _stage(stage: Stage) -> Callable[..., Awaitable[None]]:
@@ -124,7 +140,9 @@ async def _resolve(
     rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
 ) -> None:
     if rest or not body.get("trigger_id"):
-        await incidents.resolve(rt, inc.number, by=user, fields={"summary": rest or None})
+        from bot.service.sync import resolve_everywhere
+
+        await resolve_everywhere(rt, inc.number, user, fields={"summary": rest or None})
         return
     await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
 
@@ -132,7 +150,37 @@ async def _resolve(
 async def _postmortem(
     rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
 ) -> None:
-    await postmortems.publish(rt, inc.number)
+    if rest.lower() == "edit" and body.get("trigger_id"):
+        await rt.slack.open_view(body["trigger_id"], views.postmortem_edit_modal(inc))
+        return
+    await postmortems.publish(rt, inc.number, announce=False)
+
+
+async def _followup(
+    rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
+) -> None:
+    text, owner = postmortems.parse_followup(rest)
+    if not text:
+        await respond(
+            response_type="ephemeral",
+            text=render("followup_usage", command=rt.settings.slash_command),
+        )
+        return
+    await postmortems.add_followup(rt, inc.number, text, owner=owner, by=user)
+
+
+async def _stats(rt: Runtime, rest: str, respond: Reply) -> None:
+    from bot.service import stats
+
+    parsed = stats.parse_args(rest)
+    if isinstance(parsed, str):
+        usage = render("stats_usage", command=rt.settings.slash_command)
+        await respond(response_type="ephemeral", text=f"{escape(parsed)}\n{usage}")
+        return
+    service, days = parsed
+    report = await stats.gather(rt.db, service=service, days=days)
+    table = stats.format_report(report, days=days)
+    await respond(response_type="ephemeral", text=render("stats", table=table))
 
 
 async def _ack(
@@ -141,6 +189,50 @@ async def _ack(
     from bot.service.sync import acknowledge_everywhere
 
     await acknowledge_everywhere(rt, inc.number, user)
+
+
+async def _sev(
+    rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
+) -> None:
+    try:
+        severity = Severity.parse(rest)
+    except ValueError:
+        usage = render("sev_usage", command=rt.settings.slash_command)
+        await respond(response_type="ephemeral", text=usage)
+        return
+    if not await incidents.set_severity(rt, inc.number, severity, by=user):
+        text = f"{inc.ref} is already {severity.label} (or resolved)."
+        await respond(response_type="ephemeral", text=text)
+
+
+# <@U123> or <@U123|name>, as Slack escapes a mention in command text.
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+async def _role(
+    rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
+) -> None:
+    role, _, who = rest.strip().partition(" ")
+    match = MENTION.match(who.strip())
+    if role.lower() not in incidents.ROLES or match is None:
+        usage = render("role_usage", command=rt.settings.slash_command)
+        await respond(response_type="ephemeral", text=usage)
+        return
+    if not await incidents.assign_role(rt, inc.number, role.lower(), match.group(1), by=user):
+        await respond(response_type="ephemeral", text=f"Nothing changed: already {role.lower()}.")
+
+
+async def _timeline(
+    rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
+) -> None:
+    raw = rest.strip() or "10"
+    if not raw.isdigit() or not 0 < int(raw) <= 100:
+        usage = render("timeline_usage", command=rt.settings.slash_command)
+        await respond(response_type="ephemeral", text=usage)
+        return
+    async with rt.db.session() as session:
+        entries = await repo.timeline(session, inc.number, limit=int(raw))
+    await respond(response_type="ephemeral", text=render("timeline", inc=inc, entries=entries))
 
 
 INCIDENT_COMMANDS: dict[str, Callable[..., Awaitable[None]]] = {
@@ -152,5 +244,9 @@ INCIDENT_COMMANDS: dict[str, Callable[..., Awaitable[None]]] = {
     "act": _stage(Stage.ACT),
     "resolve": _resolve,
     "postmortem": _postmortem,
+    "followup": _followup,
     "ack": _ack,
+    "sev": _sev,
+    "role": _role,
+    "timeline": _timeline,
 }

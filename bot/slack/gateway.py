@@ -108,6 +108,21 @@ class SlackGateway:
             if exc.response.get("error") != "already_reacted":
                 raise
 
+    async def unreact(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self.client.reactions_remove(channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in {"no_reaction", "message_not_found"}:
+                raise
+
+    async def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One top-level message by its ts (conversations.history latest=ts inclusive)."""
+        response = await self.client.conversations_history(
+            channel=channel, latest=ts, inclusive=True, limit=1
+        )
+        found = (response.get("messages") or [None])[0]
+        return found if isinstance(found, dict) and found.get("ts") == ts else None
+
     async def lookup_user_by_email(self, email: str) -> str | None:
         try:
             response = await self.client.users_lookupByEmail(email=email)
@@ -122,15 +137,25 @@ class SlackGateway:
 
     async def upload(
         self, channel: str, *, content: str, filename: str, title: str, comment: str | None = None
-    ) -> None:
+    ) -> str | None:
+        """Upload a file to the channel; returns its permalink when Slack sends one."""
         async with self._locks[channel]:
-            await self.client.files_upload_v2(
+            response = await self.client.files_upload_v2(
                 channel=channel,
                 content=content,
                 filename=filename,
                 title=title,
                 initial_comment=comment,
             )
+        uploaded = response.get("file") or {}
+        return uploaded.get("permalink") if isinstance(uploaded, dict) else None
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError:
+            return None
+        return str(response["permalink"]) if response.get("permalink") else None
 
 
 def _suffixed(base: str, n: int) -> str:

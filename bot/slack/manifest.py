@@ -1,31 +1,99 @@
-"""The Slack app manifest, generated from what the code listens to and calls."""
+"""The Slack app manifest, generated from what the code listens to and calls.
+
+tests/slack/test_manifest.py keeps it honest: every command, shortcut and event the listeners
+use is declared here (and nothing more), and every Web API method the code calls has its scope.
+A copy for `/incident` at https://ooda.example.com is committed as slack-manifest.json.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Bot scopes and why: keep in step with the Web API methods the gateway calls.
+# Web API method (as slack_sdk names it) -> the bot scopes it needs. Methods that need no
+# scope (views.*, chat.getPermalink, auth.test) map to nothing.
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth_test": (),
+    "chat_postMessage": ("chat:write",),
+    "chat_update": ("chat:write",),
+    "chat_delete": ("chat:write",),
+    "chat_postEphemeral": ("chat:write",),
+    "chat_getPermalink": (),
+    "conversations_create": ("channels:manage",),
+    "conversations_setTopic": ("channels:manage",),
+    "conversations_invite": ("channels:manage",),
+    "conversations_archive": ("channels:manage",),
+    "conversations_join": ("channels:join",),
+    "conversations_info": ("channels:read",),
+    "conversations_members": ("channels:read",),
+    "conversations_history": ("channels:history",),  # the 📌 message, fetched by its ts
+    "pins_add": ("pins:write",),
+    "pins_remove": ("pins:write",),
+    "reactions_add": ("reactions:write",),
+    "reactions_remove": ("reactions:write",),
+    "users_info": ("users:read",),
+    "users_lookupByEmail": ("users:read", "users:read.email"),  # PagerDuty assignees by email
+    "views_open": (),
+    "views_push": (),
+    "views_update": (),
+    "files_upload_v2": ("files:write",),
+}
+
+# Scopes that Slack ties to a feature rather than a method.
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "reaction_added": ("reactions:read",),
+    "reaction_removed": ("reactions:read",),
+}
+FEATURE_SCOPES: dict[str, str] = {
+    "commands": "the slash command and the message shortcut",
+    # chat.postMessage into an announcements channel the bot was never invited to.
+    "chat:write.public": "announcements channels",
+}
+
 BOT_SCOPES = [
-    "commands",  # the slash command
-    "chat:write",  # chat.postMessage / chat.update / chat.postEphemeral
-    "chat:write.public",  # announcements channels the bot was not invited to
-    "channels:manage",  # conversations.create / setTopic / invite
-    "channels:read",  # conversations.info
-    "channels:history",  # read a 📌-pinned message for the timeline
-    "groups:history",
-    "pins:write",  # pin the live summary
-    "reactions:read",  # reaction_added / reaction_removed
-    "reactions:write",  # confirm a captured message with a reaction
-    "users:read",  # users.info (names in postmortems)
-    "users:read.email",  # users.lookupByEmail (invite PagerDuty assignees)
-    "files:write",  # files_upload_v2 (the postmortem)
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "channels:manage",
+    "channels:history",
+    "pins:write",
+    "reactions:read",
+    "reactions:write",
+    "users:read",
+    "users:read.email",
+    "files:write",
 ]
 
 BOT_EVENTS = ["reaction_added", "reaction_removed"]
 
+SHORTCUTS = [
+    {
+        "name": "Add to incident timeline",
+        "type": "message",
+        "callback_id": "add_to_timeline",
+        "description": "Put this message on an incident's timeline",
+    }
+]
 
-def build_manifest(*, command: str, base_url: str, name: str = "ooda-bot") -> dict[str, Any]:
+USAGE_HINT = "declare <title> | status | sev <1-4> | role <role> @user | note <text> | help"
+
+
+def build_manifest(
+    *, command: str, base_url: str, name: str = "ooda-bot", socket_mode: bool = False
+) -> dict[str, Any]:
+    """The manifest; with socket_mode, Slack talks over a WebSocket and no request URL is set."""
     events_url = base_url.rstrip("/") + "/slack/events"
+    slash: dict[str, Any] = {
+        "command": command,
+        "description": "Declare and run incidents (OODA loop)",
+        "usage_hint": USAGE_HINT,
+        "should_escape": False,
+    }
+    events: dict[str, Any] = {"bot_events": BOT_EVENTS}
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if not socket_mode:
+        slash["url"] = events_url
+        events["request_url"] = events_url
+        interactivity["request_url"] = events_url
     return {
         "display_information": {
             "name": name,
@@ -33,30 +101,15 @@ def build_manifest(*, command: str, base_url: str, name: str = "ooda-bot") -> di
         },
         "features": {
             "bot_user": {"display_name": name, "always_online": True},
-            "slash_commands": [
-                {
-                    "command": command,
-                    "url": events_url,
-                    "description": "Declare and run incidents (OODA loop)",
-                    "usage_hint": "declare <title> | status | note <text> | resolve | help",
-                    "should_escape": False,
-                }
-            ],
-            "shortcuts": [
-                {
-                    "name": "Add to incident timeline",
-                    "type": "message",
-                    "callback_id": "add_to_timeline",
-                    "description": "Put this message on an incident's timeline",
-                }
-            ],
+            "slash_commands": [slash],
+            "shortcuts": SHORTCUTS,
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {
-            "event_subscriptions": {"request_url": events_url, "bot_events": BOT_EVENTS},
-            "interactivity": {"is_enabled": True, "request_url": events_url},
+            "event_subscriptions": events,
+            "interactivity": interactivity,
             "org_deploy_enabled": False,
-            "socket_mode_enabled": False,
+            "socket_mode_enabled": socket_mode,
             "token_rotation_enabled": False,
         },
     }

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.model import Severity
 from bot.domain.playbooks import PlaybookError
-from bot.service import act, decide, incidents
+from bot.service import act, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
 from bot.slack import views
@@ -50,6 +50,15 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             fields={k: values.get(k) for k in ("summary", "impact", "root_cause")},
         )
 
+    @app.view("postmortem_edit")
+    async def on_postmortem_edit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        values = view_values(view)
+        number = int(view["private_metadata"])
+        fields = {k: values.get(k) for k in postmortems.EDITABLE}
+        if await postmortems.update_fields(rt, number, fields, by=body["user"]["id"]):
+            await postmortems.publish(rt, number, announce=False)
+
     @app.view("act_confirm")
     async def on_confirm(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = json.loads(view.get("private_metadata") or "{}")
@@ -74,7 +83,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 evidence=meta.get("e", []),
             )
         except act.NotAllowed as exc:
-            await ack(response_action="errors", errors={"reason": str(exc)})
+            # The modal error is only seen while the modal is open; the ephemeral stays.
+            await ack(response_action="errors", errors={"reason": str(exc)[:150]})
+            inc = await incidents.load(rt, row.incident_id)
+            if inc is not None and inc.channel_id:
+                await rt.slack.ephemeral(inc.channel_id, user, f":no_entry: {exc}")
             return
         await ack()
         if status == "awaiting_approval":

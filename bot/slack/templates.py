@@ -2,8 +2,9 @@
 
 TEMPLATES: dict[str, str] = {
     "channel_topic": (
-        "{{ inc.severity.label }} · {{ inc.stage.value|capitalize }} · "
-        "Commander: {{ commander }} · {{ inc.title }}"
+        "{{ inc.severity.label }} · "
+        "{% if inc.status.value == 'resolved' %}Resolved{% else %}{{ inc.stage.value|capitalize }}{% endif %}"
+        " · Commander: {{ commander }} · {{ inc.title }}"
     ),
     "opened": (
         ":rotating_light: *{{ inc.ref }} opened* — {{ inc.title }}\n"
@@ -21,7 +22,8 @@ TEMPLATES: dict[str, str] = {
     "observe_alerts": (
         "{% for a in alerts %}"
         "{% if a.status == 'resolved' %}:white_check_mark:{% else %}:red_circle:{% endif %} "
-        "{{ a.summary }} — {{ a.status }} since {{ a.created_at }}\n"
+        "{{ a.summary }} — {{ a.status }} since {{ a.created_at }}"
+        "{% if a.get('new') %} · :new: *new*{% endif %}\n"
         "{% endfor %}"
         "{% if more %}_…and {{ more }} more_{% endif %}"
     ),
@@ -68,7 +70,11 @@ TEMPLATES: dict[str, str] = {
     ),
     "back_to_observe": (
         ":arrows_counterclockwise: Back to *Observe*: checking whether the alerts clear"
-        "{% if minutes %} (for up to {{ minutes }} min){% endif %}."
+        "{% if window %} (for up to {{ window|duration }}){% endif %}."
+    ),
+    "verify_unwatched": (
+        ":arrows_counterclockwise: Back to *Observe*: {{ title }} ran, and this incident has no "
+        "PagerDuty alerts to watch. Check your dashboards, then resolve when it is fixed."
     ),
     "verify_cleared": (
         ":large_green_circle: Alerts cleared {{ after|duration }} after *{{ title }}*. "
@@ -94,12 +100,18 @@ TEMPLATES: dict[str, str] = {
     ),
     "help": (
         "*{{ command }}* — run an incident through Observe → Orient → Decide → Act\n"
-        "`{{ command }} declare <title>` open an incident (no title: a form)\n"
+        "`{{ command }} declare [--drill] <title>` open an incident (no title: a form)\n"
         "`{{ command }} status` where the incident stands\n"
         "`{{ command }} note <text>` add a note to the timeline\n"
+        "`{{ command }} sev <1-4>` change the severity\n"
+        "`{{ command }} role <commander|comms|scribe> @user` hand a role over\n"
+        "`{{ command }} timeline [n]` the last n timeline entries (only you see them)\n"
+        "`{{ command }} ack` acknowledge (here and in PagerDuty)\n"
         "`{{ command }} observe|orient|decide|act` move the loop to a stage\n"
         "`{{ command }} resolve` resolve the incident and write the postmortem\n"
-        "`{{ command }} postmortem` post the postmortem again\n"
+        "`{{ command }} postmortem [edit]` post the postmortem again (edit: summary, impact, cause)\n"
+        "`{{ command }} followup &lt;text&gt; [@owner]` record a follow-up action item\n"
+        "`{{ command }} stats [service] [days]` MTTA, MTTR and time per OODA stage\n"
         "`{{ command }} help` this help"
     ),
     "unknown_command": "I don't know `{{ word }}`. Here is what I can do:",
@@ -121,7 +133,8 @@ TEMPLATES.update(
         "summary_pd": "{{ url|link('PagerDuty incident') }}",
         "observe_people": (
             "{% if o.notified %}Notified: {{ o.notified|join(', ') }}{% endif %}"
-            "{% if o.escalations %} · Escalations: {{ o.escalations|join(', ') }}{% endif %}"
+            "{% if o.notified and o.escalations %} · {% endif %}"
+            "{% if o.escalations %}Escalations: {{ o.escalations|join(', ') }}{% endif %}"
         ),
         "observe_linked": (
             "Also attached: {% for l in linked[1:] %}{{ l.url|link('#' ~ l.number ~ ' ' ~ l.title) }}"
@@ -140,5 +153,89 @@ TEMPLATES.update(
             ":lock: *{{ title }}* is high risk: approved by {{ first|mention }}, "
             "needs a second approver."
         ),
+        "action_cancelled": ":no_entry_sign: *{{ title }}* cancelled by {{ by|mention }}; nothing ran.",
+        "second_given": (
+            ":unlock: *{{ title }}* approved by {{ first|mention }} and {{ second|mention }}: running."
+        ),
+    }
+)
+
+# Postmortems, follow-ups and stats (issue 7).
+TEMPLATES.update(
+    {
+        "postmortem_announce": (
+            ":page_facing_up: *{{ inc.ref }} postmortem* — {{ inc.title }} "
+            "({{ inc.severity.label }}{% if inc.service %}, {{ inc.service }}{% endif %}): "
+            "{% if url %}{{ url|link('read it') }}{% else %}in {{ inc.channel_id|channel }}{% endif %}"
+        ),
+        "followup_added": (
+            ":pushpin: *Follow-up* {{ text }}"
+            "{% if owner %} · owner {{ owner|mention }}{% endif %}"
+            "{% if by %} (added by {{ by|mention }}){% endif %}"
+        ),
+        "followup_usage": "Usage: `{{ command }} followup &lt;what to do&gt; [@owner]`",
+        "stats": "```{{ table }}```",
+        "stats_usage": "Usage: `{{ command }} stats [service] [days]`",
+    }
+)
+
+# PagerDuty, both ways (issue 4).
+TEMPLATES.update(
+    {
+        "responders_invited": (
+            ":busts_in_silhouette: Invited {{ why }}: "
+            "{% for u in users %}{{ u|mention }}{% if not loop.last %}, {% endif %}{% endfor %}"
+        ),
+        "pd_note": ":memo: {{ who }} (PagerDuty): {{ text }}",
+        "pd_event": ":pager: PagerDuty: {{ text }}{% if who %} ({{ who }}){% endif %}",
+        "pd_attached": (
+            ":link: PagerDuty incident {{ url|link('#' ~ number ~ ' ' ~ title) }} attached to "
+            "{{ inc.ref }} (same service within {{ minutes|int }} min)."
+        ),
+        "pd_split": (
+            ":scissors: PagerDuty incident #{{ number }} split out of {{ inc.ref }} "
+            "into INC-{{ new_number }}{% if by %} by {{ by|mention }}{% endif %}."
+        ),
+        "pd_write_failed": ":warning: Could not {{ what }} in PagerDuty: {{ error }}",
+        "observe_attached": ":link: Attached: {{ url|link(label) }}",
+    }
+)
+
+# Issue 3: severity, roles, timeline, 📌 capture, reminders.
+TEMPLATES.update(
+    {
+        "severity_changed": (
+            ":rotating_light: *{{ inc.ref }}* severity {{ old }} → *{{ new }}*"
+            "{% if by %} (by {{ by|mention }}){% endif %} — {{ inc.title }}"
+        ),
+        "role_assigned": "{{ user|mention }} is now *{{ role }}*{% if by %} (set by {{ by|mention }}){% endif %}",
+        "sev_usage": "Usage: `{{ command }} sev <1-4>`, e.g. `{{ command }} sev 2`",
+        "role_usage": (
+            "Usage: `{{ command }} role <commander|comms|scribe> @user`, "
+            "e.g. `{{ command }} role comms @alice`"
+        ),
+        "timeline_usage": "Usage: `{{ command }} timeline [n]`, e.g. `{{ command }} timeline 20`",
+        "timeline": (
+            "*{{ inc.ref }} timeline* (last {{ entries|length }})"
+            "{% for e in entries %}\n`{{ e.at|hhmm }}` {{ e.kind.value }}"
+            "{% if e.actor %} · {{ e.actor|mention }}{% endif %} — {{ e.text }}{% endfor %}"
+            "{% if not entries %}\n_nothing yet_{% endif %}"
+        ),
+        "timeline_captured": (
+            ":pushpin: {{ by|mention }} added a message from {{ source|channel }} to the timeline"
+        ),
+        "timeline_no_incident": (
+            "No active incident to add this to. Declare one with `{{ command }} declare <title>`."
+        ),
+        "reminder_stall": (
+            ":hourglass: *{{ inc.ref }}* has been in *{{ inc.stage.value|capitalize }}* for "
+            "{{ waited|duration }}: {{ hint }}"
+        ),
+        "reminder_status": (
+            ":loudspeaker: *{{ inc.ref }}* status update due"
+            "{% if comms %}, {{ comms|mention }}{% endif %}: post what changed with "
+            "`{{ command }} note <text>`."
+        ),
+        "reminder_snoozed": ":zzz: Snoozed for {{ minutes }} min by {{ by|mention }}.",
     }
 )

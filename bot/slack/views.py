@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.model import IncidentView, RankedChange, StageSpan
 from bot.domain.playbooks import Suggestion
-from bot.domain.stages import time_in_current_stage
+from bot.domain.stages import next_stage, time_in_current_stage
 from bot.slack import blocks as bk
 from bot.slack.text import escape, mention, render
 
@@ -21,10 +21,11 @@ def _roles(inc: IncidentView) -> dict[str, Any]:
 
 
 def topic(inc: IncidentView) -> str:
-    # Topics are plain text in Slack: no mention markup, just the words.
+    # The title is escaped; the commander is a real mention (a plain string here would be
+    # escaped into a literal "&lt;@U…&gt;").
     commander = inc.roles.get("commander")
     return render(
-        "channel_topic", inc=inc, commander=f"<@{commander}>" if commander else "unassigned"
+        "channel_topic", inc=inc, commander=mention(commander) if commander else "unassigned"
     )
 
 
@@ -57,7 +58,9 @@ def summary(
         f"*Comms:* {roles['comms']}",
         f"*Scribe:* {roles['scribe']}",
     ]
-    blocks = [bk.header(f"{inc.ref} · {inc.title}"), bk.section("*Live summary*", fields=facts)]
+    # Escaped like every other header here (render does it): user text never reaches Slack raw.
+    title = bk.header(f"{inc.ref} · {escape(inc.title)}")
+    blocks = [title, bk.section("*Live summary*", fields=facts)]
     lines = []
     if top is not None:
         lines.append(render("summary_suspect", r=top, c=top.change))
@@ -92,20 +95,28 @@ def observe(
         blocks.append(
             bk.section(render("observe_alerts", alerts=shown, more=len(alerts) - len(shown)))
         )
-    extra = [render("observe_people", o=observation)] if observation.get("notified") else []
+    people = observation.get("notified") or observation.get("escalations")
+    extra = [render("observe_people", o=observation)] if people else []
     linked = observation.get("linked") or []
     if len(linked) > 1:
         extra.append(render("observe_linked", linked=linked))
     if extra:
         blocks.append(bk.context(*extra))
+    for attached in linked[1:]:
+        # One section per attached PagerDuty incident: action ids must be unique per block.
+        label = f"#{attached.get('number') or attached['id']} {attached.get('title') or ''}"
+        split = bk.button("Split out", "pagerduty_split", str(attached["id"]))
+        text = render("observe_attached", url=attached.get("url"), label=label)
+        blocks.append(bk.section(text, accessory=split))
     if observation.get("missing"):
         blocks.append(bk.context(render("missing_context", missing=observation["missing"])))
     value = str(inc.number)
     buttons = []
     if inc.status.value == "triggered":
         buttons.append(bk.button("Acknowledge", "incident_ack", value, style="primary"))
-    buttons.append(bk.button("Orient →", "stage_orient", value))
-    blocks.append(bk.actions(*buttons, block_id="observe_actions"))
+    if inc.status.value != "resolved":  # the card stays live after resolve, without buttons
+        buttons.append(bk.button("Orient →", "stage_orient", value))
+        blocks.append(bk.actions(*buttons, block_id="observe_actions"))
     firing = sum(1 for a in alerts if a.get("status") != "resolved")
     return f"{inc.ref} Observe: {firing} alert(s) firing", blocks
 
@@ -272,4 +283,92 @@ def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[b
         style="danger",
         confirm=bk.confirm_dialog("Approve action?", f"Run {escape(title)} now?", "Run it"),
     )
-    return text, [bk.section(text), bk.actions(button)]
+    cancel = bk.button("Cancel", "act_cancel", key)
+    return text, [bk.section(text), bk.actions(button, cancel)]
+
+
+def action_cancelled(title: str, by: str) -> tuple[str, list[bk.Block]]:
+    text = render("action_cancelled", title=title, by=by)
+    return text, [bk.section(text)]
+
+
+def postmortem_edit_modal(inc: IncidentView) -> bk.Block:
+    """`/incident postmortem edit`: summary, impact and root cause, prefilled."""
+    blocks = [
+        bk.text_input("summary", "Summary", multiline=True, optional=True, initial=inc.summary),
+        bk.text_input("impact", "Impact", multiline=True, optional=True, initial=inc.impact),
+        bk.text_input(
+            "root_cause", "Root cause", multiline=True, optional=True, initial=inc.root_cause
+        ),
+    ]
+    return bk.modal(
+        "postmortem_edit",
+        f"{inc.ref} postmortem",
+        blocks,
+        submit="Save",
+        private_metadata=str(inc.number),
+    )
+
+
+STALL_HINTS = {
+    "observe": "still observing — acknowledge, or move to Orient when you know what is firing.",
+    "orient": "still orienting — mark a suspect change or move to Decide.",
+    "decide": "still deciding — pick an action, write your own decision, or go back to Orient.",
+    "act": "still acting — check the action's result, or go back to Observe.",
+}
+
+
+def reminder(
+    inc: IncidentView,
+    *,
+    kind: str,
+    value: dict[str, Any],
+    waited: timedelta | None,
+    command: str = "/incident",
+) -> tuple[str, list[bk.Block]]:
+    """A reminder nudge with snooze buttons; the button value carries the reminder payload."""
+    if kind == "stall":
+        text = render(
+            "reminder_stall", inc=inc, waited=waited, hint=STALL_HINTS.get(inc.stage.value, "")
+        )
+    else:
+        text = render("reminder_status", inc=inc, comms=inc.roles.get("comms"), command=command)
+    payload = json.dumps(
+        {k: value[k] for k in ("incident", "kind", "stage", "span", "seq") if k in value}
+    )
+    buttons = [
+        bk.button("Snooze 15 min", "reminder_snooze_15", payload),
+        bk.button("Snooze 1 h", "reminder_snooze_60", payload),
+    ]
+    if kind == "stall":
+        following = next_stage(inc.stage)
+        buttons.insert(
+            0,
+            bk.button(
+                f"{following.value.capitalize()} →",
+                f"stage_{following.value}",
+                str(inc.number),
+                style="primary",
+            ),
+        )
+    return text, [bk.section(text), bk.actions(*buttons, block_id="reminder_actions")]
+
+
+def reminder_snoozed(text: str, *, minutes: int, by: str) -> tuple[str, list[bk.Block]]:
+    """The nudge after a snooze: same words, buttons replaced by who snoozed it."""
+    note = render("reminder_snoozed", minutes=minutes, by=by)
+    return text, [bk.section(text), bk.context(note)]
+
+
+def timeline_pick_modal(active: list[IncidentView], metadata: str) -> bk.Block:
+    """The "Add to incident timeline" shortcut outside an incident channel: which incident?"""
+    options = [(f"{i.ref} · {i.title}"[:75], str(i.number)) for i in active]
+    blocks = [bk.static_select("incident", "Incident", options)]
+    return bk.modal(
+        "timeline_pick", "Add to timeline", blocks, submit="Add", private_metadata=metadata
+    )
+
+
+def second_approval_given(title: str, first: str | None, second: str) -> tuple[str, list[bk.Block]]:
+    text = render("second_given", title=title, first=first, second=second)
+    return text, [bk.section(text)]

@@ -29,6 +29,7 @@ from bot.domain.model import (
     utcnow,
 )
 from bot.domain.stages import iteration_for
+from bot.metrics import note_closed_span
 from bot.storage.tables import (
     ActionRunRow,
     ChangeRow,
@@ -155,6 +156,7 @@ async def move_stage(
     )
     for open_span in (await session.scalars(query)).all():
         open_span.ended_at = at
+        note_closed_span(session, open_span.stage, open_span.started_at, at)
     session.add(
         StageSpanRow(
             incident_id=incident.id,
@@ -173,6 +175,7 @@ async def close_spans(session: AsyncSession, incident_id: int, at: datetime) -> 
     )
     for open_span in (await session.scalars(query)).all():
         open_span.ended_at = at
+        note_closed_span(session, open_span.stage, open_span.started_at, at)
 
 
 async def add_entry(
@@ -443,6 +446,27 @@ async def followups(session: AsyncSession, incident_id: int) -> list[FollowUp]:
         FollowUp(r.text, r.owner, r.created_at, r.created_by, r.url)
         for r in (await session.scalars(query)).all()
     ]
+
+
+async def add_followup(
+    session: AsyncSession,
+    incident_id: int,
+    text: str,
+    *,
+    owner: str | None = None,
+    created_by: str | None = None,
+) -> FollowUpRow:
+    row = FollowUpRow(incident_id=incident_id, text=text, owner=owner, created_by=created_by)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def followup_rows(session: AsyncSession, incident_id: int) -> list[FollowUpRow]:
+    query = (
+        select(FollowUpRow).where(FollowUpRow.incident_id == incident_id).order_by(FollowUpRow.id)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def record_inbound(

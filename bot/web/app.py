@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.metrics import counted_webhook
 from bot.service.runtime import Runtime
-from bot.web import pagerduty
+from bot.web import changes, github, pagerduty
 
 
 def create_app(rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True) -> Starlette:
@@ -33,7 +34,8 @@ def create_app(rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True) -> Starl
         return JSONResponse({"ok": True})
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # This runtime's own registry: tests run many runtimes in one process.
+        return Response(rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -47,7 +49,15 @@ def create_app(rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True) -> Starl
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/webhooks/pagerduty", pagerduty.receive, methods=["POST"]),
+            Route(
+                "/webhooks/pagerduty",
+                counted_webhook("pagerduty", pagerduty.receive),
+                methods=["POST"],
+            ),
+            Route("/webhooks/github", counted_webhook("github", github.receive), methods=["POST"]),
+            Route(
+                "/webhooks/changes", counted_webhook("changes", changes.receive), methods=["POST"]
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],

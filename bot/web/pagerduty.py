@@ -61,10 +61,12 @@ async def receive(request: Request) -> JSONResponse:
     if event_type not in pagerduty_events.HANDLED:
         log.debug("PagerDuty event %s ignored", event_type)
         return JSONResponse({"ok": True, "ignored": event_type})
+    pd_id = pagerduty_events.pd_incident_id(event)
+    if not pd_id:
+        return error(400, f"{event_type} without an incident id in event.data")
     dedup = request.headers.get("x-webhook-id") or str(event.get("id") or "")
     if not dedup:
         return error(400, "no X-Webhook-Id header and no event.id")
-    pd_id = pagerduty_events.pd_incident_id(event) or "unknown"
     async with rt.db.transaction() as session:
         row = await repo.record_inbound(session, "pagerduty", dedup, event_type, payload)
         if row is None:

@@ -1,0 +1,230 @@
+"""Prometheus metrics, one CollectorRegistry per Runtime (tests build many runtimes in a process).
+
+Served at GET /metrics. Slack and vendor clients are instrumented from the outside (retry
+handlers and httpx event hooks), so the clients themselves stay free of metrics code.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from integrations.http import ApiClient, UpstreamError
+
+# Stage durations run from seconds (a quick ack) to hours (a long investigation).
+STAGE_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+CLOSED_SPANS = "ooda_closed_spans"
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+# Attempts of the vendor call in flight in this task, counted by the httpx request hook.
+_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "ooda_vendor_attempts", default=None
+)
+
+
+class Metrics:
+    """Every metric the bot exports, registered in its own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.incidents_opened = Counter(
+            "ooda_incidents_opened", "Incidents opened (drills excluded).", ["severity"], registry=r
+        )
+        self.incidents_resolved = Counter(
+            "ooda_incidents_resolved",
+            "Incidents resolved (drills excluded).",
+            ["severity"],
+            registry=r,
+        )
+        self.stage_duration = Histogram(
+            "ooda_stage_duration_seconds",
+            "Time spent in one OODA stage, observed when the stage ends.",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.webhooks = Counter(
+            "ooda_webhooks",
+            "Inbound webhooks by source and result (accepted, duplicate, ignored, rejected).",
+            ["source", "result"],
+            registry=r,
+        )
+        self.slack_api_errors = Counter(
+            "ooda_slack_api_errors",
+            "Slack Web API calls that failed, by method and Slack error code.",
+            ["method", "error"],
+            registry=r,
+        )
+        self.slack_api_retries = Counter(
+            "ooda_slack_api_retries",
+            "Slack Web API retries, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.vendor_api_errors = Counter(
+            "ooda_vendor_api_errors",
+            "Vendor API calls that failed for good (after retries), by vendor and HTTP status.",
+            ["vendor", "status"],
+            registry=r,
+        )
+        self.vendor_api_retries = Counter(
+            "ooda_vendor_api_retries",
+            "Vendor API requests sent again after a 429, 5xx or transport failure.",
+            ["vendor"],
+            registry=r,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def webhook(self, source: str, result: str) -> None:
+        self.webhooks.labels(source=source, result=result).inc()
+
+    def observe_closed_spans(self, session: Any) -> None:
+        """Observe the spans repo.move_stage/close_spans closed in this (committed) session."""
+        closed: list[tuple[str, float]] = session.info.pop(CLOSED_SPANS, [])
+        for stage, seconds in closed:
+            self.stage_duration.labels(stage=stage).observe(seconds)
+
+    def instrument(
+        self, slack: AsyncWebClient, vendors: list[ApiClient | None] | None = None
+    ) -> None:
+        instrument_slack(slack, self)
+        for client in vendors or []:
+            if client is not None:
+                instrument_vendor(client, self)
+
+
+def webhook_result(status: int, body: bytes) -> str:
+    """accepted / duplicate / ignored / rejected, from what a webhook route answered."""
+    if status >= 400:
+        return "rejected"
+    try:
+        payload = json.loads(body) if body else {}
+    except ValueError:
+        payload = {}
+    if isinstance(payload, dict):
+        if payload.get("duplicate"):
+            return "duplicate"
+        if payload.get("ignored") or payload.get("pong"):
+            return "ignored"
+    return "accepted"
+
+
+def counted_webhook(source: str, endpoint: Endpoint) -> Endpoint:
+    """Wrap a webhook route so each answer is counted under ooda_webhooks{source, result}."""
+
+    async def route(request: Request) -> Response:
+        response = await endpoint(request)
+        metrics: Metrics = request.app.state.runtime.metrics
+        metrics.webhook(source, webhook_result(response.status_code, bytes(response.body)))
+        return response
+
+    return route
+
+
+def note_closed_span(session: Any, stage: str, started_at: datetime, ended_at: datetime) -> None:
+    """Remember a closed span on the session; observed once the transaction commits."""
+    seconds = max((ended_at - started_at).total_seconds(), 0.0)
+    session.info.setdefault(CLOSED_SPANS, []).append((stage, seconds))
+
+
+# --------------------------------------------------------------------------- Slack
+
+
+class CountingRetryHandler(AsyncRetryHandler):
+    """Delegates to a slack_sdk retry handler and counts the retries it grants."""
+
+    def __init__(self, inner: AsyncRetryHandler, metrics: Metrics, reason: str) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner, self.metrics, self.reason = inner, metrics, reason
+
+    async def can_retry_async(self, **kwargs: Any) -> bool:
+        allowed = await self.inner.can_retry_async(**kwargs)
+        if allowed:
+            self.metrics.slack_api_retries.labels(reason=self.reason).inc()
+        return allowed
+
+    async def prepare_for_next_attempt_async(self, **kwargs: Any) -> None:
+        await self.inner.prepare_for_next_attempt_async(**kwargs)
+
+
+def _retry_reason(handler: AsyncRetryHandler) -> str:
+    name = type(handler).__name__
+    for key, reason in (
+        ("RateLimit", "rate_limited"),
+        ("ServerError", "server_error"),
+        ("Connection", "connection_error"),
+    ):
+        if key in name:
+            return reason
+    return name
+
+
+def instrument_slack(client: AsyncWebClient, metrics: Metrics) -> None:
+    client.retry_handlers = [
+        h
+        if isinstance(h, CountingRetryHandler)
+        else CountingRetryHandler(h, metrics, _retry_reason(h))
+        for h in client.retry_handlers
+    ]
+    original = client.api_call
+
+    async def api_call(api_method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(api_method, *args, **kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "unknown")
+            metrics.slack_api_errors.labels(method=api_method, error=error).inc()
+            raise
+        except Exception as exc:
+            metrics.slack_api_errors.labels(method=api_method, error=type(exc).__name__).inc()
+            raise
+
+    client.api_call = api_call  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- vendors
+
+
+async def _count_attempt(request: httpx.Request) -> None:
+    box = _attempts.get()
+    if box is not None:
+        box[0] += 1
+
+
+def instrument_vendor(client: ApiClient, metrics: Metrics) -> None:
+    http: httpx.AsyncClient = client._http
+    hooks = http.event_hooks
+    http.event_hooks = {**hooks, "request": [*hooks.get("request", []), _count_attempt]}
+    original: Callable[..., Awaitable[httpx.Response]] = client._request
+    vendor = client.vendor
+
+    async def request(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        box = [0]
+        token = _attempts.set(box)
+        try:
+            return await original(method, path, **kwargs)
+        except UpstreamError as exc:
+            status = str(exc.status) if exc.status is not None else "transport"
+            metrics.vendor_api_errors.labels(vendor=vendor, status=status).inc()
+            raise
+        finally:
+            _attempts.reset(token)
+            if box[0] > 1:
+                metrics.vendor_api_retries.labels(vendor=vendor).inc(box[0] - 1)
+
+    client._request = request  # type: ignore[method-assign]

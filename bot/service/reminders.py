@@ -1,0 +1,149 @@
+"""Reminders: a nudge when a stage stalls and when a status update is due, per severity.
+
+They are durable jobs (kind "incident.reminder") with dedup keys `reminder:<n>:<kind>:<seq>`, so
+they survive a restart and, with several workers on one database, each fires exactly once.
+A stall reminder only speaks if the incident is still in the stage span it was scheduled for;
+everything pending for an incident is cancelled when it is resolved (`reminder:<n>:`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.model import Status, utcnow
+from bot.service.runtime import Runtime
+from bot.slack import views
+from bot.storage import jobs, repo
+from bot.storage.tables import Job
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "incident.reminder"
+STALL = "stall"
+STATUS = "status"
+SNOOZE_MINUTES = (15, 60)
+
+
+def prefix(number: int, kind: str | None = None) -> str:
+    """Dedup-key prefix of an incident's reminders (all of them, or one kind)."""
+    return f"reminder:{number}:" + (f"{kind}:" if kind else "")
+
+
+def _minutes(value: float | None) -> timedelta | None:
+    return timedelta(minutes=value) if value and value > 0 else None
+
+
+async def _schedule(rt: Runtime, key: str, payload: dict[str, Any], due_at: datetime) -> bool:
+    added = await jobs.schedule_once(
+        rt.db, JOB_KIND, payload, due_at=due_at, dedup_key=key, max_attempts=3
+    )
+    if added:
+        rt.worker.wake()
+    return added
+
+
+async def stage_started(rt: Runtime, number: int) -> None:
+    """Schedule the stall nudge for the incident's current stage span (call after a commit)."""
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        if row is None or row.status == Status.RESOLVED.value:
+            return
+        spans = await repo.spans(session, number)
+        label = f"SEV{row.severity}"
+        stage = row.stage
+    after = _minutes(rt.config.reminder_policy(label).stage_stall_minutes)
+    if after is None or not spans:
+        return
+    span = len(spans)  # one span per stage start: the key is unique per start
+    payload = {"incident": number, "kind": STALL, "stage": stage, "span": span}
+    await _schedule(rt, f"{prefix(number, STALL)}{span}", payload, spans[-1].started_at + after)
+
+
+async def start_status_updates(rt: Runtime, number: int) -> None:
+    """Start the status-update chain when the incident's channel is ready."""
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        if row is None or row.status == Status.RESOLVED.value:
+            return
+        label = f"SEV{row.severity}"
+    every = _minutes(rt.config.reminder_policy(label).status_update_minutes)
+    if every is not None:
+        await _schedule_status(rt, number, utcnow() + every)
+
+
+async def _schedule_status(rt: Runtime, number: int, due_at: datetime) -> bool:
+    # The sequence number is the due time in epoch seconds: deterministic for a given link of
+    # the chain (a retried job cannot start a second chain), fresh after a snooze.
+    seq = int(due_at.timestamp())
+    payload = {"incident": number, "kind": STATUS, "seq": seq}
+    return await _schedule(rt, f"{prefix(number, STATUS)}{seq}", payload, due_at)
+
+
+async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Run one reminder job: post the nudge if it still applies, then chain the next one."""
+    number, kind = int(payload["incident"]), payload.get("kind")
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        if row is None or row.status == Status.RESOLVED.value or not row.channel_id:
+            return
+        inc = repo.to_view(row)
+        spans = await repo.spans(session, number)
+    channel = inc.channel_id or ""
+    if kind == STALL:
+        if inc.stage.value != payload.get("stage") or len(spans) != payload.get("span"):
+            return  # the loop moved on since this was scheduled
+        waited = utcnow() - spans[-1].started_at
+        text, blocks = views.reminder(inc, kind=STALL, value=payload, waited=waited)
+        await rt.slack.post(channel, text, blocks)
+    elif kind == STATUS:
+        text, blocks = views.reminder(
+            inc, kind=STATUS, value=payload, waited=None, command=rt.settings.slash_command
+        )
+        await rt.slack.post(channel, text, blocks)
+        every = _minutes(rt.config.reminder_policy(inc.severity.label).status_update_minutes)
+        if every is not None:
+            following = datetime.fromtimestamp(int(payload["seq"]), UTC) + every
+            await _schedule_status(rt, number, max(following, utcnow()))
+    else:
+        log.warning("unknown reminder kind %r for INC-%s", kind, number)
+
+
+async def snooze(rt: Runtime, payload: dict[str, Any], minutes: int, *, message_ts: str) -> bool:
+    """Put a reminder off: one pending reminder of its kind, `minutes` from now, replaces the
+    others. Keyed by the nudge message and the choice, so a double click snoozes once."""
+    number, kind = int(payload["incident"]), str(payload.get("kind"))
+    if kind not in (STALL, STATUS):
+        return False
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        if row is None or row.status == Status.RESOLVED.value:
+            return False
+    due_at = utcnow() + timedelta(minutes=minutes)
+    snoozed = dict(payload, snoozed=minutes)
+    if kind == STATUS:
+        snoozed["seq"] = int(due_at.timestamp())  # the chain carries on from the snoozed time
+    base = payload.get("span") if kind == STALL else payload.get("seq")
+    key = f"{prefix(number, kind)}{base}:snooze:{message_ts}:{minutes}"
+    if not await _schedule(rt, key, snoozed, due_at):
+        return False
+    async with rt.db.transaction() as session:
+        await session.execute(
+            update(Job)
+            .where(
+                Job.dedup_key.like(f"{prefix(number, kind)}%"),
+                Job.dedup_key != key,
+                Job.status == "pending",
+            )
+            .values(status="cancelled", finished_at=utcnow())
+        )
+    return True
+
+
+async def cancel_all(session: AsyncSession, number: int) -> int:
+    """Inside the resolve transaction: nothing more to nag about."""
+    return await jobs.cancel_in(session, dedup_prefix=prefix(number))

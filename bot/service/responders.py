@@ -1,0 +1,90 @@
+"""Bring PagerDuty's responders into the incident channel: on-call and assignees, by email.
+
+PagerDuty users are matched to Slack users through their email (users.lookupByEmail). Every
+step may fail (no token, unknown user, Slack error): the incident goes on without them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bot.domain.model import TimelineKind
+from bot.service import cards
+from bot.service.runtime import Runtime
+from bot.slack.text import render
+from bot.storage import repo
+
+log = logging.getLogger(__name__)
+
+
+def user_ids(refs: Iterable[dict[str, Any] | None]) -> list[str]:
+    """Distinct PagerDuty user ids from user references, in order."""
+    seen: list[str] = []
+    for user in refs:
+        user_id = (user or {}).get("id")
+        is_user = (user or {}).get("type", "user_reference") in ("user", "user_reference")
+        if user_id and is_user and user_id not in seen:
+            seen.append(user_id)
+    return seen
+
+
+async def slack_users_for(rt: Runtime, pd_user_ids: list[str]) -> dict[str, str]:
+    """PagerDuty user id → Slack user id, for the users we could match by email."""
+    if rt.pagerduty is None:
+        return {}
+    matched: dict[str, str] = {}
+    for pd_user in pd_user_ids:
+        try:
+            user = await rt.pagerduty.get_user(pd_user)
+            email = user.get("email")
+            slack_user = await rt.slack.lookup_user_by_email(email) if email else None
+        except Exception:  # one unknown responder must not stop the others
+            log.warning("could not match PagerDuty user %s to Slack", pd_user, exc_info=True)
+            continue
+        if slack_user:
+            matched[pd_user] = slack_user
+    return matched
+
+
+async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) -> list[str]:
+    """Invite the Slack users behind these PagerDuty users; returns the Slack ids invited."""
+    inc = await cards.load_view(rt, number)
+    if inc is None or not inc.channel_id or not pd_user_ids:
+        return []
+    try:
+        slack_ids = list((await slack_users_for(rt, pd_user_ids)).values())
+        if not slack_ids:
+            return []
+        await rt.slack.invite(inc.channel_id, slack_ids)
+        async with rt.db.transaction() as session:
+            await repo.add_entry(
+                session,
+                number,
+                TimelineKind.PAGERDUTY,
+                f"Invited {why}: " + ", ".join(f"<@{u}>" for u in slack_ids),
+                data={"invited": slack_ids, "pd_users": pd_user_ids},
+            )
+        await cards.say(rt, inc, render("responders_invited", users=slack_ids, why=why))
+        return slack_ids
+    except Exception:  # inviting is a courtesy; the incident never waits on it
+        log.warning("could not invite responders to %s", inc.ref, exc_info=True)
+        return []
+
+
+async def invite_oncall(rt: Runtime, number: int) -> list[str]:
+    """Invite the current on-call of the PagerDuty incident's escalation policy. Called once,
+    when the incident channel is created (incidents.invite_pagerduty_assignees does the
+    assignees)."""
+    inc = await cards.load_view(rt, number)
+    if inc is None or not inc.pd_incident_id or rt.pagerduty is None:
+        return []
+    try:
+        incident = await rt.pagerduty.get_incident(inc.pd_incident_id)
+        policy = (incident.get("escalation_policy") or {}).get("id")
+        oncall = await rt.pagerduty.oncall_users(policy) if policy else []
+    except Exception:
+        log.warning("could not look up the on-call for %s", inc.ref, exc_info=True)
+        return []
+    return await invite(rt, number, user_ids(oncall), why="from PagerDuty on-call")

@@ -1,0 +1,111 @@
+"""Incident stats from the database: `/incident stats` and `ooda stats` share this."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.domain.metrics import GroupStats, IncidentSample, StatsReport, compute_stats
+from bot.domain.model import STAGE_ORDER, Stage, StageSpan, utcnow
+from bot.domain.stages import format_duration
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.tables import Incident, StageSpanRow
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 3650
+
+
+async def load_samples(
+    db: Database, *, since: datetime | None = None, service: str | None = None
+) -> list[IncidentSample]:
+    """Non-drill incidents opened since ``since``, with their stage spans (two queries)."""
+    query = select(Incident).where(Incident.is_drill.is_(False))
+    if since is not None:
+        query = query.where(Incident.opened_at >= since)
+    if service is not None:
+        query = query.where(Incident.service == service)
+    async with db.session() as session:
+        incidents = list((await session.scalars(query.order_by(Incident.id))).all())
+        ids = [row.id for row in incidents]
+        spans: dict[int, list[StageSpan]] = {number: [] for number in ids}
+        span_query = (
+            select(StageSpanRow)
+            .join(Incident, Incident.id == StageSpanRow.incident_id)
+            .where(Incident.id.in_(query.with_only_columns(Incident.id).scalar_subquery()))
+            .order_by(StageSpanRow.started_at, StageSpanRow.id)
+        )
+        for row in (await session.scalars(span_query)).all():
+            if row.incident_id in spans:
+                spans[row.incident_id].append(
+                    StageSpan(Stage(row.stage), row.iteration, row.started_at, row.ended_at)
+                )
+    return [IncidentSample.from_view(repo.to_view(row), spans[row.id]) for row in incidents]
+
+
+async def gather(
+    db: Database,
+    *,
+    service: str | None = None,
+    days: float = DEFAULT_DAYS,
+    now: datetime | None = None,
+) -> StatsReport:
+    since = (now or utcnow()) - timedelta(days=days)
+    samples = await load_samples(db, since=since, service=service)
+    return compute_stats(samples, service=service, since=since)
+
+
+def _row(label: str, group: GroupStats) -> str:
+    stages = "".join(f"{format_duration(group.median_stage.get(s)):>9}" for s in STAGE_ORDER)
+    return (
+        f"{label[:20]:<20}{group.count:>6}"
+        f"{format_duration(group.mtta):>9}{format_duration(group.mttr):>9}{stages}"
+    )
+
+
+def format_report(report: StatsReport, *, days: float) -> str:
+    """A plain-text table (monospace): the same text in the terminal and in Slack."""
+    scope = f" for {report.service}" if report.service else ""
+    window = f"{days:g} day{'s' if days != 1 else ''}"
+    lines = [f"Incidents in the last {window}{scope}: {report.count} (drills excluded)"]
+    if report.count == 0:
+        return lines[0]
+    lines.append(
+        "By severity: "
+        + " · ".join(f"{sev.label} {n}" for sev, n in report.count_by_severity.items())
+    )
+    lines.append(
+        f"MTTA {format_duration(report.mtta)} · MTTR {format_duration(report.mttr)} · "
+        "median time per stage: "
+        + " · ".join(
+            f"{s.value.capitalize()} {format_duration(report.median_stage.get(s))}"
+            for s in STAGE_ORDER
+        )
+    )
+    header = f"{'':<20}{'count':>6}{'MTTA':>9}{'MTTR':>9}" + "".join(
+        f"{s.value.capitalize():>9}" for s in STAGE_ORDER
+    )
+    lines += ["", header]
+    lines += [_row(name, group) for name, group in report.by_service.items()]
+    lines.append("")
+    lines += [_row(sev.label, group) for sev, group in report.by_severity.items()]
+    lines.append("(medians per stage are summed over the loop iterations of each incident)")
+    return "\n".join(lines)
+
+
+def parse_args(rest: str) -> tuple[str | None, float] | str:
+    """`[service] [days]` in either order; returns (service, days) or an error message."""
+    service: str | None = None
+    days: float = DEFAULT_DAYS
+    for word in rest.split():
+        token = word.lower().removesuffix("d")
+        if token.replace(".", "", 1).isdigit():
+            days = float(token)
+            if not 0 < days <= MAX_DAYS:
+                return f"days must be more than 0 and at most {MAX_DAYS}"
+        elif service is None:
+            service = word
+        else:
+            return f"unexpected {word!r}"
+    return service, days

@@ -1,0 +1,201 @@
+"""Timeline capture from Slack: the 📌 reaction and the "Add to incident timeline" shortcut.
+
+A reaction (OODA_PIN_REACTION, default pushpin) on a message in an incident channel puts that
+message on the timeline with its original author and time; removing it takes the entry off.
+Each message lands at most once (source key `slack:<channel>:<ts>`), and each Events API
+delivery is recorded by its `event_id`, so Slack's retries never repeat the work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.model import IncidentView, TimelineKind
+from bot.service import incidents
+from bot.service.runtime import Runtime
+from bot.slack import views
+from bot.slack.blocks import view_values
+from bot.slack.context import active, incident_by_number, incident_in_channel
+from bot.slack.text import render
+from bot.storage import repo
+
+log = logging.getLogger(__name__)
+
+CONFIRM_REACTION = "white_check_mark"
+SHORTCUT = "add_to_timeline"
+PICK_VIEW = "timeline_pick"
+ANY_EVENT = re.compile(r".+")
+MAX_TEXT = 2500  # fits a modal's private_metadata (3000) with the other fields
+
+
+def source_key(channel: str, ts: str) -> str:
+    return f"slack:{channel}:{ts}"
+
+
+def slack_time(ts: str) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+async def first_delivery(rt: Runtime, body: dict[str, Any]) -> bool:
+    """Record the Events API envelope by event_id; False when it was seen before (a retry)."""
+    event_id = body.get("event_id")
+    if not event_id:
+        return True
+    event = body.get("event") or {}
+    async with rt.db.transaction() as session:
+        row = await repo.record_inbound(
+            session, "slack", str(event_id), event.get("type"), {"event": event}
+        )
+    return row is not None
+
+
+async def capture(
+    rt: Runtime,
+    inc: IncidentView,
+    *,
+    channel: str,
+    ts: str,
+    author: str | None,
+    text: str,
+    by: str | None,
+) -> bool:
+    """Put one Slack message on the timeline; False if it is already there."""
+    async with rt.db.transaction() as session:
+        entry = await repo.add_entry(
+            session,
+            inc.number,
+            TimelineKind.PINNED,
+            text or "(message without text)",
+            actor=author,
+            at=slack_time(ts),
+            source_key=source_key(channel, ts),
+            pinned=True,
+            data={"channel": channel, "ts": ts, "added_by": by},
+        )
+    return entry is not None
+
+
+async def _confirm(rt: Runtime, channel: str, ts: str) -> None:
+    try:
+        await rt.slack.react(channel, ts, CONFIRM_REACTION)
+    except SlackApiError as exc:  # e.g. not_in_channel for a shortcut elsewhere: cosmetic only
+        log.info("could not confirm timeline capture: %s", exc.response.get("error"))
+
+
+async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
+    event = body.get("event") or {}
+    item = event.get("item") or {}
+    if event.get("reaction") != rt.settings.pin_reaction or item.get("type") != "message":
+        return
+    channel, ts = item.get("channel"), item.get("ts")
+    inc = await incident_in_channel(rt, channel)
+    if inc is None or not channel or not ts or not await first_delivery(rt, body):
+        return
+    message = await rt.slack.message(channel, ts)
+    if message is None:  # a thread reply or a deleted message: nothing to quote
+        log.info("pinned message %s in %s not found", ts, channel)
+        return
+    author = message.get("user") or message.get("bot_id")
+    if await capture(
+        rt,
+        inc,
+        channel=channel,
+        ts=ts,
+        author=author,
+        text=message.get("text") or "",
+        by=event.get("user"),
+    ):
+        await _confirm(rt, channel, ts)
+
+
+async def on_reaction_removed(rt: Runtime, body: dict[str, Any]) -> None:
+    event = body.get("event") or {}
+    item = event.get("item") or {}
+    if event.get("reaction") != rt.settings.pin_reaction or item.get("type") != "message":
+        return
+    channel, ts = item.get("channel"), item.get("ts")
+    inc = await incident_in_channel(rt, channel)
+    if inc is None or not channel or not ts or not await first_delivery(rt, body):
+        return
+    async with rt.db.transaction() as session:
+        removed = await repo.remove_entry(session, inc.number, source_key(channel, ts))
+    if removed:
+        await rt.slack.unreact(channel, ts, CONFIRM_REACTION)
+
+
+async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
+    channel = (body.get("channel") or {}).get("id") or ""
+    message = body.get("message") or {}
+    ts = message.get("ts") or body.get("message_ts") or ""
+    user = (body.get("user") or {}).get("id")
+    author = message.get("user") or message.get("bot_id")
+    text = message.get("text") or ""
+    inc = await incident_in_channel(rt, channel)
+    if inc is not None:
+        if await capture(rt, inc, channel=channel, ts=ts, author=author, text=text, by=user):
+            await _confirm(rt, channel, ts)
+        return
+    candidates = await active(rt)
+    if not candidates:
+        await respond(
+            response_type="ephemeral",
+            text=render("timeline_no_incident", command=rt.settings.slash_command),
+        )
+        return
+    meta = json.dumps({"c": channel, "t": ts, "a": author, "x": text[:MAX_TEXT]})
+    await rt.slack.open_view(body["trigger_id"], views.timeline_pick_modal(candidates, meta))
+
+
+async def on_pick(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> None:
+    meta = json.loads(view.get("private_metadata") or "{}")
+    inc = await incident_by_number(rt, view_values(view).get("incident"))
+    channel, ts = meta.get("c") or "", meta.get("t") or ""
+    if inc is None or not channel or not ts:
+        return
+    user = (body.get("user") or {}).get("id")
+    added = await capture(
+        rt, inc, channel=channel, ts=ts, author=meta.get("a"), text=meta.get("x") or "", by=user
+    )
+    if added:
+        await _confirm(rt, channel, ts)
+        live = await incidents.load(rt, inc.number)
+        if live is not None and live.channel_id:
+            await rt.slack.post(
+                live.channel_id, render("timeline_captured", by=user, source=channel)
+            )
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.event("reaction_added")
+    async def reaction_added(body: dict[str, Any]) -> None:
+        await on_reaction_added(rt, body)
+
+    @app.event("reaction_removed")
+    async def reaction_removed(body: dict[str, Any]) -> None:
+        await on_reaction_removed(rt, body)
+
+    @app.shortcut(SHORTCUT)
+    async def add_to_timeline(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await on_shortcut(rt, body, respond)
+
+    @app.view(PICK_VIEW)
+    async def picked(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        await on_pick(rt, body, view)
+
+
+def register_fallback(app: AsyncApp) -> None:
+    """Register last: any other event type gets its 200 and is ignored (Bolt would answer 404,
+    and Slack retries, then disables, an app that keeps failing)."""
+
+    @app.event(ANY_EVENT)
+    async def ignored(body: dict[str, Any]) -> None:
+        log.debug("ignored Slack event %s", (body.get("event") or {}).get("type"))

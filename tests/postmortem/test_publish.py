@@ -1,0 +1,163 @@
+"""Publishing through the real app: upload at resolve, the announcement with its link, a user
+template from OODA_CONFIG's templates_dir, `/incident postmortem [edit]`."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.demo import CONFIG
+from bot.devstack import DevStack
+from bot.fakes import slack_methods
+from bot.storage import repo
+from bot.storage.tables import Incident
+from tests.postmortem.scenario import play_demo_incident
+
+
+def announcing_config(**extra: Any) -> dict[str, Any]:
+    config = copy.deepcopy(CONFIG)
+    config["announcements_channel"] = "#incidents"
+    config["services"][0]["slack_channel"] = "#checkout-eng"
+    return config | extra
+
+
+def stack_for(tmp_path: Path, database_url: str, config: dict[str, Any]) -> DevStack:
+    stack = DevStack(
+        tmp_path, config=config, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
+    )
+    stack.slack.add_channel("incidents")
+    stack.slack.add_channel("checkout-eng")
+    return stack
+
+
+def file_text(record: dict[str, Any]) -> str:
+    content = record["content"]
+    return content.decode() if isinstance(content, bytes) else str(content)
+
+
+def postmortem_posts(stack: DevStack, channel: str) -> list[str]:
+    return [m["text"] for m in stack.slack.messages(channel) if "postmortem*" in m["text"]]
+
+
+async def test_resolve_uploads_postmortem_and_announces_its_link(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+        played = await play_demo_incident(stack)
+        files = stack.slack.files
+        assert [f["title"] for f in files] == ["INC-1 postmortem"]
+        uploaded = files[0]
+        assert uploaded["channel"] == played.channel_id
+        assert file_text(uploaded).startswith("# INC-1: Checkout 5xx errors above SLO")
+
+        # The file's permalink, as files.completeUploadExternal returned it.
+        permalink = re.compile(
+            rf"<https://fake-workspace\.slack\.com/files/U\w+/{uploaded['id']}\|read it>"
+        )
+        for channel in ("incidents", "checkout-eng"):
+            posts = postmortem_posts(stack, channel)
+            assert len(posts) == 1, (channel, stack.slack.messages(channel))
+            assert "INC-1 postmortem" in posts[0]
+            assert permalink.search(posts[0]), posts[0]
+
+        # `/incident postmortem` posts it again in the incident channel, without re-announcing.
+        await stack.command("postmortem", user=played.scenario.alice, channel=played.channel_id)
+        await stack.settle()
+        assert len(stack.slack.files) == 2
+        assert stack.slack.files[1]["channel"] == played.channel_id
+        assert len(postmortem_posts(stack, "incidents")) == 1
+
+
+async def test_user_template_from_config_is_used_for_the_upload(
+    tmp_path: Path, database_url: str
+) -> None:
+    templates = tmp_path / "pm-templates"
+    templates.mkdir()
+    (templates / "postmortem.md.j2").write_text(
+        '{% extends "builtin/postmortem.md.j2" %}'
+        "{% block summary %}## ACME summary\n\nWritten for {{ incident.ref }}.\n{% endblock %}",
+        encoding="utf-8",
+    )
+    config = announcing_config(templates_dir="pm-templates")  # relative to the config file
+    async with stack_for(tmp_path, database_url, config) as stack:
+        await play_demo_incident(stack)
+        text = file_text(stack.slack.files[-1])
+    assert "## ACME summary\n\nWritten for INC-1." in text
+    assert "Decision log" in text  # the rest still comes from the built-in template
+
+
+async def test_postmortem_edit_modal_updates_incident_and_republishes(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+        played = await play_demo_incident(stack, resolve=False)
+        alice, cid = played.scenario.alice, played.channel_id
+        await stack.command("resolve Rolled back v1.43.0", user=alice, channel=cid)
+        await stack.settle()
+        assert len(stack.slack.files) == 1
+        announced = len(postmortem_posts(stack, "incidents"))
+        assert announced == 1
+
+        await stack.command("postmortem edit", user=alice, channel=cid)
+        await stack.settle()
+        modal = stack.slack.views[-1]
+        assert modal["callback_id"] == "postmortem_edit"
+        initial = {
+            b["block_id"]: b["element"].get("initial_value")
+            for b in modal["blocks"]
+            if b["type"] == "input"
+        }
+        assert initial == {"summary": "Rolled back v1.43.0", "impact": None, "root_cause": None}
+
+        response = await stack.submit(
+            modal,
+            {
+                "summary": "Rolled back v1.43.0 <!channel>",
+                "impact": "12% of checkouts failed for 3 minutes",
+                "root_cause": "The new payment retry policy retried non-idempotent calls",
+            },
+            user=alice,
+        )
+        assert response.status_code == 200
+        await stack.settle()
+
+        async with stack.runtime.db.session() as session:
+            incident = (await session.scalars(select(Incident))).one()
+        assert incident.impact == "12% of checkouts failed for 3 minutes"
+        assert incident.root_cause.startswith("The new payment retry policy")
+        files = stack.slack.files
+        assert len(files) == 2  # re-published
+        text = file_text(files[-1])
+        assert "12% of checkouts failed for 3 minutes" in text
+        assert "retried non-idempotent calls" in text
+        assert len(postmortem_posts(stack, "incidents")) == announced  # not announced again
+
+
+async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real Slack answers files.completeUploadExternal with only id and title per file.
+    complete = slack_methods.METHODS["files.completeUploadExternal"]
+
+    def like_slack(state: Any, params: dict[str, Any]) -> dict[str, Any]:
+        answer = complete(state, params)
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in answer["files"]]}
+
+    monkeypatch.setitem(slack_methods.METHODS, "files.completeUploadExternal", like_slack)
+    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+        played = await play_demo_incident(stack)
+        assert [f["title"] for f in stack.slack.files] == ["INC-1 postmortem"]
+        async with stack.runtime.db.session() as session:
+            summary_ts = await repo.message_ts(session, 1, "summary")
+        assert summary_ts is not None
+        link = (
+            f"<https://fake-workspace.slack.com/archives/{played.channel_id}/"
+            f"p{summary_ts.replace('.', '')}|read it>"
+        )
+        posts = postmortem_posts(stack, "incidents")
+        assert len(posts) == 1 and link in posts[0], posts

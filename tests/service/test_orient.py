@@ -1,0 +1,443 @@
+"""Orient end to end through the real app: change webhooks before and after the page, a slow
+and a failing source, an incident outside the catalog, and a responder's verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.devstack import DevStack
+from bot.domain.model import TimelineKind, utcnow
+from bot.fakes._common import iso
+from bot.fakes.github_api import sign_webhook
+from bot.service import context
+from bot.storage import repo
+
+GH_SECRET = "gh-secret"
+CHANGES_SECRET = "changes-secret"
+CONFIG: dict[str, Any] = {
+    "services": [
+        {
+            "name": "checkout",
+            "pagerduty_service_ids": ["PCHKOUT"],
+            "github_repo": "acme/checkout",
+            "github_environment": "production",
+            "depends_on": ["payments"],
+        },
+        {"name": "payments", "pagerduty_service_ids": ["PPAYMNT"], "github_repo": "acme/payments"},
+    ]
+}
+SUSPECT_SHA = "c0ffee15deadbeefc0ffee15deadbeefc0ffee15"
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((Path(os.environ["OODA_VENDOR_SAMPLES"]) / name).read_text())
+
+
+def deployment_event(
+    *,
+    dep_id: int,
+    repo: str,
+    sha: str,
+    created_at: datetime,
+    description: str,
+    state: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The vendor's deployment (or, with `state`, deployment_status) sample, re-aimed."""
+    name = "deployment_status" if state else "deployment"
+    body = sample(f"github_{name}.created.json")
+    body["deployment"].update(
+        id=dep_id,
+        sha=sha,
+        ref="main",
+        description=description,
+        created_at=iso(created_at),
+        updated_at=iso(created_at),
+    )
+    body["repository"].update(full_name=repo, html_url=f"https://github.com/{repo}")
+    if state:
+        body["deployment_status"]["state"] = state
+    return name, body
+
+
+async def github_webhook(stack: DevStack, event: str, body: dict[str, Any]) -> httpx.Response:
+    raw = json.dumps(body).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign_webhook(GH_SECRET, raw),
+    }
+    assert stack.http is not None
+    return await stack.http.post("/webhooks/github", content=raw, headers=headers)
+
+
+async def change_webhook(stack: DevStack, body: dict[str, Any]) -> httpx.Response:
+    assert stack.http is not None
+    return await stack.http.post(
+        "/webhooks/changes", json=body, headers={"Authorization": f"Bearer {CHANGES_SECRET}"}
+    )
+
+
+def page(stack: DevStack, *, first_alert: datetime, service_id: str = "PCHKOUT") -> dict[str, Any]:
+    """A PagerDuty incident with two alerts; returns its incident.triggered webhook body."""
+    pd = stack.pagerduty
+    pd.add_incident(
+        "PORIENT1",
+        number=812,
+        title="Checkout 5xx errors above SLO",
+        service_id=service_id,
+        service_name="checkout" if service_id == "PCHKOUT" else "search-api",
+        created_at=first_alert,
+    )
+    pd.add_alert("PORIENT1", summary="checkout-api 5xx rate 12%", created_at=first_alert)
+    pd.add_alert(
+        "PORIENT1", summary="p99 latency 4 s", created_at=first_alert + timedelta(minutes=1)
+    )
+    return pd.webhook_event("incident.triggered", "PORIENT1")
+
+
+def channel_id(stack: DevStack) -> str:
+    channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
+    return str(channel["id"])
+
+
+def card(stack: DevStack, prefix: str) -> dict[str, Any] | None:
+    return next((m for m in stack.slack.messages() if m["text"].startswith(prefix)), None)
+
+
+def orient_changes(stack: DevStack) -> list[str]:
+    """The text of each ranked change on the Orient card, in order."""
+    found = card(stack, "INC-1 Orient")
+    assert found is not None, stack.slack.transcript()
+    return [
+        b["text"]["text"]
+        for b in found["blocks"]
+        if b["type"] == "section" and b["text"]["text"][:1] == "*"
+    ]
+
+
+def missing_context(stack: DevStack) -> str:
+    found = card(stack, "INC-1 Orient")
+    assert found is not None
+    return "\n".join(
+        e.get("text", "")
+        for b in found["blocks"]
+        if b["type"] == "context"
+        for e in b["elements"]
+        if "Context unavailable" in e.get("text", "")
+    )
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
+    env = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CHANGES_SECRET}
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
+        yield running
+
+
+async def test_deploy_webhook_then_page_lists_that_deploy_first(stack: DevStack) -> None:
+    first_alert = utcnow() - timedelta(minutes=3)
+    deployed = first_alert - timedelta(minutes=12)
+    # An older deploy that Orient polls from the GitHub API itself.
+    stack.github.add_deployment(
+        "acme/checkout",
+        sha="9a8b7c6d" * 5,
+        created_at=first_alert - timedelta(hours=5),
+        description="v1.42.0",
+    )
+    event, body = deployment_event(
+        dep_id=5551,
+        repo="acme/checkout",
+        sha=SUSPECT_SHA,
+        created_at=deployed,
+        description="v1.43.0: new payment retry policy",
+    )
+    assert (await github_webhook(stack, event, body)).json()["status"] == "pending"
+    event, body = deployment_event(
+        dep_id=5551,
+        repo="acme/checkout",
+        sha=SUSPECT_SHA,
+        created_at=deployed,
+        description="v1.43.0: new payment retry policy",
+        state="failure",
+    )
+    assert (await github_webhook(stack, event, body)).json()["status"] == "failure"
+    flag = await change_webhook(
+        stack,
+        {
+            "payload": {
+                "summary": "Enable payments.fast-path flag",
+                "timestamp": iso(first_alert - timedelta(minutes=40)),
+                "source": "acme/payments",
+                "custom_details": {"id": "flag-42", "kind": "flag", "status": "success"},
+            },
+            "links": [{"href": "https://flags.example.com/payments.fast-path"}],
+        },
+    )
+    assert flag.status_code == 202 and flag.json()["service"] == "payments"
+
+    assert (await stack.pagerduty_webhook(page(stack, first_alert=first_alert))).status_code == 202
+    await stack.settle()
+
+    changes = orient_changes(stack)
+    assert len(changes) == 3, changes
+    assert "v1.43.0: new payment retry policy" in changes[0]
+    assert SUSPECT_SHA[:7] in changes[0] and "likely suspect" in changes[0]
+    assert "deployed to checkout 12 min before the first alert; status failure" in changes[0]
+    flipped = next(c for c in changes if "payments.fast-path" in c)
+    assert "a dependency of checkout" in flipped and "40 min before the first alert" in flipped
+    assert "v1.42.0" in changes[2] and "5 h before the first alert" in changes[2]
+    assert missing_context(stack) == ""
+
+
+async def test_status_webhook_after_the_page_redraws_orient(stack: DevStack) -> None:
+    first_alert = utcnow() - timedelta(minutes=3)
+    assert (await stack.pagerduty_webhook(page(stack, first_alert=first_alert))).status_code == 202
+    await stack.settle()
+    assert orient_changes(stack) == []
+    orient_ts = card(stack, "INC-1 Orient")["ts"]  # type: ignore[index]
+
+    event, body = deployment_event(
+        dep_id=7001,
+        repo="acme/checkout",
+        sha=SUSPECT_SHA,
+        created_at=first_alert - timedelta(minutes=6),
+        description="v2.0.0",
+        state="error",
+    )
+    answer = await github_webhook(stack, event, body)
+    assert answer.status_code == 200 and answer.json()["reoriented"] == [1]
+    # A deploy of an unrelated repository leaves the incident alone.
+    event, body = deployment_event(
+        dep_id=7002,
+        repo="acme/search",
+        sha="ab" * 20,
+        created_at=first_alert - timedelta(minutes=2),
+        description="search v9",
+    )
+    assert (await github_webhook(stack, event, body)).json()["reoriented"] == []
+    # A change to a dependency, reported by CI, concerns it too.
+    flag = await change_webhook(
+        stack,
+        {
+            "payload": {
+                "summary": "Raise payments pool size",
+                "timestamp": iso(first_alert - timedelta(minutes=30)),
+                "source": "acme/payments",
+                "custom_details": {"id": "cfg-1", "kind": "config"},
+            }
+        },
+    )
+    assert flag.json()["reoriented"] == [1]
+    await stack.settle()
+
+    changes = orient_changes(stack)
+    assert len(changes) == 3, changes  # every change in the window is a candidate
+    assert "v2.0.0" in changes[0] and "status failure" in changes[0]
+    assert "payments pool size" in changes[1] and "a dependency of checkout" in changes[1]
+    assert "search v9" in changes[2] and "(service unknown)" in changes[2]
+    updates = [c for c in stack.slack.calls("chat.update") if c.params.get("ts") == orient_ts]
+    assert updates, "the Orient card was not updated in place"
+    async with stack.runtime.db.session() as session:
+        entries = await repo.timeline(session, 1)
+    # Orient ran twice with the same outcome: the timeline says so once.
+    assert [e.text for e in entries if e.kind is TimelineKind.CONTEXT] == [
+        "Orient context gathered"
+    ]
+
+
+async def test_incident_outside_the_catalog_orients_across_everything(stack: DevStack) -> None:
+    first_alert = utcnow() - timedelta(minutes=3)
+    stack.github.add_deployment(
+        "acme/checkout",
+        sha=SUSPECT_SHA,
+        created_at=first_alert - timedelta(minutes=20),
+        description="checkout v1.43.0",
+    )  # not polled: the incident has no catalog service, so no repository to ask
+    await change_webhook(
+        stack,
+        {
+            "payload": {
+                "summary": "Config push: payments timeouts 2s→5s",
+                "timestamp": iso(first_alert - timedelta(minutes=9)),
+                "source": "payments",
+                "custom_details": {"id": "cfg-9", "kind": "config"},
+            }
+        },
+    )
+    webhook = page(stack, first_alert=first_alert, service_id="PUNKNWN")
+    assert (await stack.pagerduty_webhook(webhook)).status_code == 202
+    await stack.settle()
+
+    orient = card(stack, "INC-1 Orient")
+    assert orient is not None
+    assert "not in the services catalog" in str(orient["blocks"])
+    changes = orient_changes(stack)
+    assert len(changes) == 1 and "payments timeouts" in changes[0]
+    assert "config change to payments 9 min before the first alert" in changes[0]
+    assert all(c.path != "/repos/acme/checkout/deployments" for c in stack.github.calls)
+
+
+async def test_slow_source_card_posted_first_then_updated(
+    stack: DevStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context, "FIRST_POST_SECONDS", 0.2)
+    first_alert = utcnow() - timedelta(minutes=3)
+    stack.github.add_deployment(
+        "acme/checkout",
+        sha=SUSPECT_SHA,
+        created_at=first_alert - timedelta(minutes=10),
+        description="v1.43.0",
+        state="failure",
+    )
+    gate = stack.github.hold("/repos/acme/checkout/deployments")
+    try:
+        assert (
+            await stack.pagerduty_webhook(page(stack, first_alert=first_alert))
+        ).status_code == 202
+
+        def posted_while_loading(slack: Any) -> bool:
+            orient = next(
+                (m for m in slack.messages() if m["text"].startswith("INC-1 Orient")), None
+            )
+            return orient is not None and "still loading" in str(orient["blocks"])
+
+        await stack.slack.wait_for(posted_while_loading, timeout=20)
+        assert "GitHub deployments (still loading…)" in missing_context(stack)
+        assert orient_changes(stack) == []
+        # GitHub has not answered yet: the fake records a request once it has answered it.
+        assert not [c for c in stack.github.calls if c.path.endswith("/deployments")]
+        orient_ts = card(stack, "INC-1 Orient")["ts"]  # type: ignore[index]
+    finally:
+        gate.set()
+    await stack.settle()
+
+    assert [c for c in stack.github.calls if c.path.endswith("/deployments")]
+    changes = orient_changes(stack)
+    assert "v1.43.0" in changes[0] and "likely suspect" in changes[0]
+    assert missing_context(stack) == ""
+    assert any(c.params.get("ts") == orient_ts for c in stack.slack.calls("chat.update"))
+    posts = [
+        c
+        for c in stack.slack.calls("chat.postMessage")
+        if c.params.get("text", "").startswith("INC-1 Orient")
+    ]
+    assert len(posts) == 1, "the late answer updates the card instead of posting another"
+
+
+async def test_failing_source_is_named_and_the_incident_still_opens(stack: DevStack) -> None:
+    first_alert = utcnow() - timedelta(minutes=3)
+    stack.github.fail_next("/repos/acme/checkout/deployments", status=500, times=20)
+    await change_webhook(
+        stack,
+        {
+            "payload": {
+                "summary": "Deploy checkout from CI",
+                "timestamp": iso(first_alert - timedelta(minutes=7)),
+                "source": "acme/checkout",
+                "custom_details": {"id": "ci-77", "sha": SUSPECT_SHA},
+            }
+        },
+    )
+    assert (await stack.pagerduty_webhook(page(stack, first_alert=first_alert))).status_code == 202
+    await stack.settle()
+
+    cid = channel_id(stack)
+    assert card(stack, "INC-1 Observe") is not None
+    missing = missing_context(stack)
+    assert "GitHub deployments" in missing and "still loading" not in missing
+    changes = orient_changes(stack)
+    assert len(changes) == 1 and "Deploy checkout from CI" in changes[0]
+    async with stack.runtime.db.session() as session:
+        row = await repo.get_incident(session, 1)
+        entries = await repo.timeline(session, 1)
+    assert row is not None and row.status == "triggered" and row.channel_id == cid
+    context_entry = next(e for e in entries if e.kind is TimelineKind.CONTEXT)
+    assert "GitHub deployments" in context_entry.text
+
+    # A verdict redraws the card from storage: it still says what is missing.
+    orient = card(stack, "INC-1 Orient")
+    assert orient is not None
+    value = next(
+        e["value"]
+        for b in orient["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "verdict_suspect"
+    )
+    bob = stack.slack.add_user("bob@example.com", "U0BOB0001", name="bob")
+    await stack.click("verdict_suspect", value, user=bob, channel=cid, message_ts=orient["ts"])
+    await stack.settle()
+    assert "verdict: *suspect*" in orient_changes(stack)[0]
+    assert "GitHub deployments" in missing_context(stack)
+
+
+async def test_verdict_caused_end_to_end(stack: DevStack) -> None:
+    first_alert = utcnow() - timedelta(minutes=3)
+    stack.github.add_deployment(
+        "acme/checkout",
+        sha=SUSPECT_SHA,
+        created_at=first_alert - timedelta(hours=3),
+        description="v1.43.0: schema migration",
+    )
+    stack.github.add_deployment(
+        "acme/checkout",
+        sha="9a8b7c6d" * 5,
+        created_at=first_alert - timedelta(minutes=8),
+        description="v1.44.0",
+    )
+    alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
+    await stack.pagerduty_webhook(page(stack, first_alert=first_alert))
+    await stack.settle()
+    cid = channel_id(stack)
+    before = orient_changes(stack)
+    assert "v1.44.0" in before[0] and "v1.43.0" in before[1]
+    summary = card(stack, "INC-1 live summary")
+    assert summary is not None and "v1.44.0" in str(summary["blocks"])
+
+    # The responder knows better: the older migration caused it.
+    orient = card(stack, "INC-1 Orient")
+    assert orient is not None
+    buttons = [
+        e["value"]
+        for b in orient["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "verdict_caused"
+    ]
+    clicked = await stack.click(
+        "verdict_caused", buttons[1], user=alice, channel=cid, message_ts=orient["ts"]
+    )
+    assert clicked.status_code == 200
+    await stack.settle()
+
+    async with stack.runtime.db.session() as session:
+        entries = await repo.timeline(session, 1)
+        ranked = await repo.ranked_changes(session, 1)
+    verdicts = [e for e in entries if e.kind is TimelineKind.CHANGE_VERDICT]
+    assert [(e.actor, e.data["verdict"]) for e in verdicts] == [(alice, "caused")]
+    assert "v1.43.0" in verdicts[0].text
+    assert [r.verdict.value if r.verdict else None for r in ranked] == [None, "caused"]
+    after = orient_changes(stack)
+    assert "verdict: *caused*" in after[1] and "verdict" not in after[0]
+    summary = card(stack, "INC-1 live summary")
+    assert summary is not None
+    assert "v1.43.0" in str(summary["blocks"]) and "verdict caused" in str(summary["blocks"])
+
+    # The postmortem carries the verdict in its changes table.
+    stack.pagerduty.resolve_alerts("PORIENT1")
+    resolved = stack.pagerduty.webhook_event("incident.resolved", "PORIENT1")
+    assert (await stack.pagerduty_webhook(resolved)).status_code == 202
+    await stack.settle()
+    postmortem = next(f for f in stack.slack.files if f["title"] == "INC-1 postmortem")
+    row = next(line for line in postmortem["text"].splitlines() if "v1.43.0" in line)
+    assert row.rstrip().endswith("| Caused |"), row

@@ -1,0 +1,121 @@
+"""A second PagerDuty incident on the same service is attached, listed, and can be split out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.devstack import DevStack
+from tests.web.pd_stack import CONFIG, incidents, links, seed_incident, timeline
+
+
+async def deliver(stack: DevStack, event_type: str, pd_id: str) -> None:
+    event = stack.pagerduty.webhook_event(event_type, pd_id)
+    assert (await stack.pagerduty_webhook(event)).status_code == 202
+    await stack.settle()
+
+
+def observe_card(stack: DevStack, number: int, channel: str) -> dict[str, Any]:
+    prefix = f"INC-{number} Observe"
+    [card] = [m for m in stack.slack.messages(channel) if m["text"].startswith(prefix)]
+    return card
+
+
+def split_buttons(card: dict[str, Any]) -> list[str]:
+    return [
+        b["accessory"]["value"]
+        for b in card["blocks"]
+        if b.get("accessory", {}).get("action_id") == "pagerduty_split"
+    ]
+
+
+async def test_second_incident_on_same_service_is_attached_then_split_out(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
+        seed_incident(stack, "PINC001", number=101)
+        seed_incident(stack, "PINC002", number=102, title="Checkout latency", urgency="low")
+        await deliver(stack, "incident.triggered", "PINC001")
+        await deliver(stack, "incident.triggered", "PINC002")
+
+        [host] = await incidents(stack)
+        assert len(stack.slack.calls("conversations.create")) == 1
+        assert [(k.incident_id, k.pd_incident_id) for k in await links(stack)] == [
+            (1, "PINC001"),
+            (1, "PINC002"),
+        ]
+        card = observe_card(stack, 1, host.channel_id)
+        text = str(card["blocks"])
+        assert "PINC001 5xx rate 12%" in text and "PINC002 5xx rate 12%" in text
+        assert "#102 Checkout latency" in text
+        assert split_buttons(card) == ["PINC002"]
+        assert any("attached to INC-1" in m["text"] for m in stack.slack.messages(host.channel_id))
+
+        # Events on the attached incident are noted; they do not move the host incident.
+        stack.pagerduty.set_status("PINC002", "acknowledged")
+        await deliver(stack, "incident.acknowledged", "PINC002")
+        [host] = await incidents(stack)
+        assert host.status == "triggered"
+        assert "PagerDuty: acknowledged on attached #102" in [e.text for e in await timeline(stack)]
+
+        await stack.click("pagerduty_split", "PINC002", user=alice, channel=host.channel_id)
+        await stack.settle()
+        host, split = await incidents(stack)
+        assert split.id == 2 and split.pd_incident_id == "PINC002"
+        assert split.channel_id and split.channel_id != host.channel_id
+        assert split.title == "Checkout latency" and split.severity == 3  # low urgency
+        assert [(k.incident_id, k.pd_incident_id) for k in await links(stack)] == [
+            (1, "PINC001"),
+            (2, "PINC002"),
+        ]
+        assert split_buttons(observe_card(stack, 1, host.channel_id)) == []
+        assert "PINC002 5xx rate 12%" in str(observe_card(stack, 2, split.channel_id)["blocks"])
+        host_texts = [e.text for e in await timeline(stack, 1)]
+        assert "PagerDuty incident #102 split out into INC-2" in host_texts
+
+        # From now on PINC002's webhooks go to INC-2.
+        stack.pagerduty.set_status("PINC002", "resolved")
+        await deliver(stack, "incident.resolved", "PINC002")
+        host, split = await incidents(stack)
+        assert split.status == "resolved" and host.status == "triggered"
+
+        # Splitting again (a stale button) changes nothing and says so.
+        await stack.click("pagerduty_split", "PINC002", user=alice, channel=host.channel_id)
+        await stack.click("pagerduty_split", "PINC001", user=alice, channel=host.channel_id)
+        await stack.settle()
+        assert len(await incidents(stack)) == 2
+        assert len(stack.slack.ephemerals(host.channel_id)) == 2
+
+
+async def test_outside_the_window_opens_a_new_incident(tmp_path: Path, database_url: str) -> None:
+    config = CONFIG | {"dedup_window_minutes": 0}
+    async with DevStack(tmp_path, config=config, database_url=database_url) as stack:
+        seed_incident(stack, "PINC001", number=101)
+        seed_incident(stack, "PINC002", number=102)
+        await deliver(stack, "incident.triggered", "PINC001")
+        await deliver(stack, "incident.triggered", "PINC002")
+        assert len(await incidents(stack)) == 2
+
+
+async def test_another_service_opens_a_new_incident(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        seed_incident(stack, "PINC001", number=101)
+        seed_incident(stack, "PINC003", number=103, service_id="POTHER")
+        await deliver(stack, "incident.triggered", "PINC001")
+        await deliver(stack, "incident.triggered", "PINC003")
+        assert len(await incidents(stack)) == 2
+        assert len(stack.slack.calls("conversations.create")) == 2
+
+
+async def test_a_resolved_incident_does_not_absorb_a_new_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        seed_incident(stack, "PINC001", number=101)
+        seed_incident(stack, "PINC002", number=102)
+        await deliver(stack, "incident.triggered", "PINC001")
+        stack.pagerduty.set_status("PINC001", "resolved")
+        await deliver(stack, "incident.resolved", "PINC001")
+        await deliver(stack, "incident.triggered", "PINC002")
+        assert [i.pd_incident_id for i in await incidents(stack)] == ["PINC001", "PINC002"]

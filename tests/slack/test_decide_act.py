@@ -1,0 +1,426 @@
+"""Decide and Act through the real app (DevStack): signed Slack requests in, fakes for Slack,
+PagerDuty, GitHub and a signed-webhook receiver out."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from bot.devstack import DevStack
+from bot.domain.ranking import evidence_sentence
+from bot.service import decide
+from bot.storage import repo
+from integrations.webhook import SIGNATURE_HEADER, verify
+
+from .decide_act_support import (
+    ACTION_SECRET,
+    WebhookReceiver,
+    action_runs,
+    click_run,
+    config_with,
+    decide_card,
+    incident_row,
+    latest,
+    open_incident,
+    other_modal,
+    playbooks_copy,
+    set_roles,
+    stage_spans,
+    suggestions,
+    texts,
+    timeline,
+)
+
+FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
+# Alerts that nothing clears: verify gives up after a second instead of the playbook's minutes.
+SHORT_WINDOW = FAST_VERIFY | {"OODA_VERIFY_WINDOW_SECONDS": "1"}
+ALL_PLAYBOOKS = {
+    "disable-feature-flag",
+    "failover-region",
+    "gather-recent-logs",
+    "halt-canary",
+    "open-dashboard",
+    "page-owning-team",
+    "restart-service",
+    "rollback-argocd",
+    "rollback-github-actions",
+    "scale-up",
+    "status-page-update",
+}
+
+
+async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(
+        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
+    ) as stack:
+        opened = await open_incident(stack)
+        scenario, alice = opened.scenario, opened.scenario.alice
+
+        # Decide: the GitHub rollback comes first, with the suspect's reason, risk and roles.
+        card = await decide_card(stack, opened)
+        ranked = suggestions(card)
+        assert 1 <= len(ranked) <= 3
+        top = ranked[0]
+        assert top["playbook"] == "rollback-github-actions"
+        assert top["button"]["text"]["text"] == f"Roll back checkout to {scenario.rollback_sha[:7]}"
+        ctx = await decide.context_for(stack.runtime, 1)
+        assert ctx is not None and ctx.suspect is not None
+        assert ctx.suspect.change.sha == scenario.suspect_sha
+        assert evidence_sentence(ctx.suspect) in top["text"]
+        assert f"restores {scenario.rollback_sha[:7]}" in top["text"]
+        assert "risk *medium*" in top["text"]
+        assert "may run: commander, responder" in top["text"]
+
+        # The confirmation modal shows exactly what will run, with the SHA to restore.
+        await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+        modal = stack.slack.views[-1]
+        assert modal["callback_id"] == "act_confirm"
+        steps = modal["blocks"][1]["text"]["text"]
+        inputs = json.dumps(
+            {"sha": scenario.rollback_sha, "environment": "production", "incident": "INC-1"}
+        )
+        assert steps == (
+            "*What will run:*\n"
+            "• `github.workflow_dispatch` repo=`acme/checkout`, workflow=`rollback.yml`, "
+            f"ref=`main`, inputs=`{inputs}`\n"
+            "• `slack.message` text=`Rolling back checkout in production to "
+            f"{scenario.rollback_sha[:7]} (rollback workflow rollback.yml in acme/checkout).`"
+        )
+        assert scenario.suspect_sha not in str(modal["blocks"])
+
+        # Run: one dispatch with the resolved inputs, progress and result in the channel.
+        submitted = await stack.submit(modal, {"reason": "deploy lines up"}, user=alice)
+        assert submitted.status_code == 200
+        await stack.settle()
+        assert [
+            (d["repo"], d["workflow"], d["ref"], d["inputs"]) for d in stack.github.dispatches
+        ] == [
+            (
+                "acme/checkout",
+                "rollback.yml",
+                "main",
+                {"sha": scenario.rollback_sha, "environment": "production", "incident": "INC-1"},
+            )
+        ]
+        channel_text = texts(stack, opened.channel)
+        assert "Running *Roll back checkout" in channel_text
+        assert "succeeded in" in channel_text
+
+        # Observe again: the rollback cleared the alerts; the message offers to resolve.
+        cleared = latest(stack, opened.channel, ":large_green_circle: Alerts cleared")
+        assert f"after *Roll back checkout to {scenario.rollback_sha[:7]}*" in cleared["text"]
+        [resolve_button] = [
+            e for b in cleared["blocks"] if b["type"] == "actions" for e in b["elements"]
+        ]
+        assert resolve_button["action_id"] == "incident_resolve"
+        [run] = await action_runs(stack)
+        assert run.status == "succeeded" and run.verify_passed is True
+        assert run.approved_by == [alice] and run.params["ref"] == scenario.rollback_sha
+        assert (await incident_row(stack)).mitigated_at is not None
+        [decision] = await timeline(stack, "decision")
+        assert decision.actor == alice and decision.data["reason"] == "deploy lines up"
+        assert decision.data["evidence"][0] == evidence_sentence(ctx.suspect)
+
+        # Resolve from that button: the resolve modal, then the postmortem.
+        await stack.click(
+            "incident_resolve", resolve_button["value"], user=alice, channel=opened.channel
+        )
+        await stack.settle()
+        resolve_modal = stack.slack.views[-1]
+        assert resolve_modal["callback_id"] == "resolve"
+        await stack.submit(
+            resolve_modal,
+            {"summary": "Rolled back v1.43.0", "root_cause": "retry policy"},
+            user=alice,
+        )
+        await stack.settle()
+        incident = await incident_row(stack)
+        assert incident.status == "resolved"
+        postmortem = stack.slack.files[-1]
+        assert postmortem["title"] == "INC-1 postmortem"
+        content = postmortem["content"].decode()
+        assert "Decision log" in content
+        assert "deploy lines up" in content  # the decision's reason
+        assert f"Roll back checkout to {scenario.rollback_sha[:7]}" in content  # the action
+        kinds = [r.kind for r in await timeline(stack)]
+        for kind in ("decision", "action", "verify", "resolved"):
+            assert kind in kinds, kinds
+        spans = await stage_spans(stack)
+        assert (1, "decide") in spans and (1, "act") in spans and (2, "observe") in spans
+
+
+async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: str) -> None:
+    with WebhookReceiver() as receiver:
+        config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
+        async with DevStack(
+            tmp_path, config=config, database_url=database_url, env=SHORT_WINDOW
+        ) as stack:
+            opened = await open_incident(stack)
+            alice, bob = opened.scenario.alice, opened.scenario.bob
+            await set_roles(stack, 1, {"commander": alice})
+
+            # Something else… lists every playbook; failover is picked and the confirm modal pushed.
+            modal = await other_modal(stack, opened, user=bob)
+            options = {o["value"] for o in modal["blocks"][0]["element"]["options"]}
+            assert options == ALL_PLAYBOOKS
+            pushed = (await stack.submit(modal, {"playbook": "failover-region"}, user=bob)).json()
+            assert pushed["response_action"] == "push"
+            assert pushed["view"]["callback_id"] == "act_confirm"
+            assert "needs 2 approvals" in str(pushed["view"]["blocks"])
+
+            # Bob is not the commander: refused in the modal and by an ephemeral message.
+            refused = await stack.submit(pushed["view"], {"reason": "region down"}, user=bob)
+            answer = refused.json()
+            assert answer["response_action"] == "errors"
+            assert "Only the commander of INC-1 may run" in answer["errors"]["reason"]
+            await stack.settle()
+            [ephemeral] = stack.slack.ephemerals(opened.channel)
+            assert ephemeral["user"] == bob
+            assert (
+                "Only the commander of INC-1 may run Fail checkout over to standby"
+                in ephemeral["text"]
+            )
+            assert [r.approved_by for r in await action_runs(stack)] == [[]]
+
+            # Alice, the commander, confirms: it needs a second approver.
+            modal = await other_modal(stack, opened, user=alice)
+            pushed = (await stack.submit(modal, {"playbook": "failover-region"}, user=alice)).json()
+            confirmed = await stack.submit(pushed["view"], {"reason": "us-east-1 down"}, user=alice)
+            assert confirmed.status_code == 200 and not confirmed.content
+            await stack.settle()
+            ask = latest(stack, opened.channel, ":lock:")
+            assert "needs a second approver" in ask["text"]
+            approve = ask["blocks"][1]["elements"][0]
+            assert approve["action_id"] == "act_approve"
+            assert receiver.requests == []
+
+            # The same person cannot be the second approver.
+            await stack.click(
+                "act_approve",
+                approve["value"],
+                user=alice,
+                channel=opened.channel,
+                message_ts=ask["ts"],
+            )
+            await stack.settle()
+            assert (
+                "a second person must approve it"
+                in stack.slack.ephemerals(opened.channel)[-1]["text"]
+            )
+            assert receiver.requests == []
+
+            # Bob approves: it runs once.
+            for _ in range(2):  # a double click on Approve changes nothing
+                await stack.click(
+                    "act_approve",
+                    approve["value"],
+                    user=bob,
+                    channel=opened.channel,
+                    message_ts=ask["ts"],
+                )
+                await stack.settle()
+            [hook] = receiver.requests
+            assert hook["path"] == "/failover"
+            assert verify(
+                ACTION_SECRET,
+                hook["headers"][SIGNATURE_HEADER.lower()],
+                hook["body"],
+                now=int(time.time()),
+            )
+            assert json.loads(hook["body"]) == {
+                "incident": "INC-1",
+                "service": "checkout",
+                "target": "standby",
+                "reason": "INC-1: Checkout 5xx errors above SLO",
+            }
+            notes = stack.pagerduty.notes(opened.scenario.pd_incident_id)
+            assert [n["content"] for n in notes] == [
+                "Regional failover of checkout started from Slack for INC-1."
+            ]
+            assert "Failing checkout over to the standby region" in texts(stack, opened.channel)
+            runs = await action_runs(stack)
+            [ran] = [r for r in runs if r.status == "succeeded"]
+            assert ran.approved_by == [alice, bob] and ran.playbook_id == "failover-region"
+            assert [s["action"] for s in ran.response["steps"]] == [
+                "pagerduty.note",
+                "http.webhook",
+                "slack.message",
+            ]
+            updated = next(m for m in stack.slack.messages(opened.channel) if m["ts"] == ask["ts"])
+            assert "approved by" in updated["text"] and "act_approve" not in str(updated["blocks"])
+            [decision] = await timeline(stack, "decision")
+            assert decision.actor == alice and decision.data["reason"] == "us-east-1 down"
+
+
+async def test_double_click_and_retried_submit_run_once(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(
+        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
+    ) as stack:
+        opened = await open_incident(stack)
+        alice = opened.scenario.alice
+        card = await decide_card(stack, opened)
+        await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+        await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+        first, second = stack.slack.views[-2:]
+        assert first["callback_id"] == second["callback_id"] == "act_confirm"
+        assert first["private_metadata"] == second["private_metadata"]  # one idempotency key
+        for view in (first, second, second):  # two modals, and Slack retrying the last submit
+            assert (await stack.submit(view, {"reason": "go"}, user=alice)).status_code == 200
+        await stack.settle()
+        assert len(stack.github.dispatches) == 1
+        [run] = await action_runs(stack)
+        assert run.status == "succeeded"
+        assert len(await timeline(stack, "decision")) == 1
+        assert len(await timeline(stack, "action")) == 1
+
+
+async def test_global_dry_run_shows_what_would_run(tmp_path: Path, database_url: str) -> None:
+    env = FAST_VERIFY | {"OODA_DRY_RUN": "true"}
+    async with DevStack(
+        tmp_path, config=config_with(), database_url=database_url, env=env
+    ) as stack:
+        await _dry_run_checks(stack)
+
+
+async def test_playbook_dry_run_shows_what_would_run(tmp_path: Path, database_url: str) -> None:
+    directory = playbooks_copy(tmp_path, rollback_github_actions={"dry_run": True})
+    config = config_with(playbooks_dir=directory)
+    async with DevStack(
+        tmp_path, config=config, database_url=database_url, env=FAST_VERIFY
+    ) as stack:
+        await _dry_run_checks(stack)
+
+
+async def _dry_run_checks(stack: DevStack) -> None:
+    opened = await open_incident(stack)
+    alice = opened.scenario.alice
+    card = await decide_card(stack, opened)
+    await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+    modal = stack.slack.views[-1]
+    assert "*dry run*: nothing will change" in modal["blocks"][0]["text"]["text"]
+    await stack.submit(modal, {"reason": "rehearsal"}, user=alice)
+    await stack.settle()
+    assert stack.github.dispatches == []
+    channel_text = texts(stack, opened.channel)
+    assert "(dry run) succeeded" in channel_text
+    assert (
+        "would run github.workflow_dispatch(repo=acme/checkout, workflow=rollback.yml"
+        in channel_text
+    )
+    assert "would run slack.message(" in channel_text
+    messages = stack.slack.messages(opened.channel)
+    assert not [m for m in messages if m["text"].startswith("Rolling back")]  # step did not post
+    assert "Alerts cleared" not in channel_text and "Still firing" not in channel_text
+    [run] = await action_runs(stack)
+    assert run.status == "dry_run" and run.dry_run is True and run.verify_passed is None
+    assert (await incident_row(stack)).stage == "decide"  # nothing changed: decide again
+    assert [d.text for d in await timeline(stack, "decision")] == [f"Dry run of {run.title}"]
+
+
+async def test_something_else_runs_a_picked_playbook(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(
+        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
+    ) as stack:
+        opened = await open_incident(stack)
+        bob = opened.scenario.bob
+        modal = await other_modal(stack, opened, user=bob)
+        pushed = (await stack.submit(modal, {"playbook": "open-dashboard"}, user=bob)).json()
+        assert pushed["response_action"] == "push"
+        assert "https://grafana.example.com/d/checkout" in str(pushed["view"]["blocks"])
+        await stack.submit(pushed["view"], {"reason": "look at the graphs"}, user=bob)
+        await stack.settle()
+        assert "Dashboard for checkout: https://grafana.example.com/d/checkout" in texts(
+            stack, opened.channel
+        )
+        [run] = await action_runs(stack)
+        assert (run.playbook_id, run.status, run.approved_by) == (
+            "open-dashboard",
+            "succeeded",
+            [bob],
+        )
+
+
+async def test_something_else_picking_an_inapplicable_playbook_says_why(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
+        opened = await open_incident(stack)
+        modal = await other_modal(stack, opened, user=opened.scenario.bob)
+        answer = (
+            await stack.submit(modal, {"playbook": "failover-region"}, user=opened.scenario.bob)
+        ).json()
+        assert answer["response_action"] == "errors"
+        assert "checkout has no 'failover' webhook" in answer["errors"]["playbook"]
+        assert await action_runs(stack) == []
+
+
+async def test_something_else_records_your_own_decision(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
+        opened = await open_incident(stack)
+        bob = opened.scenario.bob
+        modal = await other_modal(stack, opened, user=bob)
+        empty = (await stack.submit(modal, {}, user=bob)).json()
+        assert empty == {
+            "response_action": "errors",
+            "errors": {"decision": "Pick a playbook or write your decision."},
+        }
+        own = "Freeze deploys <!channel> and wait for payments"
+        response = await stack.submit(
+            modal, {"decision": own, "reason": "payments is degraded too"}, user=bob
+        )
+        assert response.status_code == 200
+        await stack.settle()
+        [entry] = await timeline(stack, "decision")
+        assert (entry.text, entry.actor, entry.data["reason"]) == (
+            own,
+            bob,
+            "payments is degraded too",
+        )
+        async with stack.runtime.db.session() as session:
+            [logged] = await repo.decisions(session, 1)
+        assert (logged.by, logged.text, logged.reason) == (bob, own, "payments is degraded too")
+        said = latest(stack, opened.channel, ":brain:")
+        assert "&lt;!channel&gt;" in said["text"] and "<!channel>" not in said["text"]
+        assert await action_runs(stack) == []
+
+
+async def test_pending_second_approval_can_be_cancelled(tmp_path: Path, database_url: str) -> None:
+    with WebhookReceiver() as receiver:
+        config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
+        async with DevStack(tmp_path, config=config, database_url=database_url) as stack:
+            opened = await open_incident(stack)
+            alice, bob = opened.scenario.alice, opened.scenario.bob
+            await set_roles(stack, 1, {"commander": alice})
+            modal = await other_modal(stack, opened, user=alice)
+            pushed = (await stack.submit(modal, {"playbook": "failover-region"}, user=alice)).json()
+            await stack.submit(pushed["view"], {"reason": "region down"}, user=alice)
+            await stack.settle()
+            ask = latest(stack, opened.channel, ":lock:")
+            approve, cancel = ask["blocks"][1]["elements"]
+            assert (approve["action_id"], cancel["action_id"]) == ("act_approve", "act_cancel")
+
+            async def click(button: dict[str, str], user: str) -> None:
+                await stack.click(
+                    button["action_id"],
+                    button["value"],
+                    user=user,
+                    channel=opened.channel,
+                    message_ts=ask["ts"],
+                )
+                await stack.settle()
+
+            await click(cancel, bob)  # neither involved nor the commander
+            assert "may cancel it" in stack.slack.ephemerals(opened.channel)[-1]["text"]
+            await click(cancel, alice)
+            updated = next(m for m in stack.slack.messages(opened.channel) if m["ts"] == ask["ts"])
+            assert "cancelled by" in updated["text"] and "act_approve" not in str(updated["blocks"])
+            await click(approve, bob)  # a stale Approve button
+            assert "was cancelled" in stack.slack.ephemerals(opened.channel)[-1]["text"]
+            assert receiver.requests == []
+            [run] = await action_runs(stack)
+            assert run.status == "cancelled" and run.approved_by == [alice]
+            [entry] = await timeline(stack, "action")
+            assert entry.text.endswith(": cancelled") and entry.actor == alice

@@ -1,0 +1,112 @@
+"""GET /metrics after a scripted incident: counters and histograms with the right values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from slack_sdk.errors import SlackApiError
+
+from bot.demo import CONFIG
+from bot.devstack import DevStack
+from bot.metrics import Metrics, webhook_result
+from integrations.http import UpstreamError
+from tests.postmortem.scenario import play_demo_incident
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(metrics: dict, name: str, **labels: str) -> float | None:
+    return metrics.get((name, frozenset(labels.items())))
+
+
+async def test_metrics_after_a_scripted_incident(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(
+        tmp_path, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
+    ) as stack:
+        played = await play_demo_incident(stack)
+        rt = stack.runtime
+        # Webhook outcomes besides the two accepted ones (triggered, resolved).
+        redelivered = stack.pagerduty.webhook_event(
+            "incident.resolved", played.scenario.pd_incident_id
+        )
+        assert (await stack.pagerduty_webhook(redelivered, webhook_id="W-1")).status_code == 202
+        again = await stack.pagerduty_webhook(redelivered, webhook_id="W-1")
+        assert again.json() == {"ok": True, "duplicate": True}
+        forged = await stack.pagerduty_webhook(redelivered, secrets=["not-the-secret"])
+        assert forged.status_code == 403
+        ignored = {"event": {"event_type": "service.updated", "id": "E1", "data": {}}}
+        assert (await stack.pagerduty_webhook(ignored)).json()["ignored"] == "service.updated"
+        await stack.settle()
+
+        # Slack: one rate-limited call that succeeds on retry, one call that fails for good.
+        stack.slack.fail_next("chat.postMessage", status=429, retry_after=0)
+        await rt.slack.post(played.channel_id, "after a 429")
+        with pytest.raises(SlackApiError):
+            await rt.slack.post("C0MISSING1", "nowhere")
+        # GitHub: two 503s then success (GET is retried); a POST that fails for good.
+        assert rt.github is not None
+        stack.github.fail_next("/repos/acme/payments/deployments", status=503, times=2)
+        await rt.github.list_deployments("acme/payments")
+        stack.github.fail_next("/repos/acme/checkout/issues", status=500)
+        with pytest.raises(UpstreamError):
+            await rt.github.create_issue("acme/checkout", title="t", body="b")
+
+        response = await stack.http.get("/metrics")  # type: ignore[union-attr]
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        m = samples(response.text)
+
+    assert value(m, "ooda_incidents_opened_total", severity="SEV2") == 1
+    assert value(m, "ooda_incidents_resolved_total", severity="SEV2") == 1
+    # Observe twice (before the ack, then after the rollback until resolve), the rest once.
+    for stage, times in (("observe", 2), ("orient", 1), ("decide", 1), ("act", 1)):
+        assert value(m, "ooda_stage_duration_seconds_count", stage=stage) == times, stage
+        total = value(m, "ooda_stage_duration_seconds_sum", stage=stage)
+        assert total is not None and 0 <= total < 120
+    assert value(m, "ooda_stage_duration_seconds_bucket", stage="orient", le="+Inf") == 1
+
+    assert value(m, "ooda_webhooks_total", source="pagerduty", result="accepted") == 3
+    assert value(m, "ooda_webhooks_total", source="pagerduty", result="duplicate") == 1
+    assert value(m, "ooda_webhooks_total", source="pagerduty", result="rejected") == 1
+    assert value(m, "ooda_webhooks_total", source="pagerduty", result="ignored") == 1
+
+    assert value(m, "ooda_slack_api_retries_total", reason="rate_limited") == 1
+    assert (
+        value(
+            m, "ooda_slack_api_errors_total", method="chat.postMessage", error="channel_not_found"
+        )
+        == 1
+    )
+    assert value(m, "ooda_vendor_api_retries_total", vendor="GitHub") == 2
+    assert value(m, "ooda_vendor_api_errors_total", vendor="GitHub", status="500") == 1
+
+
+def test_each_runtime_has_its_own_registry() -> None:
+    first, second = Metrics(), Metrics()
+    first.webhook("pagerduty", "accepted")
+    assert b'ooda_webhooks_total{result="accepted",source="pagerduty"} 1.0' in first.exposition()
+    assert b"ooda_webhooks_total{" not in second.exposition()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "result"),
+    [
+        (202, {"ok": True, "accepted": "incident.triggered"}, "accepted"),
+        (200, {"ok": True, "duplicate": True}, "duplicate"),
+        (200, {"ok": True, "ignored": "service.updated"}, "ignored"),
+        (200, {"ok": True, "pong": True}, "ignored"),
+        (401, {"ok": False, "error": "missing X-PagerDuty-Signature"}, "rejected"),
+        (413, {"ok": False, "error": "body larger than 2 MB"}, "rejected"),
+    ],
+)
+def test_webhook_result(status: int, body: dict, result: str) -> None:
+    assert webhook_result(status, json.dumps(body).encode()) == result
