@@ -39,13 +39,15 @@ def subscribe(
     url: Annotated[
         str,
         typer.Option(
-            help="Public URL of the bot's webhook, e.g. https://ooda.example.com/webhooks/pagerduty."
+            metavar="URL",
+            help="Public URL of the bot's webhook, e.g. https://ooda.example.com/webhooks/pagerduty.",
         ),
     ],
     service: Annotated[
         list[str] | None,
         typer.Option(
             "--service",
+            metavar="ID",
             help="PagerDuty service id; repeat for several. Default: the whole account.",
         ),
     ] = None,

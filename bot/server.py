@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import uvicorn
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.catalog import OodaConfig
 from bot.service.handlers import register
@@ -13,6 +16,9 @@ from bot.settings import Settings, secret
 from bot.slack.app import build_bolt_app
 from bot.storage.db import upgrade
 from bot.web.app import create_app
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 
 def run_server(
@@ -31,12 +37,20 @@ def run_server(
 
 async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str) -> None:  # type: ignore[no-untyped-def]
     """Slack over Socket Mode; webhooks, health and metrics still served over HTTP."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    handler = AsyncSocketModeHandler(bolt, app_token)
+    handler = socket_mode_handler(bolt, app_token)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
     await handler.connect_async()
     try:
         await server.serve()
     finally:
         await handler.close_async()
+
+
+def socket_mode_handler(
+    bolt: AsyncApp, app_token: str, *, web_client: AsyncWebClient | None = None
+) -> AsyncSocketModeHandler:
+    """The same Bolt app over Socket Mode. `web_client` (default: the bot's) is what asks Slack
+    for the WebSocket URL with apps.connections.open, using the app-level token."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    return AsyncSocketModeHandler(bolt, app_token, web_client=web_client)

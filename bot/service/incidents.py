@@ -308,6 +308,7 @@ async def set_severity(rt: Runtime, number: int, severity: Severity, *, by: str 
         )
     inc = await load(rt, number)
     if inc is not None:
+        await reminders.severity_changed(rt, number)
         text = render("severity_changed", inc=inc, old=old.label, new=severity.label, by=by)
         await cards.say(rt, inc, text)
         await announce(rt, inc, text)

@@ -285,6 +285,15 @@ async def _attached_event(rt: Runtime, number: int, event_type: str, event: dict
     """An event on an attached PagerDuty incident: noted, the ooda incident is unchanged."""
     data = event.get("data") or {}
     async with rt.db.session() as session:
+        host = await repo.get_incident(session, number)
+    # Acked or resolved along with the incident (our own write echoing back): nothing new.
+    done = {
+        "incident.acknowledged": ("acknowledged", "resolved"),
+        "incident.resolved": ("resolved",),
+    }
+    if host is not None and host.status in done.get(event_type, ()):
+        return
+    async with rt.db.session() as session:
         pd_id = pd_incident_id(event)
         link = next(
             (k for k in await repo.pagerduty_links(session, number) if k.pd_incident_id == pd_id),

@@ -12,14 +12,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.model import Status, utcnow
+from bot.domain.model import Status, TimelineKind, utcnow
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.storage import jobs, repo
-from bot.storage.tables import Job
+from bot.storage.tables import Job, TimelineRow
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,18 @@ async def start_status_updates(rt: Runtime, number: int) -> None:
 async def _schedule_status(rt: Runtime, number: int, due_at: datetime) -> bool:
     # The sequence number is the due time in epoch seconds: deterministic for a given link of
     # the chain (a retried job cannot start a second chain), fresh after a snooze.
-    seq = int(due_at.timestamp())
-    payload = {"incident": number, "kind": STATUS, "seq": seq}
-    return await _schedule(rt, f"{prefix(number, STATUS)}{seq}", payload, due_at)
+    for bump in range(5):
+        due = due_at + timedelta(seconds=bump)
+        seq = int(due.timestamp())
+        key = f"{prefix(number, STATUS)}{seq}"
+        if await _schedule(rt, key, {"incident": number, "kind": STATUS, "seq": seq}, due):
+            return True
+        async with rt.db.session() as session:
+            taken = await session.scalar(select(Job.status).where(Job.dedup_key == key))
+        if taken == "pending":
+            return False  # this link of the chain exists already
+        # Otherwise the key belongs to a finished or cancelled reminder: the next second.
+    return False
 
 
 async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
@@ -101,16 +110,64 @@ async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
         text, blocks = views.reminder(inc, kind=STALL, value=payload, waited=waited)
         await rt.slack.post(channel, text, blocks)
     elif kind == STATUS:
+        every = _minutes(rt.config.reminder_policy(inc.severity.label).status_update_minutes)
+        last_note = await _last_note_at(rt, number)
+        if every is not None and last_note is not None and utcnow() - last_note < every:
+            # Someone posted an update meanwhile: no nudge, the next one counts from it.
+            await _schedule_status(rt, number, last_note + every)
+            return
         text, blocks = views.reminder(
             inc, kind=STATUS, value=payload, waited=None, command=rt.settings.slash_command
         )
         await rt.slack.post(channel, text, blocks)
-        every = _minutes(rt.config.reminder_policy(inc.severity.label).status_update_minutes)
         if every is not None:
             following = datetime.fromtimestamp(int(payload["seq"]), UTC) + every
             await _schedule_status(rt, number, max(following, utcnow()))
     else:
         log.warning("unknown reminder kind %r for INC-%s", kind, number)
+
+
+async def _last_note_at(rt: Runtime, number: int) -> datetime | None:
+    async with rt.db.session() as session:
+        query = select(func.max(TimelineRow.at)).where(
+            TimelineRow.incident_id == number, TimelineRow.kind == TimelineKind.NOTE.value
+        )
+        at = await session.scalar(query)
+    if at is not None and at.tzinfo is None:  # SQLite hands back naive UTC
+        at = at.replace(tzinfo=UTC)
+    return at
+
+
+async def severity_changed(rt: Runtime, number: int) -> None:
+    """Re-plan under the new severity's policy: pending reminders are replaced; a stall nudge
+    already given for the current stage is not repeated."""
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number)
+        if row is None or row.status == Status.RESOLVED.value:
+            return
+        await jobs.cancel_in(session, dedup_prefix=prefix(number))
+        spans = await repo.spans(session, number)
+        span = len(spans)
+        nudged = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                (Job.dedup_key == f"{prefix(number, STALL)}{span}")
+                | Job.dedup_key.like(f"{prefix(number, STALL)}{span}:%"),
+                Job.status == "done",
+            )
+        )
+        label, stage = f"SEV{row.severity}", row.stage
+    policy = rt.config.reminder_policy(label)
+    after = _minutes(policy.stage_stall_minutes)
+    if after is not None and spans and not nudged:
+        payload = {"incident": number, "kind": STALL, "stage": stage, "span": span}
+        due = max(spans[-1].started_at + after, utcnow())
+        key = f"{prefix(number, STALL)}{span}:{label}:{int(utcnow().timestamp())}"
+        await _schedule(rt, key, payload, due)
+    every = _minutes(policy.status_update_minutes)
+    if every is not None:
+        await _schedule_status(rt, number, utcnow() + every)
 
 
 async def snooze(rt: Runtime, payload: dict[str, Any], minutes: int, *, message_ts: str) -> bool:

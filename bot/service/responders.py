@@ -54,7 +54,9 @@ async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) 
     if inc is None or not inc.channel_id or not pd_user_ids:
         return []
     try:
-        slack_ids = list((await slack_users_for(rt, pd_user_ids)).values())
+        matched = (await slack_users_for(rt, pd_user_ids)).values()
+        already = await _invited_before(rt, number)
+        slack_ids = [u for u in dict.fromkeys(matched) if u not in already]
         if not slack_ids:
             return []
         await rt.slack.invite(inc.channel_id, slack_ids)
@@ -71,6 +73,18 @@ async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) 
     except Exception:  # inviting is a courtesy; the incident never waits on it
         log.warning("could not invite responders to %s", inc.ref, exc_info=True)
         return []
+
+
+async def _invited_before(rt: Runtime, number: int) -> set[str]:
+    """Slack users this module invited already: a re-escalation to them says nothing new."""
+    async with rt.db.session() as session:
+        entries = await repo.timeline(session, number)
+    return {
+        user
+        for e in entries
+        if e.kind is TimelineKind.PAGERDUTY
+        for user in e.data.get("invited") or []
+    }
 
 
 async def invite_oncall(rt: Runtime, number: int) -> list[str]:

@@ -9,12 +9,14 @@ PagerDuty's "already acknowledged/resolved" errors (1001/1002) are success (the 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from bot.domain.model import IncidentView, Status
 from bot.service import cards, incidents
 from bot.service.pagerduty_events import note_key
 from bot.service.runtime import Runtime
 from bot.slack.text import render
+from bot.storage import repo
 from integrations.http import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -29,16 +31,31 @@ async def _warn(rt: Runtime, inc: IncidentView, what: str, exc: Exception) -> No
     await cards.say(rt, inc, render("pd_write_failed", what=what, error=str(exc)))
 
 
+async def _set_pagerduty_status(
+    rt: Runtime, inc: IncidentView, status: Literal["acknowledged", "resolved"], what: str
+) -> None:
+    """The incident's own PagerDuty incident, then any attached (deduplicated) ones: they are
+    the same problem, and would otherwise keep paging."""
+    assert inc.pd_incident_id and rt.pagerduty is not None
+    async with rt.db.session() as session:
+        attached = [
+            link.pd_incident_id
+            for link in await repo.pagerduty_links(session, inc.number)
+            if link.pd_incident_id != inc.pd_incident_id
+        ]
+    for pd_id in [inc.pd_incident_id, *attached]:
+        try:
+            await rt.pagerduty.update_status(pd_id, status)
+        except (UpstreamError, ValueError) as exc:
+            await _warn(rt, inc, what, exc)
+
+
 async def acknowledge_everywhere(rt: Runtime, number: int, user: str | None) -> bool:
     changed = await incidents.acknowledge(rt, number, by=user)
     inc = await cards.load_view(rt, number)
     # Never PUT "acknowledged" on a resolved incident: PagerDuty would reopen it.
     if inc and inc.status is not Status.RESOLVED and _mirrored(rt, inc):
-        assert inc is not None and inc.pd_incident_id and rt.pagerduty is not None
-        try:
-            await rt.pagerduty.update_status(inc.pd_incident_id, "acknowledged")
-        except (UpstreamError, ValueError) as exc:
-            await _warn(rt, inc, "acknowledge", exc)
+        await _set_pagerduty_status(rt, inc, "acknowledged", "acknowledge")
     return changed
 
 
@@ -47,12 +64,8 @@ async def resolve_everywhere(
 ) -> bool:
     changed = await incidents.resolve(rt, number, by=user, fields=fields)
     inc = await cards.load_view(rt, number)
-    if changed and _mirrored(rt, inc):
-        assert inc is not None and inc.pd_incident_id and rt.pagerduty is not None
-        try:
-            await rt.pagerduty.update_status(inc.pd_incident_id, "resolved")
-        except (UpstreamError, ValueError) as exc:
-            await _warn(rt, inc, "resolve", exc)
+    if changed and inc and _mirrored(rt, inc):
+        await _set_pagerduty_status(rt, inc, "resolved", "resolve")
     return changed
 
 

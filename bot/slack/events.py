@@ -23,7 +23,7 @@ from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.blocks import view_values
 from bot.slack.context import active, incident_by_number, incident_in_channel
-from bot.slack.text import render
+from bot.slack.text import from_slack, render
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ CONFIRM_REACTION = "white_check_mark"
 SHORTCUT = "add_to_timeline"
 PICK_VIEW = "timeline_pick"
 ANY_EVENT = re.compile(r".+")
-MAX_TEXT = 2500  # fits a modal's private_metadata (3000) with the other fields
+MAX_TEXT = 2500
+MAX_METADATA = 3000  # Slack's limit for a view's private_metadata
 
 
 def source_key(channel: str, ts: str) -> str:
@@ -72,7 +73,7 @@ async def capture(
             session,
             inc.number,
             TimelineKind.PINNED,
-            text or "(message without text)",
+            from_slack(text) or "(message without text)",
             actor=author,
             at=slack_time(ts),
             source_key=source_key(channel, ts),
@@ -89,10 +90,15 @@ async def _confirm(rt: Runtime, channel: str, ts: str) -> None:
         log.info("could not confirm timeline capture: %s", exc.response.get("error"))
 
 
+def _is_pin(rt: Runtime, event: dict[str, Any]) -> bool:
+    # OODA_PIN_REACTION may be written ":pushpin:" as people type it.
+    return event.get("reaction") == rt.settings.pin_reaction.strip().strip(":")
+
+
 async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
     event = body.get("event") or {}
     item = event.get("item") or {}
-    if event.get("reaction") != rt.settings.pin_reaction or item.get("type") != "message":
+    if not _is_pin(rt, event) or item.get("type") != "message":
         return
     channel, ts = item.get("channel"), item.get("ts")
     inc = await incident_in_channel(rt, channel)
@@ -118,7 +124,7 @@ async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
 async def on_reaction_removed(rt: Runtime, body: dict[str, Any]) -> None:
     event = body.get("event") or {}
     item = event.get("item") or {}
-    if event.get("reaction") != rt.settings.pin_reaction or item.get("type") != "message":
+    if not _is_pin(rt, event) or item.get("type") != "message":
         return
     channel, ts = item.get("channel"), item.get("ts")
     inc = await incident_in_channel(rt, channel)
@@ -137,6 +143,8 @@ async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
     user = (body.get("user") or {}).get("id")
     author = message.get("user") or message.get("bot_id")
     text = message.get("text") or ""
+    if not channel or not ts:
+        return
     inc = await incident_in_channel(rt, channel)
     if inc is not None:
         if await capture(rt, inc, channel=channel, ts=ts, author=author, text=text, by=user):
@@ -149,8 +157,20 @@ async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
             text=render("timeline_no_incident", command=rt.settings.slash_command),
         )
         return
-    meta = json.dumps({"c": channel, "t": ts, "a": author, "x": text[:MAX_TEXT]})
+    meta = _pick_metadata(channel, ts, author, text)
     await rt.slack.open_view(body["trigger_id"], views.timeline_pick_modal(candidates, meta))
+
+
+def _pick_metadata(channel: str, ts: str, author: str | None, text: str) -> str:
+    """The message travels in the modal's private_metadata (at most 3000 characters)."""
+    keep = MAX_TEXT
+    while True:
+        meta = json.dumps(
+            {"c": channel, "t": ts, "a": author, "x": text[:keep]}, ensure_ascii=False
+        )
+        if len(meta) <= MAX_METADATA or keep == 0:
+            return meta
+        keep = max(0, keep - (len(meta) - MAX_METADATA) - 1)
 
 
 async def on_pick(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -86,7 +86,8 @@ def build_manifest(
         "command": command,
         "description": "Declare and run incidents (OODA loop)",
         "usage_hint": USAGE_HINT,
-        "should_escape": False,
+        # Slack sends mentions as <@U…|name>: `role … @user` needs the user id.
+        "should_escape": True,
     }
     events: dict[str, Any] = {"bot_events": BOT_EVENTS}
     interactivity: dict[str, Any] = {"is_enabled": True}

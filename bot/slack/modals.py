@@ -89,6 +89,12 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             if inc is not None and inc.channel_id:
                 await rt.slack.ephemeral(inc.channel_id, user, f":no_entry: {exc}")
             return
+        if status == "cancelled":
+            await ack(
+                response_action="errors",
+                errors={"reason": "This action was cancelled; pick it again from Decide."},
+            )
+            return
         await ack()
         if status == "awaiting_approval":
             inc = await incidents.load(rt, row.incident_id)

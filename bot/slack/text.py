@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -78,3 +79,24 @@ def channel(channel_id: str | None) -> Mrkdwn:
     if channel_id and channel_id.isalnum():
         return Mrkdwn(f"<#{channel_id}>")
     return Mrkdwn("_no channel_")
+
+
+# Slack markup in incoming text: <@U1|bob>, <#C1|general>, <https://x|label>. Special
+# mentions (<!here>) are left alone: templates escape them into harmless visible text.
+MARKUP = re.compile(
+    r"<([@#])([A-Z0-9]+)(?:\|([^<>]*))?>|<([a-z][a-z0-9+.-]*:[^<>|\s]+)(?:\|([^<>]*))?>"
+)
+
+
+def _readable(match: re.Match[str]) -> str:
+    sigil, target, label, url, url_label = match.groups()
+    if sigil:
+        return sigil + (label or target)
+    return f"{url_label} ({url})" if url_label else url
+
+
+def from_slack(text: str) -> str:
+    """Slack text (a command's, a message's) as the person typed it: mentions, channels and
+    links back to plain words. Templates escape it again on the way out."""
+    plain = MARKUP.sub(_readable, text)
+    return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -4,12 +4,14 @@ failures with a hint and a second attempt; refusals that lose nothing."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.devstack import DevStack
+from bot.domain.model import utcnow
 from bot.storage.tables import StageSpanRow
 from tests.slack.decide_act_support import (
     Opened,
@@ -200,3 +202,74 @@ async def test_declared_incident_without_pagerduty(tmp_path: Path, database_url:
             result = latest(stack, channel, ":x:")
             assert "pagerduty.escalate failed: INC-1 has no PagerDuty incident" in result["text"]
             assert "_Try:_ page the team by hand" in result["text"]
+
+
+async def test_argocd_rollback_refused_while_auto_sync_then_runs(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = {
+        "services": [
+            {
+                "name": "checkout",
+                "pagerduty_service_ids": ["PCHKOUT"],
+                "argocd_app": "checkout-prod",
+            }
+        ]
+    }
+    async with DevStack(
+        tmp_path, config=config, database_url=database_url, env=SHORT_WINDOW
+    ) as stack:
+        alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
+        first_alert = utcnow() - timedelta(minutes=3)
+        argo = stack.argocd
+        argo.add_application(
+            "checkout-prod", repo_url="https://github.com/acme/deploy", auto_sync=True
+        )
+        good = argo.add_history(
+            "checkout-prod", revision="a" * 40, deployed_at=first_alert - timedelta(hours=5)
+        )
+        argo.add_history(
+            "checkout-prod",
+            revision="b" * 40,
+            deployed_at=first_alert - timedelta(minutes=10),
+            health="Degraded",
+        )
+        stack.pagerduty.add_incident(
+            "PARGO01",
+            number=99,
+            title="Checkout errors",
+            service_id="PCHKOUT",
+            service_name="checkout",
+            created_at=first_alert,
+            priority="P2",
+        )
+        stack.pagerduty.add_alert("PARGO01", summary="checkout 5xx", created_at=first_alert)
+        trigger = stack.pagerduty.webhook_event("incident.triggered", "PARGO01")
+        assert (await stack.pagerduty_webhook(trigger)).status_code == 202
+        await stack.settle()
+        [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
+        opened = Opened(scenario=None, channel=channel)  # type: ignore[arg-type]
+
+        await stack.click("stage_decide", "1", user=alice, channel=channel)
+        await stack.settle()
+        card = latest(stack, channel, "INC-1 Decide")
+        await click_run(stack, opened, card, "rollback-argocd", user=alice)
+        modal = stack.slack.views[-1]
+        assert f"history_id=`{good}`" in str(modal["blocks"])
+        await stack.submit(modal, {}, user=alice)
+        await stack.settle()
+        result = latest(stack, channel, ":x:")
+        assert "has automated sync enabled, which would undo a rollback" in result["text"]
+        assert (
+            "_Try:_ disable auto-sync (argocd app set checkout-prod --sync-policy none)"
+            in (result["text"])
+        )
+        assert argo.application("checkout-prod")["status"]["history"][-1]["revision"] == "b" * 40
+
+        argo.set_auto_sync("checkout-prod", False)  # the responder follows the hint
+        card = latest(stack, channel, "INC-1 Decide")
+        await click_run(stack, opened, card, "rollback-argocd", user=alice)
+        await stack.submit(stack.slack.views[-1], {}, user=alice)
+        await stack.settle()
+        assert argo.application("checkout-prod")["status"]["history"][-1]["revision"] == "a" * 40
+        assert [r.status for r in await action_runs(stack)] == ["failed", "succeeded"]

@@ -119,3 +119,40 @@ async def test_a_resolved_incident_does_not_absorb_a_new_one(
         await deliver(stack, "incident.resolved", "PINC001")
         await deliver(stack, "incident.triggered", "PINC002")
         assert [i.pd_incident_id for i in await incidents(stack)] == ["PINC001", "PINC002"]
+
+
+async def test_ack_and_resolve_from_slack_reach_attached_incidents_too(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
+        seed_incident(stack, "PINC001", number=101)
+        seed_incident(stack, "PINC002", number=102)
+        await deliver(stack, "incident.triggered", "PINC001")
+        await deliver(stack, "incident.triggered", "PINC002")
+        [host] = await incidents(stack)
+
+        await stack.command("ack", user=alice, channel=host.channel_id)
+        await stack.settle()
+        assert stack.pagerduty.incident("PINC001")["status"] == "acknowledged"
+        assert stack.pagerduty.incident("PINC002")["status"] == "acknowledged"
+        # Both echoes come back; neither adds anything.
+        await deliver(stack, "incident.acknowledged", "PINC001")
+        await deliver(stack, "incident.acknowledged", "PINC002")
+
+        await stack.command(
+            "resolve duplicate pages, one cause", user=alice, channel=host.channel_id
+        )
+        await stack.settle()
+        assert stack.pagerduty.incident("PINC002")["status"] == "resolved"
+        await deliver(stack, "incident.resolved", "PINC002")
+        await deliver(stack, "incident.resolved", "PINC001")
+
+        entries = [
+            e for e in await timeline(stack) if e.kind in ("status", "resolved", "pagerduty")
+        ]
+        assert [(e.kind, e.text) for e in entries] == [
+            ("pagerduty", "PagerDuty incident #102 attached: Checkout 5xx errors"),
+            ("status", "Acknowledged"),
+            ("resolved", "Incident resolved"),
+        ]

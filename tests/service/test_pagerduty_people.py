@@ -112,6 +112,13 @@ async def test_oncall_and_assignees_are_invited(tmp_path: Path, database_url: st
         await stack.pagerduty_webhook(escalated)
         await stack.settle()
         assert bob in invited(stack, channel)
+        # Escalated back to Olga, already in: no second invitation message.
+        olga_ref = ref("user", "POLGA01", "Olga Oncall", "users")
+        back = pd.webhook_event("incident.escalated", PD, data_extra={"assignees": [olga_ref]})
+        await stack.pagerduty_webhook(back)
+        await stack.settle()
+        invitations = [m["text"] for m in slack.messages(channel) if "Invited" in m["text"]]
+        assert len(invitations) == 2, invitations  # on-call at open, then Bob
 
         # A responder request adds Rita (the event's data is an incident_responder).
         responder = pd.webhook_event("incident.responder.added", PD)

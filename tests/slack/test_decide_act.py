@@ -3,6 +3,7 @@ PagerDuty, GitHub and a signed-webhook receiver out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -267,8 +268,13 @@ async def test_double_click_and_retried_submit_run_once(tmp_path: Path, database
         first, second = stack.slack.views[-2:]
         assert first["callback_id"] == second["callback_id"] == "act_confirm"
         assert first["private_metadata"] == second["private_metadata"]  # one idempotency key
-        for view in (first, second, second):  # two modals, and Slack retrying the last submit
-            assert (await stack.submit(view, {"reason": "go"}, user=alice)).status_code == 200
+        # Both modals submitted at the same moment, then Slack retrying one of them.
+        answers = await asyncio.gather(
+            stack.submit(first, {"reason": "go"}, user=alice),
+            stack.submit(second, {"reason": "go"}, user=alice),
+        )
+        answers.append(await stack.submit(second, {"reason": "go"}, user=alice))
+        assert [a.status_code for a in answers] == [200, 200, 200]
         await stack.settle()
         assert len(stack.github.dispatches) == 1
         [run] = await action_runs(stack)
@@ -424,3 +430,6 @@ async def test_pending_second_approval_can_be_cancelled(tmp_path: Path, database
             assert run.status == "cancelled" and run.approved_by == [alice]
             [entry] = await timeline(stack, "action")
             assert entry.text.endswith(": cancelled") and entry.actor == alice
+            again = await stack.submit(pushed["view"], {"reason": "region down"}, user=alice)
+            assert again.json()["errors"]["reason"].startswith("This action was cancelled")
+            assert receiver.requests == []

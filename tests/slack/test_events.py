@@ -126,7 +126,7 @@ async def test_other_reactions_and_other_channels_are_ignored(stack: DevStack) -
 
 
 async def test_pin_reaction_is_configurable(tmp_path: Path, database_url: str) -> None:
-    env = {"OODA_PIN_REACTION": "round_pushpin"}
+    env = {"OODA_PIN_REACTION": ":round_pushpin:"}
     async with DevStack(tmp_path, config=config(), database_url=database_url, env=env) as stack:
         add_people(stack)
         channel = await declare(stack)
@@ -192,3 +192,18 @@ async def test_shortcut_without_active_incidents_answers_ephemerally(stack: DevS
     await stack.settle()
     assert "No active incident" in responses(stack)[-1]
     assert not stack.slack.views
+
+
+async def test_shortcut_with_a_very_long_message_still_fits_the_modal(stack: DevStack) -> None:
+    await declare(stack)
+    general = general_id(stack)
+    long_text = 'stack trace "quoted" ' * 400  # ~8,400 characters, many needing JSON escapes
+    ts = stack.slack.user_says(general, BOB, long_text)
+    await message_shortcut(stack, user=ALICE, channel=general, ts=ts, author=BOB, text=long_text)
+    await stack.settle()
+    [modal] = stack.slack.views
+    assert len(modal["private_metadata"]) <= 3000
+    await stack.submit(modal, {"incident": "1"}, user=ALICE)
+    await stack.settle()
+    [entry] = await pinned(stack)
+    assert long_text.startswith(entry.text) and len(entry.text) > 1000

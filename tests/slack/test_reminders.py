@@ -151,3 +151,33 @@ async def test_two_workers_fire_each_reminder_exactly_once(stack: DevStack) -> N
         assert len(nudges(stack, channel, "status update due")) == 1
     fired = [j for j in await jobs_with_prefix(stack, "reminder:") if j.status == "done"]
     assert len(fired) == 6 and all(j.attempts == 1 for j in fired)
+
+
+async def test_raising_severity_tightens_pending_reminders(stack: DevStack) -> None:
+    channel = await declare(stack)  # SEV3: 45 / 120 min
+    await stack.command("sev 1", user=ALICE, channel=channel)  # SEV1: 15 / 30 min
+    await stack.settle()
+    pending = [j for j in await jobs_with_prefix(stack, "reminder:1:") if j.status == "pending"]
+    by_kind = {j.payload["kind"]: j for j in pending}
+    assert sorted(j.payload["kind"] for j in pending) == ["stall", "status"]
+    stall, status = by_kind["stall"], by_kind["status"]
+    assert stall.dedup_key.startswith("reminder:1:stall:1:SEV1:")
+    assert timedelta(minutes=14) < stall.due_at - stall.created_at <= timedelta(minutes=15)
+    assert timedelta(minutes=29) < status.due_at - status.created_at <= timedelta(minutes=30)
+
+    await fast_forward(stack, "reminder:1:")
+    await stack.settle()
+    assert len(nudges(stack, channel, "has been in")) == 1
+
+
+async def test_a_recent_note_counts_as_the_status_update(stack: DevStack) -> None:
+    channel = await declare(stack)
+    await stack.command("note rolled back v1.44, error rate falling", user=ALICE, channel=channel)
+    await stack.settle()
+    await fast_forward(stack, "reminder:1:status:")
+    await stack.settle()
+    assert not nudges(stack, channel, "status update due")
+    [following] = [
+        j for j in await jobs_with_prefix(stack, "reminder:1:status:") if j.status == "pending"
+    ]
+    assert timedelta(minutes=119) < following.due_at - following.created_at  # from the note
