@@ -140,7 +140,27 @@ async def test_declare_by_command_escapes_user_text(tmp_path: Path, database_url
         ]
         assert rendered
         assert not [t for t in rendered if "<!channel>" in t]
-        assert any("&lt;!channel&gt;" in t for t in rendered)
+        # Special mentions stay visible but inert: templates escape them.
+        assert any("&lt;!channel&gt; checkout down" in t for t in rendered)
+
+
+async def test_pagerduty_title_with_mrkdwn_control_characters_is_escaped(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        scenario = seed_scenario(stack, now=utcnow())
+        event = scenario.triggered["event"]
+        event["data"]["title"] = "<!channel> pay & <@U0ALICE01> now"
+        await stack.pagerduty_webhook(scenario.triggered)
+        await stack.settle()
+        rendered = [
+            t
+            for c in stack.slack.calls()
+            if c.method.startswith("chat.")
+            for t in _mrkdwn(c.params)
+        ]
+        assert any("&lt;!channel&gt; pay &amp; &lt;@U0ALICE01&gt; now" in t for t in rendered)
+        assert not [t for t in rendered if "<!channel>" in t or "<@U0ALICE01> now" in t]
 
 
 def test_serve_without_configuration_is_one_line_error(monkeypatch, tmp_path: Path) -> None:

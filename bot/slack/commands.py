@@ -14,7 +14,7 @@ from bot.service import incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.context import active, incident_in_channel
-from bot.slack.text import escape, mention, render
+from bot.slack.text import escape, from_slack, mention, render
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ async def dispatch(rt: Runtime, word: str, rest: str, body: dict[str, Any], resp
 
 
 async def _declare(rt: Runtime, title: str, body: dict[str, Any], respond: Reply) -> None:
+    title = from_slack(title)  # Slack escapes command text (should_escape): store plain words
     if not title:
         services = [s.name for s in rt.config.services]
         await rt.slack.open_view(
@@ -122,6 +123,8 @@ async def _note(
         )
         return
     from bot.service.sync import note_everywhere
+
+    rest = from_slack(rest)
 
     await note_everywhere(rt, inc.number, rest, user)
 

@@ -18,7 +18,8 @@ async def test_declared_title_and_notes_are_escaped_everywhere(stack: DevStack) 
     title = "<!channel> hi & <!here> <@U0EVE0001> <https://evil.example|x>"
     await stack.command(f"declare {title}", user=ALICE, channel=general_id(stack))
     await stack.settle()
-    channel = stack.slack.channel_by_name("inc-1-channel-hi-here-u0eve0001-https-evil-example-x")
+    # Command text is read back to plain words (mentions and links as text), then escaped out.
+    channel = stack.slack.channel_by_name("inc-1-channel-hi-here-u0eve0001-x-https-evil-example")
     assert channel is not None, [c["name"] for c in stack.slack.channels]
     await stack.command("note <!everyone> look at this", user=ALICE, channel=channel["id"])
     await stack.command("sev 1", user=ALICE, channel=channel["id"])
@@ -36,7 +37,7 @@ async def test_declared_title_and_notes_are_escaped_everywhere(stack: DevStack) 
     for hostile in HOSTILE:
         assert hostile not in sent, hostile
     # It was shown, escaped: visible, harmless.
-    assert "&lt;!channel&gt; hi &amp; &lt;!here&gt; &lt;@U0EVE0001&gt;" in sent
+    assert "&lt;!channel&gt; hi &amp; &lt;!here&gt; @U0EVE0001 x (https://evil.example)" in sent
     assert "&lt;!everyone&gt; look at this" in sent
     assert "&lt;!channel&gt; pinned by hand" in sent  # a 📌 message, quoted escaped
     topic = stack.slack.channel(channel["id"])["topic"]["value"]  # type: ignore[index]
