@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.yaml_lines import line_of
+
 
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -161,28 +163,6 @@ class ConfigError(Exception):
     """A config file problem, with the file and line when known."""
 
 
-def _line_of(raw: str, path: tuple[Any, ...]) -> int | None:
-    """Best-effort line number of a field path inside the YAML document."""
-    try:
-        node = yaml.compose(raw)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                break
-            line = next(k for k, v in node.value if v is match).start_mark.line + 1
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def parse_config(raw: str, source: str = "<config>") -> OodaConfig:
     try:
         data = yaml.safe_load(raw) or {}
@@ -200,7 +180,7 @@ def parse_config(raw: str, source: str = "<config>") -> OodaConfig:
         if not loc:  # a whole-catalog check: point at the offending depends_on
             loc = _model_error_loc(data)
         where = ".".join(str(p) for p in loc) or "config"
-        line = _line_of(raw, loc)
+        line = line_of(raw, loc)
         at = f":{line}" if line else ""
         raise ConfigError(f"{source}{at}: {where}: {first['msg']}") from exc
 

@@ -28,7 +28,8 @@ def run_server(
     rt = build_runtime(settings, config=config)
     register(rt)
     bolt = build_bolt_app(rt)
-    app = create_app(rt, bolt)
+    # In Socket Mode Slack never posts to us: no /slack/events route to forge requests on.
+    app = create_app(rt, bolt, slack_over_http=not socket_mode)
     if not socket_mode:
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
         return

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.model import Stage, Status, TimelineKind, utcnow
@@ -19,7 +20,7 @@ from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.text import mention, render
 from bot.storage import jobs, repo
-from bot.storage.tables import ActionRunRow
+from bot.storage.tables import ActionRunRow, Job
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,13 @@ DEFAULT_POLL_SECONDS = 30
 # A run in one of these states is over: clicking the card again starts a new attempt.
 FINISHED = frozenset({"succeeded", "failed", "dry_run", "cancelled"})
 MAX_ATTEMPTS_PER_CARD = 50
+# A run still "running" this long after it started, with no live job behind it, was interrupted.
+STALE_RUN_AFTER = timedelta(minutes=15)
+MAINTENANCE = "maintenance"
+INTERRUPTED_RUNS = "interrupted_runs"
+INTERRUPTED = (
+    "interrupted: the bot restarted while this ran; check the target system before running it again"
+)
 
 
 class NotAllowed(Exception):
@@ -162,11 +170,8 @@ async def approve(
                 max_attempts=1,  # never retried: a rollback must not run twice
             )
     if queued:
-        from bot.service.decide import announce_decision
-
-        await announce_decision(
-            rt, number, by=approvers[0], text=decision, reason=response.get("reason") or ""
-        )
+        # Only database work before this returns: the modal's ack must not wait on Slack. The
+        # action.run job announces the decision in the channel before it runs anything.
         rt.worker.wake()
     return status
 
@@ -210,8 +215,19 @@ async def cancel(rt: Runtime, key: str, *, user: str) -> str:
         return row.title
 
 
+async def _best_effort(key: str, what: str, work: Awaitable[Any]) -> None:
+    """Post to Slack without letting a Slack error stop or strand the action run."""
+    try:
+        await work
+    except Exception:
+        log.warning("action %s: could not %s", key, what, exc_info=True)
+
+
 async def run(rt: Runtime, key: str) -> None:
-    """The action.run job: run each step in order, store and post the result."""
+    """The action.run job: run each step in order, store and post the result.
+
+    Every Slack post here is best effort, and whatever goes wrong the run never ends this job
+    still "running" (the job is never retried): an unexpected error marks it failed and says so."""
     async with rt.db.transaction() as session:
         row = await repo.action_run(session, key, lock=True)
         if row is None or row.status != "queued":
@@ -223,15 +239,65 @@ async def run(rt: Runtime, key: str) -> None:
             row.result = "not run: the incident was resolved first"
             return
         row.status, row.started_at = "running", utcnow()
+        # The watchdog: if this process dies mid-run, a later sweep reports the run as interrupted.
+        jobs.add_job(
+            session,
+            MAINTENANCE,
+            {"task": INTERRUPTED_RUNS},
+            due_at=row.started_at + STALE_RUN_AFTER + timedelta(minutes=1),
+            dedup_key=f"maintenance:run:{key}"[:200],
+            max_attempts=3,
+        )
         number, title, steps, dry_run = row.incident_id, row.title, list(row.steps), row.dry_run
         approvers = list(row.approved_by or [])
+        reason = str((row.response or {}).get("reason") or "")
         playbook = next((p for p in rt.playbooks if p.id == row.playbook_id), None)
         kind = playbook.kind if playbook else "remediation"
-    await incidents.move_stage(rt, number, Stage.ACT, by=approvers[-1] if approvers else None)
+    finished = False
+    try:
+        await _run_steps(
+            rt, key, number, title, steps, dry_run=dry_run, approvers=approvers, reason=reason
+        )
+        finished = True
+    finally:
+        if not finished and await _fail_unfinished(rt, key):
+            # The error still ends the job (its last_error keeps it); the channel hears of it.
+            await _best_effort(
+                key, "report the failure", _after_run(rt, key, number, title, kind=kind)
+            )
+    await _after_run(rt, key, number, title, kind=kind)
+
+
+async def _run_steps(
+    rt: Runtime,
+    key: str,
+    number: int,
+    title: str,
+    steps: list[dict[str, Any]],
+    *,
+    dry_run: bool,
+    approvers: list[str],
+    reason: str,
+) -> None:
+    """Announce the decision, run the steps, store the result."""
+    from bot.service.decide import announce_decision
+
+    decision = f"{'Dry run of' if dry_run else 'Run'} {title}"
+    by = approvers[0] if approvers else None
+    await _best_effort(
+        key,
+        "announce the decision",
+        announce_decision(rt, number, by=by, text=decision, reason=reason),
+    )
+    await _best_effort(
+        key,
+        "report the move to Act",
+        incidents.move_stage(rt, number, Stage.ACT, by=approvers[-1] if approvers else None),
+    )
     inc = await incidents.load(rt, number)
     assert inc is not None
     running = render("act_running", title=title, approvers=", ".join(mention(a) for a in approvers))
-    await cards.say(rt, inc, running)
+    await _best_effort(key, "say the action is running", cards.say(rt, inc, running))
     results: list[dict[str, Any]] = []
     ok, hint = True, ""
     for step in steps:
@@ -249,20 +315,37 @@ async def run(rt: Runtime, key: str) -> None:
         if not ok:
             break
     details = "; ".join(r["detail"] for r in results)
+    await _store_result(
+        rt, key, ok=ok, details=details, hint=hint, results=results, approvers=approvers
+    )
+
+
+async def _store_result(
+    rt: Runtime,
+    key: str,
+    *,
+    ok: bool,
+    details: str,
+    hint: str,
+    results: list[dict[str, Any]],
+    approvers: list[str],
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Finish a running run: status, result, timeline. False if it was not running any more."""
     finished = utcnow()
     async with rt.db.transaction() as session:
         row = await repo.action_run(session, key, lock=True)
-        assert row is not None and row.started_at is not None
-        row.status = ("dry_run" if dry_run else "succeeded") if ok else "failed"
+        if row is None or row.status != "running":
+            return False
+        started = row.started_at or finished
+        row.status = ("dry_run" if row.dry_run else "succeeded") if ok else "failed"
         row.finished_at, row.result = finished, details
-        row.response = dict(row.response or {}) | {"steps": results, "hint": hint}
-        duration = format_duration(finished - row.started_at)
-        verify_cfg = dict(row.verify or {})
+        row.response = dict(row.response or {}) | {"steps": results, "hint": hint} | (extra or {})
         await repo.add_entry(
             session,
-            number,
+            row.incident_id,
             TimelineKind.ACTION,
-            f"{title}: {row.status}",
+            f"{row.title}: {row.status}",
             actor=approvers[0] if approvers else None,
             data={
                 "key": key,
@@ -272,32 +355,82 @@ async def run(rt: Runtime, key: str) -> None:
                 "ok": ok,
                 "hint": hint,
                 "approved_by": approvers,
-                "dry_run": dry_run,
-                "seconds": round((finished - row.started_at).total_seconds(), 3),
-            },
+                "dry_run": row.dry_run,
+                "seconds": round((finished - started).total_seconds(), 3),
+            }
+            | (extra or {}),
             at=finished,
         )
-    text, blocks = views.action_result(
-        title, ok=ok, dry_run=dry_run, duration=duration, detail=details, hint=hint
-    )
-    await cards.say(rt, inc, text, blocks)
+    return True
+
+
+UNEXPECTED = "failed: the bot hit an unexpected error before it could report this action"
+UNEXPECTED_HINT = "check the target system and the bot's logs before running it again"
+
+
+async def _fail_unfinished(rt: Runtime, key: str) -> bool:
+    """The run stopped on an unexpected error: mark it failed. True if this marked it."""
+    try:
+        async with rt.db.session() as session:
+            row = await repo.action_run(session, key)
+            approvers = list(row.approved_by or []) if row else []
+        stored = await _store_result(
+            rt,
+            key,
+            ok=False,
+            details=UNEXPECTED,
+            hint=UNEXPECTED_HINT,
+            results=[],
+            approvers=approvers,
+            extra={"unexpected": True},
+        )
+    except Exception:  # the database itself failed: the interrupted-runs sweep reports it later
+        log.exception("action %s: could not mark the run failed", key)
+        return False
+    if stored:
+        log.error("action %s stopped on an unexpected error; marked failed", key)
+    return stored
+
+
+async def _after_run(rt: Runtime, key: str, number: int, title: str, *, kind: str) -> None:
+    """Report the stored result in the channel, then Decide again or Observe and verify."""
+    async with rt.db.session() as session:
+        row = await repo.action_run(session, key)
+        assert row is not None and row.finished_at is not None and row.started_at is not None
+        status, dry_run, details = row.status, row.dry_run, row.result or ""
+        hint = str((row.response or {}).get("hint") or "")
+        duration = format_duration(row.finished_at - row.started_at)
+        verify_cfg = dict(row.verify or {})
+    ok = status in ("succeeded", "dry_run")
+    inc = await incidents.load(rt, number)
+    if inc is not None:
+        text, blocks = views.action_result(
+            title, ok=ok, dry_run=dry_run, duration=duration, detail=details, hint=hint
+        )
+        await _best_effort(key, "post the result", cards.say(rt, inc, text, blocks))
     diagnostic = kind == "diagnostic"
-    if not ok or dry_run or diagnostic:
+    if not ok or dry_run or diagnostic or inc is None:
         # Nothing changed in production: back to Decide with fresh buttons.
-        await incidents.move_stage(rt, number, Stage.DECIDE, by=None)
-        await cards.refresh_summary(rt, number)
+        await _best_effort(
+            key, "go back to Decide", incidents.move_stage(rt, number, Stage.DECIDE, by=None)
+        )
+        await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
         return
-    await incidents.move_stage(rt, number, Stage.OBSERVE, by=None)
+    await _best_effort(
+        key, "go back to Observe", incidents.move_stage(rt, number, Stage.OBSERVE, by=None)
+    )
     if not verify_cfg:  # the playbook checks nothing afterwards (a page, a status update)
-        await cards.refresh_summary(rt, number)
+        await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
         return
     if not inc.pd_incident_id:
-        await cards.say(rt, inc, render("verify_unwatched", title=title))
-        await cards.refresh_summary(rt, number)
+        unwatched = render("verify_unwatched", title=title)
+        await _best_effort(key, "say nothing is watched", cards.say(rt, inc, unwatched))
+        await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
         return
-    await cards.say(rt, inc, render("back_to_observe", window=verify_window(rt, verify_cfg)))
+    back = render("back_to_observe", window=verify_window(rt, verify_cfg))
+    await _best_effort(key, "say it is back to Observe", cards.say(rt, inc, back))
     await schedule_verify(rt, key, number, verify_cfg, attempt=1)
-    await cards.refresh_summary(rt, number)
+    await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
 
 
 def verify_window(rt: Runtime, verify_cfg: dict[str, Any]) -> timedelta:
@@ -335,6 +468,13 @@ def alerts_cleared(observation: dict[str, Any]) -> bool:
     return bool(alerts) and all(a.get("status") == "resolved" for a in alerts)
 
 
+def verify_sentence(*, cleared: bool, after: timedelta, title: str) -> str:
+    """The verdict for the timeline: a plain sentence (the postmortem renders it as text)."""
+    if cleared:
+        return f"Alerts cleared {format_duration(after)} after {title}"
+    return f"Still firing {format_duration(after)} after {title}: marked not effective"
+
+
 async def verify(rt: Runtime, key: str, attempt: int) -> None:
     """Observe again: have the alerts cleared since the action? Decide and report."""
     from bot.service.context import observe
@@ -345,7 +485,11 @@ async def verify(rt: Runtime, key: str, attempt: int) -> None:
             return
         number, title, finished = row.incident_id, row.title, row.finished_at
         verify_cfg = dict(row.verify or {})
-    inc = await observe(rt, number)
+    try:
+        inc = await observe(rt, number)
+    except Exception:  # the Observe card could not be posted; the observation is stored first
+        log.warning("verify %s: could not redraw the Observe card", key, exc_info=True)
+        inc = await incidents.load(rt, number)
     if inc is None or inc.status is Status.RESOLVED:
         return
     async with rt.db.session() as session:
@@ -371,12 +515,109 @@ async def verify(rt: Runtime, key: str, attempt: int) -> None:
             session,
             number,
             TimelineKind.VERIFY,
-            text,
+            verify_sentence(cleared=cleared, after=now - finished, title=title),
             actor="system",
             data={"key": key, "passed": cleared, "effective": cleared, "attempts": attempt},
             at=now,
         )
-    await cards.say(rt, inc, text, views.verify_result(text, cleared=cleared, number=number))
+    verdict = views.verify_result(text, cleared=cleared, number=number)
+    await _best_effort(key, "post the verdict", cards.say(rt, inc, text, verdict))
     if not cleared:
-        await incidents.move_stage(rt, number, Stage.ORIENT, by=None)
+        await _best_effort(
+            key, "go back to Orient", incidents.move_stage(rt, number, Stage.ORIENT, by=None)
+        )
+    await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
+
+
+# --------------------------------------------------------------------------- interrupted runs
+
+
+async def maintenance(rt: Runtime, payload: dict[str, Any]) -> None:
+    """The `maintenance` job: periodic housekeeping, one task per job."""
+    if payload.get("task") == INTERRUPTED_RUNS:
+        await recover_interrupted(rt)
+
+
+async def recover_interrupted(rt: Runtime, *, older_than: timedelta = STALE_RUN_AFTER) -> list[str]:
+    """Fail the action runs left "running" by a worker that died mid-run. Returns their keys.
+
+    action.run jobs are never retried (a rollback must not run twice), so such a run would stay
+    "running" forever. A run counts as interrupted once it started more than `older_than` ago
+    and no worker holds a live lease on its job. While runs are still going, the sweep
+    schedules itself again for when the oldest of them would be stale."""
+    now = utcnow()
+    async with rt.db.session() as session:
+        running = (
+            await session.scalars(select(ActionRunRow).where(ActionRunRow.status == "running"))
+        ).all()
+        if not running:
+            return []
+        live = (
+            await session.scalars(
+                select(Job).where(
+                    Job.kind == "action.run", Job.status == "running", Job.locked_until > now
+                )
+            )
+        ).all()
+        leases = {str((job.payload or {}).get("key")): job.locked_until for job in live}
+        stale, going = [], []
+        for row in running:
+            started = row.started_at or row.created_at
+            lease = leases.get(row.key)
+            if started < now - older_than and lease is None:
+                stale.append(row.key)
+            else:  # look again when it could be stale: old enough and its lease run out
+                going.append(max(started + older_than, lease or now))
+    interrupted = [key for key in stale if await _interrupt(rt, key)]
+    if going:
+        due = min(going) + timedelta(minutes=1)
+        added = await jobs.schedule_once(
+            rt.db,
+            MAINTENANCE,
+            {"task": INTERRUPTED_RUNS},
+            due_at=due,
+            dedup_key=f"maintenance:{INTERRUPTED_RUNS}:{int(due.timestamp())}",
+            max_attempts=3,
+        )
+        if added:
+            rt.worker.wake()
+    return interrupted
+
+
+async def _interrupt(rt: Runtime, key: str) -> bool:
+    """Mark one stale run failed: timeline, channel, and the incident back to Decide."""
+    async with rt.db.transaction() as session:
+        row = await repo.action_run(session, key, lock=True)
+        if row is None or row.status != "running":
+            return False  # finished meanwhile, or another replica reported it
+        now = utcnow()
+        row.status, row.finished_at, row.result = "failed", now, INTERRUPTED
+        row.response = dict(row.response or {}) | {"interrupted": True}
+        number, title = row.incident_id, row.title
+        approvers = list(row.approved_by or [])
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.ACTION,
+            f"{title}: {INTERRUPTED}",
+            actor="system",
+            data={
+                "key": key,
+                "params": row.params,
+                "result": INTERRUPTED,
+                "ok": False,
+                "interrupted": True,
+                "approved_by": approvers,
+                "dry_run": row.dry_run,
+            },
+            at=now,
+        )
+    log.warning("action run %s of INC-%s was interrupted; marked failed", key, number)
+    inc = await incidents.load(rt, number)
+    if inc is None:
+        return True
+    text, blocks = views.action_interrupted(title)
+    await cards.say(rt, inc, text, blocks)
+    await incidents.move_stage(rt, number, Stage.DECIDE, by=None)
     await cards.refresh_summary(rt, number)
+    return True

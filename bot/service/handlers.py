@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.service import act, context, decide, incidents, pagerduty_events, postmortems, reminders
 from bot.service.runtime import Runtime
+from bot.slack import events
 from bot.storage.tables import InboundEvent
 
 
@@ -35,7 +36,7 @@ def register(rt: Runtime) -> None:
         await act.verify(rt, payload["key"], payload.get("attempt", 1))
 
     async def postmortem(payload: dict[str, Any]) -> None:
-        await postmortems.publish(rt, payload["incident"])
+        await postmortems.publish(rt, payload["incident"], resolved_by=payload.get("resolved_by"))
 
     for kind, handler in {
         "pagerduty.event": inbound_pagerduty,
@@ -47,5 +48,7 @@ def register(rt: Runtime) -> None:
         "action.verify": verify,
         "incident.postmortem": postmortem,
         reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
+        act.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
+        events.JOB_KIND: lambda payload: events.run_pin(rt, payload),
     }.items():
         rt.worker.register(kind, handler)

@@ -112,8 +112,7 @@ async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = N
         assert inc is not None and inc.channel_id
         if declared_by:
             await rt.slack.invite(inc.channel_id, [declared_by])
-        await invite_pagerduty_assignees(rt, inc)
-        await responders.invite_oncall(rt, number)
+        await responders.invite_assignees_and_oncall(rt, inc)
         text, blocks = views.opened(inc, declared_by)
         await cards.say(rt, inc, text, blocks)
         await announce(rt, inc, text, origin_channel)
@@ -123,35 +122,24 @@ async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = N
     await context.refresh(rt, number)
 
 
-async def invite_pagerduty_assignees(rt: Runtime, inc: IncidentView) -> list[str]:
-    """Invite whoever PagerDuty assigned, matched to Slack users by email. Best effort: a
-    missing user or a PagerDuty error never stops the channel set-up."""
-    if rt.pagerduty is None or not inc.pd_incident_id or not inc.channel_id:
+def announcement_channels(
+    rt: Runtime, inc: IncidentView, origin_channel: str | None = None
+) -> list[str]:
+    """Where the incident is announced: the announcements channel, the service's channel and
+    the channel it was declared from. None for a drill: a rehearsal stays in its own channel."""
+    if inc.is_drill:
         return []
-    found: list[str] = []
-    try:
-        pd_incident = await rt.pagerduty.get_incident(inc.pd_incident_id)
-        assignees = [a.get("assignee") for a in pd_incident.get("assignments") or []]
-        # Matched one by one: an unknown PagerDuty user does not stop the others.
-        found = list(
-            (await responders.slack_users_for(rt, responders.user_ids(assignees))).values()
-        )
-        await rt.slack.invite(inc.channel_id, found)
-    except Exception:
-        log.warning("could not invite PagerDuty assignees to %s", inc.ref, exc_info=True)
-    return found
+    service = rt.config.service(inc.service)
+    targets = {c for c in (rt.config.announcements_channel, origin_channel) if c}
+    if service and service.slack_channel:
+        targets.add(service.slack_channel)
+    return sorted(targets)
 
 
 async def announce(
     rt: Runtime, inc: IncidentView, text: str, origin_channel: str | None = None
 ) -> None:
-    if inc.is_drill:  # a rehearsal stays in its own channel
-        return
-    service = rt.config.service(inc.service)
-    targets = {c for c in (rt.config.announcements_channel, origin_channel) if c}
-    if service and service.slack_channel:
-        targets.add(service.slack_channel)
-    for channel in sorted(targets):
+    for channel in announcement_channels(rt, inc, origin_channel):
         link = f" · join <#{inc.channel_id}>" if inc.channel_id else ""
         try:
             await rt.slack.post(channel, text + link)
@@ -269,8 +257,13 @@ async def resolve(
         )
         await jobs.cancel_in(session, dedup_prefix=f"verify:{number}:")
         await reminders.cancel_all(session, number)
+        # The postmortem job also announces the resolution, once per channel and with the
+        # postmortem's link: one post, not "resolved" followed by "postmortem".
         jobs.add_job(
-            session, "incident.postmortem", {"incident": number}, ordering_key=incident_key(number)
+            session,
+            "incident.postmortem",
+            {"incident": number, "resolved_by": by},
+            ordering_key=incident_key(number),
         )
         opened_at = row.opened_at
         severity, drill = Severity(row.severity), row.is_drill
@@ -282,7 +275,6 @@ async def resolve(
     if inc is not None:
         text = render("resolved", inc=inc, duration=at - opened_at, by=by)
         await cards.say(rt, inc, text)
-        await announce(rt, inc, text)
         await cards.refresh_summary(rt, number)
     return True
 
@@ -317,13 +309,30 @@ async def set_severity(rt: Runtime, number: int, severity: Severity, *, by: str 
 
 
 async def assign_role(rt: Runtime, number: int, role: str, user: str, *, by: str | None) -> bool:
-    """Hand a role to a Slack user: timeline, invite, topic and summary. False if unchanged."""
+    """Hand a role to a Slack user: timeline, invite, topic and summary. False if unchanged.
+
+    A role nobody holds may be taken by anyone; a held role changes hands only when its holder,
+    the commander or whoever declared the incident says so (`by`; None is the bot itself).
+    Anyone else gets PermissionError, whose message says who can."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number, lock=True)
         if row is None or (row.roles or {}).get(role) == user:
             return False
+        holder = (row.roles or {}).get(role)
+        commander = (row.roles or {}).get("commander")
+        allowed = [u for u in (holder, commander, row.declared_by) if u]
+        if holder and by is not None and by not in allowed:
+            who = [f"<@{holder}> (the {role})"]
+            if commander and commander != holder:
+                who.append(f"<@{commander}> (the commander)")
+            if row.declared_by and row.declared_by not in (holder, commander):
+                who.append(f"<@{row.declared_by}> (who declared INC-{number})")
+            raise PermissionError(
+                f"The {role} of INC-{number} is <@{holder}>: only "
+                f"{' or '.join(who)} may hand it to someone else."
+            )
         row.roles = dict(row.roles or {}) | {role: user}
         await repo.add_entry(
             session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Literal
 from bot.domain.model import IncidentView, TimelineKind, utcnow
 from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.render import render_postmortem
-from bot.service import cards
+from bot.service import cards, incidents
 from bot.service.runtime import Runtime
 from bot.slack.gateway import display_names
 from bot.slack.text import render as render_text
@@ -71,12 +72,60 @@ async def render(
     return render_postmortem(doc, fmt=fmt, templates_dir=templates_dir(rt))
 
 
-async def publish(rt: Runtime, number: int, *, announce: bool = True) -> str | None:
+async def publish(
+    rt: Runtime, number: int, *, announce: bool = True, resolved_by: str | None = None
+) -> str | None:
     """Upload the Markdown postmortem to the incident channel (files_upload_v2); with
-    ``announce``, post a link in the announcements channels. Returns the link, if any."""
-    text = await render(rt, number, resolve_names=True)
+    ``announce``, announce the resolution with the postmortem's link: one post per announcements
+    channel. Returns the link, if any."""
     inc = await cards.load_view(rt, number)
-    if text is None or inc is None or not inc.channel_id:
+    if inc is None or not inc.channel_id:
+        return None
+    try:
+        url = await _upload_once(rt, inc) if announce else await _upload(rt, inc)
+    except Exception:
+        if announce:  # the resolution is announced even when the postmortem cannot be written
+            await announce_resolved(rt, inc, None, by=resolved_by)
+        raise
+    if announce:
+        await announce_resolved(rt, inc, url, by=resolved_by)
+    return url
+
+
+def upload_kind(inc: IncidentView) -> str | None:
+    """incident_messages kind remembering the postmortem uploaded for one resolve."""
+    if inc.resolved_at is None:
+        return None
+    return f"postmortem:{inc.resolved_at.timestamp():.6f}"
+
+
+async def _upload_once(rt: Runtime, inc: IncidentView) -> str | None:
+    """The resolve's upload: a retried postmortem job does not upload the same file again,
+    while a later resolve (after a reopen) has a new resolved_at, so a new postmortem."""
+    kind = upload_kind(inc)
+    if kind is None or not inc.channel_id:
+        return await _upload(rt, inc)
+    async with rt.db.session() as session:
+        done = await repo.message_ts(session, inc.number, kind)
+    if done is not None:
+        return await _summary_link(rt, inc)
+    url = await _upload(rt, inc)
+    async with rt.db.transaction() as session:
+        await repo.remember_message(session, inc.number, kind, inc.channel_id, "uploaded")
+    return url
+
+
+async def _summary_link(rt: Runtime, inc: IncidentView) -> str | None:
+    if not inc.channel_id:
+        return None
+    async with rt.db.session() as session:
+        ts = await repo.message_ts(session, inc.number, "summary")
+    return await rt.slack.permalink(inc.channel_id, ts) if ts else None
+
+
+async def _upload(rt: Runtime, inc: IncidentView) -> str | None:
+    text = await render(rt, inc.number, resolve_names=True)
+    if text is None or not inc.channel_id:
         return None
     url = await rt.slack.upload(
         inc.channel_id,
@@ -87,33 +136,42 @@ async def publish(rt: Runtime, number: int, *, announce: bool = True) -> str | N
     )
     if url is None:
         # Not every workspace returns the file's permalink: link the pinned summary instead.
-        async with rt.db.session() as session:
-            ts = await repo.message_ts(session, number, "summary")
-        url = await rt.slack.permalink(inc.channel_id, ts) if ts else None
-    if announce:
-        await announce_postmortem(rt, inc, url)
+        url = await _summary_link(rt, inc)
     return url
 
 
-def announcement_channels(rt: Runtime, inc: IncidentView) -> list[str]:
-    service = rt.config.service(inc.service)
-    targets = {rt.config.announcements_channel}
-    if service is not None:
-        targets.add(service.slack_channel)
-    return sorted(c for c in targets if c)
+def announce_kind(channel: str) -> str:
+    """incident_messages kind of the resolution announcement in one channel (max 40 chars)."""
+    kind = f"announce:{channel}"
+    if len(kind) <= 40:
+        return kind
+    return "announce:" + hashlib.sha256(channel.encode()).hexdigest()[:31]
 
 
-async def announce_postmortem(rt: Runtime, inc: IncidentView, url: str | None) -> None:
-    if inc.is_drill:
+async def announce_resolved(
+    rt: Runtime, inc: IncidentView, url: str | None, *, by: str | None
+) -> None:
+    """Post the resolution, with the postmortem link, once in each announcements channel.
+
+    The post is remembered per channel (`announce:<channel>`), so a retried postmortem job does
+    not announce twice. A drill is never announced."""
+    if inc.resolved_at is None:
         return
-    text = render_text("postmortem_announce", inc=inc, url=url)
-    for channel in announcement_channels(rt, inc):
+    text = render_text(
+        "resolved_announce", inc=inc, duration=inc.resolved_at - inc.opened_at, by=by, url=url
+    )
+    for channel in incidents.announcement_channels(rt, inc):
+        kind = announce_kind(channel)
+        async with rt.db.session() as session:
+            if await repo.message_ts(session, inc.number, kind):
+                continue
         try:
-            await rt.slack.post(channel, text)
+            ts = await rt.slack.post(channel, text)
         except Exception:  # an announcement must never lose the postmortem itself
-            log.warning(
-                "could not announce the %s postmortem in %s", inc.ref, channel, exc_info=True
-            )
+            log.warning("could not announce %s in %s", inc.ref, channel, exc_info=True)
+            continue
+        async with rt.db.transaction() as session:
+            await repo.remember_message(session, inc.number, kind, channel, ts)
 
 
 async def update_fields(

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from bot.domain.model import TimelineKind
+from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards
 from bot.service.runtime import Runtime
 from bot.slack.text import render
@@ -87,18 +87,46 @@ async def _invited_before(rt: Runtime, number: int) -> set[str]:
     }
 
 
-async def invite_oncall(rt: Runtime, number: int) -> list[str]:
-    """Invite the current on-call of the PagerDuty incident's escalation policy. Called once,
-    when the incident channel is created (incidents.invite_pagerduty_assignees does the
-    assignees)."""
-    inc = await cards.load_view(rt, number)
-    if inc is None or not inc.pd_incident_id or rt.pagerduty is None:
+async def invite_assignees_and_oncall(rt: Runtime, inc: IncidentView) -> list[str]:
+    """At channel set-up: invite whoever PagerDuty assigned, then the current on-call of the
+    incident's escalation policy, from one fetch of the PagerDuty incident. Returns the Slack
+    ids invited. Best effort: a missing user or a PagerDuty error never stops the set-up."""
+    if rt.pagerduty is None or not inc.pd_incident_id or not inc.channel_id:
         return []
     try:
-        incident = await rt.pagerduty.get_incident(inc.pd_incident_id)
-        policy = (incident.get("escalation_policy") or {}).get("id")
+        pd_incident = await rt.pagerduty.get_incident(inc.pd_incident_id)
+    except Exception:
+        log.warning("could not fetch the PagerDuty incident of %s", inc.ref, exc_info=True)
+        return []
+    assignees = await _invite_assignees(rt, inc, inc.channel_id, pd_incident)
+    oncall = await _invite_oncall(rt, inc, pd_incident)
+    return assignees + oncall
+
+
+async def _invite_assignees(
+    rt: Runtime, inc: IncidentView, channel: str, pd_incident: dict[str, Any]
+) -> list[str]:
+    """The assignees, matched to Slack users by email, invited straight into the channel (no
+    timeline entry, no message)."""
+    found: list[str] = []
+    try:
+        assignees = [a.get("assignee") for a in pd_incident.get("assignments") or []]
+        # Matched one by one: an unknown PagerDuty user does not stop the others.
+        found = list((await slack_users_for(rt, user_ids(assignees))).values())
+        await rt.slack.invite(channel, found)
+    except Exception:
+        log.warning("could not invite PagerDuty assignees to %s", inc.ref, exc_info=True)
+    return found
+
+
+async def _invite_oncall(rt: Runtime, inc: IncidentView, pd_incident: dict[str, Any]) -> list[str]:
+    """The current on-call of the incident's escalation policy, invited through `invite` (on the
+    timeline, said in the channel)."""
+    assert rt.pagerduty is not None
+    try:
+        policy = (pd_incident.get("escalation_policy") or {}).get("id")
         oncall = await rt.pagerduty.oncall_users(policy) if policy else []
     except Exception:
         log.warning("could not look up the on-call for %s", inc.ref, exc_info=True)
         return []
-    return await invite(rt, number, user_ids(oncall), why="from PagerDuty on-call")
+    return await invite(rt, inc.number, user_ids(oncall), why="from PagerDuty on-call")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.service.runtime import Runtime
@@ -15,10 +18,39 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
         signing_secret=secret(rt.settings.slack_signing_secret) or "",
         # Ack first, work after: listeners keep running once Slack has its 200.
         process_before_response=False,
+        # Over HTTP every request is verified (`serve` refuses to start without the secret);
+        # Socket Mode has no /slack/events route at all.
         request_verification_enabled=rt.settings.slack_signing_secret is not None,
     )
     register_listeners(app, rt)
+    app.error(_report_failure(rt))
     return app
+
+
+def _report_failure(rt: Runtime) -> Any:
+    """A listener that raised: log it and tell the person who clicked, so nothing fails silently."""
+
+    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        logger.error("Slack listener failed: %s", error, exc_info=error)
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        channel = (
+            (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+            or body.get("channel_id")
+        )
+        if not (user and channel):
+            return
+        try:
+            await rt.slack.ephemeral(
+                channel,
+                user,
+                f"That did not work ({type(error).__name__}); it is logged. "
+                f"Try again, or use `{rt.settings.slash_command} help`.",
+            )
+        except Exception:  # the report itself must never raise
+            logger.warning("could not tell the user about a failed listener", exc_info=True)
+
+    return on_error
 
 
 def register_listeners(app: AsyncApp, rt: Runtime) -> None:

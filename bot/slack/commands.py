@@ -221,7 +221,12 @@ async def _role(
         usage = render("role_usage", command=rt.settings.slash_command)
         await respond(response_type="ephemeral", text=usage)
         return
-    if not await incidents.assign_role(rt, inc.number, role.lower(), match.group(1), by=user):
+    try:
+        changed = await incidents.assign_role(rt, inc.number, role.lower(), match.group(1), by=user)
+    except PermissionError as exc:
+        await respond(response_type="ephemeral", text=f":no_entry: {exc}")
+        return
+    if not changed:
         await respond(response_type="ephemeral", text=f"Nothing changed: already {role.lower()}.")
 
 

@@ -3,7 +3,10 @@
 A reaction (OODA_PIN_REACTION, default pushpin) on a message in an incident channel puts that
 message on the timeline with its original author and time; removing it takes the entry off.
 Each message lands at most once (source key `slack:<channel>:<ts>`), and each Events API
-delivery is recorded by its `event_id`, so Slack's retries never repeat the work.
+delivery is recorded by its `event_id`, so Slack's retries never repeat the work. The delivery is
+recorded together with a `slack.pin` job in one transaction, and the job does the Slack work
+(read the message, confirm with a reaction): a Slack error there is retried by the job queue,
+not lost to the deduplication of Slack's own retry.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from bot.slack import views
 from bot.slack.blocks import view_values
 from bot.slack.context import active, incident_by_number, incident_in_channel
 from bot.slack.text import from_slack, render
-from bot.storage import repo
+from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +47,31 @@ def slack_time(ts: str) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
 
-async def first_delivery(rt: Runtime, body: dict[str, Any]) -> bool:
-    """Record the Events API envelope by event_id; False when it was seen before (a retry)."""
+JOB_KIND = "slack.pin"
+
+
+async def queue_pin(rt: Runtime, body: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Record the Events API delivery by event_id and queue the `slack.pin` job that does the
+    work, in one transaction. False when the delivery was seen before (a retry)."""
     event_id = body.get("event_id")
-    if not event_id:
-        return True
     event = body.get("event") or {}
     async with rt.db.transaction() as session:
-        row = await repo.record_inbound(
-            session, "slack", str(event_id), event.get("type"), {"event": event}
+        if event_id:
+            row = await repo.record_inbound(
+                session, "slack", str(event_id), event.get("type"), {"event": event}
+            )
+            if row is None:
+                return False
+        jobs.add_job(
+            session,
+            JOB_KIND,
+            payload,
+            # Adds and removals of one message stay in order; other incident work is not held up.
+            ordering_key=f"{JOB_KIND}:{payload['channel']}:{payload['ts']}"[:200],
+            dedup_key=f"{JOB_KIND}:{event_id}"[:200] if event_id else None,
         )
-    return row is not None
+    rt.worker.wake()
+    return True
 
 
 async def capture(
@@ -95,14 +112,51 @@ def _is_pin(rt: Runtime, event: dict[str, Any]) -> bool:
     return event.get("reaction") == rt.settings.pin_reaction.strip().strip(":")
 
 
-async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
+def _pin_target(rt: Runtime, body: dict[str, Any]) -> tuple[str, str] | None:
     event = body.get("event") or {}
     item = event.get("item") or {}
     if not _is_pin(rt, event) or item.get("type") != "message":
-        return
+        return None
     channel, ts = item.get("channel"), item.get("ts")
+    return (str(channel), str(ts)) if channel and ts else None
+
+
+async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
+    await _on_reaction(rt, body, "add")
+
+
+async def on_reaction_removed(rt: Runtime, body: dict[str, Any]) -> None:
+    await _on_reaction(rt, body, "remove")
+
+
+async def _on_reaction(rt: Runtime, body: dict[str, Any], op: str) -> None:
+    target = _pin_target(rt, body)
+    if target is None:
+        return
+    channel, ts = target
     inc = await incident_in_channel(rt, channel)
-    if inc is None or not channel or not ts or not await first_delivery(rt, body):
+    if inc is None:
+        return
+    by = (body.get("event") or {}).get("user")
+    payload = {"op": op, "incident": inc.number, "channel": channel, "ts": ts, "by": by}
+    await queue_pin(rt, body, payload)
+
+
+async def run_pin(rt: Runtime, payload: dict[str, Any]) -> None:
+    """The `slack.pin` job: put the 📌 message on the timeline, or take it off. A Slack error
+    raises, so the job queue retries it; each step is idempotent (the source key)."""
+    number, channel, ts = int(payload["incident"]), payload["channel"], payload["ts"]
+    inc = await incidents.load(rt, number)
+    if inc is None:
+        return
+    if payload.get("op") == "remove":
+        async with rt.db.transaction() as session:
+            removed = await repo.remove_entry(session, number, source_key(channel, ts))
+        if removed:
+            try:
+                await rt.slack.unreact(channel, ts, CONFIRM_REACTION)
+            except SlackApiError as exc:  # the entry is off the timeline; the ✅ is cosmetic
+                log.info("could not remove the capture mark: %s", exc.response.get("error"))
         return
     message = await rt.slack.message(channel, ts)
     if message is None:  # a thread reply or a deleted message: nothing to quote
@@ -116,24 +170,9 @@ async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
         ts=ts,
         author=author,
         text=message.get("text") or "",
-        by=event.get("user"),
+        by=payload.get("by"),
     ):
         await _confirm(rt, channel, ts)
-
-
-async def on_reaction_removed(rt: Runtime, body: dict[str, Any]) -> None:
-    event = body.get("event") or {}
-    item = event.get("item") or {}
-    if not _is_pin(rt, event) or item.get("type") != "message":
-        return
-    channel, ts = item.get("channel"), item.get("ts")
-    inc = await incident_in_channel(rt, channel)
-    if inc is None or not channel or not ts or not await first_delivery(rt, body):
-        return
-    async with rt.db.transaction() as session:
-        removed = await repo.remove_entry(session, inc.number, source_key(channel, ts))
-    if removed:
-        await rt.slack.unreact(channel, ts, CONFIRM_REACTION)
 
 
 async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:

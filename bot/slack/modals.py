@@ -73,6 +73,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             )
             return
         reason = (view_values(view).get("reason") or "").strip()
+        # Database work only before the ack (role check, approval, queued run): Slack gives a
+        # view_submission 3 s. Every post (the decision, the run) comes after, or from the job.
         try:
             status = await act.approve(
                 rt,

@@ -15,7 +15,10 @@ TEMPLATES: dict[str, str] = {
     "observe_header": "Observe · {{ inc.ref }} · {{ inc.title }}",
     "observe_facts": (
         "*Service:* {{ inc.service or service_label or 'not in the catalog' }}\n"
-        "*Urgency:* {{ inc.urgency or 'unknown' }} · *PagerDuty status:* {{ pd_status or 'unknown' }}\n"
+        "*Urgency:* {{ inc.urgency or 'unknown' }} · "
+        # Resolved here while PagerDuty still answers with its old status: ours is the news.
+        "{% if inc.status.value == 'resolved' and pd_status != 'resolved' %}*Status:* resolved"
+        "{% else %}*PagerDuty status:* {{ pd_status or 'unknown' }}{% endif %}\n"
         "*Firing since:* {{ inc.first_alert_at|hhmm }} ({{ since|duration }} ago)"
         "{% if inc.pd_url %}\n{{ inc.pd_url|link('Open in PagerDuty') }}{% endif %}"
     ),
@@ -67,6 +70,10 @@ TEMPLATES: dict[str, str] = {
         "{% if dry_run %}(dry run) {% endif %}{{ 'succeeded' if ok else 'failed' }}"
         " in {{ duration }}.\n{{ detail }}"
         "{% if not ok %}\n_Try:_ {{ hint }}{% endif %}"
+    ),
+    "act_interrupted": (
+        ":warning: *{{ title }}* was interrupted: the bot restarted while it ran. "
+        "Check the target system before running it again. Back to *Decide*."
     ),
     "back_to_observe": (
         ":arrows_counterclockwise: Back to *Observe*: checking whether the alerts clear"
@@ -163,10 +170,13 @@ TEMPLATES.update(
 # Postmortems, follow-ups and stats (issue 7).
 TEMPLATES.update(
     {
-        "postmortem_announce": (
-            ":page_facing_up: *{{ inc.ref }} postmortem* — {{ inc.title }} "
-            "({{ inc.severity.label }}{% if inc.service %}, {{ inc.service }}{% endif %}): "
+        "resolved_announce": (
+            ":white_check_mark: *{{ inc.ref }} resolved* after {{ duration|duration }}"
+            "{% if by %} by {{ by|mention }}{% endif %} — {{ inc.title }} "
+            "({{ inc.severity.label }}{% if inc.service %}, {{ inc.service }}{% endif %})\n"
+            ":page_facing_up: Postmortem: "
             "{% if url %}{{ url|link('read it') }}{% else %}in {{ inc.channel_id|channel }}{% endif %}"
+            "{% if url and inc.channel_id %} · channel {{ inc.channel_id|channel }}{% endif %}"
         ),
         "followup_added": (
             ":pushpin: *Follow-up* {{ text }}"

@@ -160,7 +160,7 @@ def orient(
     )
     top = ranked[0] if ranked else None
     text = f"{inc.ref} Orient: {len(ranked)} change(s)" + (
-        f", top: {top.change.summary}" if top else ""
+        f", top: {escape(top.change.summary)}" if top else ""
     )
     return text, blocks
 
@@ -219,6 +219,11 @@ def action_result(
         detail=detail,
         hint=hint,
     )
+    return text, [bk.section(text)]
+
+
+def action_interrupted(title: str) -> tuple[str, list[bk.Block]]:
+    text = render("act_interrupted", title=title)
     return text, [bk.section(text)]
 
 

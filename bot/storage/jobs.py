@@ -76,7 +76,25 @@ async def claim(db: Database, worker_id: str, *, limit: int = 10) -> list[Claime
             earlier.status.in_(ACTIVE),
         )
     )
-    stale_running = and_(Job.status == "running", Job.locked_until < now)
+    # A running job whose lease expired was abandoned (its process died): retry it if it has
+    # attempts left; otherwise it is dead, so it stops blocking its ordering key.
+    stale_running = and_(
+        Job.status == "running", Job.locked_until < now, Job.attempts < Job.max_attempts
+    )
+    async with db.transaction() as session:
+        await session.execute(
+            update(Job)
+            .where(
+                Job.status == "running",
+                Job.locked_until < now,
+                Job.attempts >= Job.max_attempts,
+            )
+            .values(
+                status="dead",
+                last_error="lease expired: the process running it stopped",
+                finished_at=now,
+            )
+        )
     query = (
         select(Job)
         .where(((Job.status == "pending") & (Job.due_at <= now)) | stale_running)
@@ -88,22 +106,22 @@ async def claim(db: Database, worker_id: str, *, limit: int = 10) -> list[Claime
     claimed: list[ClaimedJob] = []
     async with db.transaction() as session:
         for job in (await session.scalars(query)).all():
+            # Read before the UPDATE: the ORM syncs the new values into `job`.
+            job_id, status, attempts = job.id, job.status, job.attempts
+            kind, payload, max_attempts = job.kind, dict(job.payload), job.max_attempts
             result = await session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.status == job.status, Job.attempts == job.attempts)
+                .where(Job.id == job_id, Job.status == status, Job.attempts == attempts)
                 .values(
                     status="running",
-                    attempts=job.attempts + 1,
+                    attempts=attempts + 1,
                     locked_by=worker_id,
                     locked_until=now + LEASE,
                 )
+                .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(
-                    ClaimedJob(
-                        job.id, job.kind, dict(job.payload), job.attempts + 1, job.max_attempts
-                    )
-                )
+                claimed.append(ClaimedJob(job_id, kind, payload, attempts + 1, max_attempts))
     return claimed
 
 

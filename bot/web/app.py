@@ -19,7 +19,9 @@ from bot.service.runtime import Runtime
 from bot.web import changes, github, pagerduty
 
 
-def create_app(rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True) -> Starlette:
+def create_app(
+    rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True, slack_over_http: bool = True
+) -> Starlette:
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
@@ -48,7 +50,6 @@ def create_app(rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True) -> Starl
 
     app = Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
             Route(
                 "/webhooks/pagerduty",
                 counted_webhook("pagerduty", pagerduty.receive),
@@ -63,5 +64,7 @@ def create_app(rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True) -> Starl
         ],
         lifespan=lifespan,
     )
+    if slack_over_http:
+        app.router.routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
     app.state.runtime = rt
     return app

@@ -21,13 +21,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from bot.domain.model import Change
-from bot.service import context
 from bot.service.runtime import Runtime
-from bot.settings import secret
-from bot.storage import repo
-from bot.storage.tables import ChangeRow
-from bot.web.pagerduty import error, read_body
+from bot.web import ingest
 from integrations.webhook import SIGNATURE_HEADER, change_event_to_change, verify
 
 log = logging.getLogger(__name__)
@@ -90,60 +85,38 @@ def _delivery_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def too_long_field(change: Change) -> str | None:
-    """A field longer than its column would fail the insert on PostgreSQL: say so up front."""
-    for column in ChangeRow.__table__.columns:
-        limit = getattr(column.type, "length", None)
-        value = getattr(change, column.name, None)
-        if limit and isinstance(value, str) and len(value) > limit:
-            field = "custom_details.id" if column.name == "external_id" else column.name
-            return f"{field} is longer than {limit} characters"
-    return None
-
-
 async def receive(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    body = await read_body(request)
-    if body is None:
-        return error(413, "body larger than 2 MB")
-    shared = secret(rt.settings.changes_webhook_secret)
-    if not shared:
-        return error(403, "OODA_CHANGES_SECRET is not configured")
+    read = await ingest.body_and_secret(
+        request, rt.settings.changes_webhook_secret, "OODA_CHANGES_SECRET"
+    )
+    if isinstance(read, JSONResponse):
+        return read
+    body, shared = read
     problem = _auth_problem(request, body, shared)
     if problem is not None:
-        return error(*problem)
-    try:
-        event = json.loads(body)
-    except ValueError as exc:
-        return error(400, f"body is not valid JSON: {exc}")
-    if not isinstance(event, dict):
-        return error(400, "body must be a JSON object")
+        return ingest.error(*problem)
+    event = ingest.json_object(body)
+    if isinstance(event, JSONResponse):
+        return event
     service = _resolve_service(rt, event)
     try:
         change = change_event_to_change(event, service=service)
     except ValueError as exc:
-        return error(400, str(exc))
+        return ingest.error(400, str(exc))
     if service is not None:
         change = replace(change, service=service)  # the catalog's name, not the sender's alias
-    too_long = too_long_field(change)
+    too_long = ingest.too_long_field(change)
     if too_long:
-        return error(400, too_long)
-    async with rt.db.transaction() as session:
-        key = f"{change.external_id[:100]}:{_delivery_key(event)}"
-        inbound = await repo.record_inbound(session, "changes", key, "change", event)
-        if inbound is None:
-            return JSONResponse({"ok": True, "duplicate": True})
-        await repo.upsert_change(session, change)
-        reoriented = await context.queue_reorient(session, rt, change)
-    if reoriented:
-        rt.worker.wake()
-    return JSONResponse(
-        {
-            "ok": True,
-            "change": f"{change.source}:{change.external_id}",
-            "service": change.service,
-            "kind": change.kind.value,
-            "reoriented": reoriented,
-        },
-        status_code=202,
+        return ingest.error(400, too_long)
+    stored = await ingest.store_change(
+        rt,
+        source="changes",
+        dedup_key=f"{change.external_id[:100]}:{_delivery_key(event)}",
+        event_type="change",
+        payload=event,
+        change=change,
     )
+    if stored is None:
+        return ingest.duplicate()
+    return ingest.change_answer(stored, 202, kind=change.kind.value)

@@ -7,7 +7,6 @@ open incidents it may concern get their Orient card redrawn by a queued job.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -18,13 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.domain.model import Change, ChangeStatus
-from bot.service import context
 from bot.service.runtime import Runtime
-from bot.settings import secret
-from bot.storage import repo
 from bot.storage.tables import ChangeRow
-from bot.web.changes import too_long_field
-from bot.web.pagerduty import error, read_body
+from bot.web import ingest
 from bot.web.signatures import github_valid
 from integrations.github import deployment_webhook_to_change
 
@@ -35,26 +30,23 @@ HANDLED = ("deployment", "deployment_status")
 
 async def receive(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    body = await read_body(request)
-    if body is None:
-        return error(413, "body larger than 2 MB")
-    webhook_secret = secret(rt.settings.github_webhook_secret)
-    if not webhook_secret:
-        return error(403, "GITHUB_WEBHOOK_SECRET is not configured")
+    read = await ingest.body_and_secret(
+        request, rt.settings.github_webhook_secret, "GITHUB_WEBHOOK_SECRET"
+    )
+    if isinstance(read, JSONResponse):
+        return read
+    body, webhook_secret = read
     header = request.headers.get("x-hub-signature-256")
     if not header:
-        return error(401, "missing X-Hub-Signature-256")
+        return ingest.error(401, "missing X-Hub-Signature-256")
     if not github_valid(header, body, webhook_secret):
-        return error(403, "signature does not match")
+        return ingest.error(403, "signature does not match")
     event_name = request.headers.get("x-github-event", "")
     if not event_name:
-        return error(400, "missing X-GitHub-Event")
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        return error(400, f"body is not valid JSON: {exc}")
-    if not isinstance(payload, dict):
-        return error(400, "body must be a JSON object")
+        return ingest.error(400, "missing X-GitHub-Event")
+    payload = ingest.json_object(body)
+    if isinstance(payload, JSONResponse):
+        return payload
     if event_name == "ping":
         return JSONResponse({"ok": True, "pong": True})
     if event_name not in HANDLED:
@@ -62,10 +54,10 @@ async def receive(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "ignored": event_name})
     problem = _shape_problem(event_name, payload)
     if problem:
-        return error(400, problem)
+        return ingest.error(400, problem)
     delivery = request.headers.get("x-github-delivery")
     if not delivery:
-        return error(400, "missing X-GitHub-Delivery")
+        return ingest.error(400, "missing X-GitHub-Delivery")
 
     deployment = payload["deployment"]
     repo_name = payload["repository"]["full_name"]
@@ -75,32 +67,30 @@ async def receive(request: Request) -> JSONResponse:
             event_name, payload, service=service.name if service else None
         )
     except (KeyError, ValueError, TypeError) as exc:
-        return error(400, f"cannot read the deployment: {exc}")
+        return ingest.error(400, f"cannot read the deployment: {exc}")
     assert change is not None  # the shape was checked above
-    too_long = too_long_field(change)
+    too_long = ingest.too_long_field(change)
     if too_long:
-        return error(400, too_long)
-    async with rt.db.transaction() as session:
-        inbound = await repo.record_inbound(session, "github", delivery, event_name, payload)
-        if inbound is None:
-            return JSONResponse({"ok": True, "duplicate": True})
-        if event_name == "deployment" and await _known(session, change):
-            # Deliveries can arrive out of order: a status already seen outranks "created".
-            change = replace(change, status=ChangeStatus.UNKNOWN)
-        row = await repo.upsert_change(session, change)
-        stored_status = row.status
-        reoriented = await context.queue_reorient(session, rt, change)
-    if reoriented:
-        rt.worker.wake()
-    return JSONResponse(
-        {
-            "ok": True,
-            "change": f"{change.source}:{change.external_id}",
-            "service": change.service,
-            "status": stored_status,
-            "reoriented": reoriented,
-        }
+        return ingest.error(400, too_long)
+    stored = await ingest.store_change(
+        rt,
+        source="github",
+        dedup_key=delivery,
+        event_type=event_name,
+        payload=payload,
+        change=change,
+        before_upsert=_keep_known_status if event_name == "deployment" else None,
     )
+    if stored is None:
+        return ingest.duplicate()
+    return ingest.change_answer(stored, status=stored.status)
+
+
+async def _keep_known_status(session: AsyncSession, change: Change) -> Change:
+    """Deliveries can arrive out of order: a status already seen outranks "created"."""
+    if await _known(session, change):
+        return replace(change, status=ChangeStatus.UNKNOWN)
+    return change
 
 
 async def _known(session: AsyncSession, change: Change) -> bool:

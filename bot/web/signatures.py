@@ -13,7 +13,8 @@ def pagerduty_valid(header: str | None, body: bytes, secrets: list[str]) -> bool
     offered = [p.strip()[3:] for p in header.split(",") if p.strip().startswith("v1=")]
     for secret in secrets:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        if any(hmac.compare_digest(expected, value) for value in offered):
+        # Compare bytes: compare_digest raises on non-ASCII str, which would be a 500.
+        if any(hmac.compare_digest(expected.encode(), v.encode()) for v in offered):
             return True
     return False
 
@@ -29,4 +30,4 @@ def github_valid(header: str | None, body: bytes, secret: str) -> bool:
     if not header or not header.startswith("sha256=") or not secret:
         return False
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header)
+    return hmac.compare_digest(expected.encode(), header.encode())

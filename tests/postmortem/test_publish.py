@@ -1,5 +1,6 @@
-"""Publishing through the real app: upload at resolve, the announcement with its link, a user
-template from OODA_CONFIG's templates_dir, `/incident postmortem [edit]`."""
+"""Publishing through the real app: upload at resolve, one resolution announcement per channel
+carrying the postmortem's link, a user template from OODA_CONFIG's templates_dir,
+`/incident postmortem [edit]`."""
 
 from __future__ import annotations
 
@@ -41,7 +42,12 @@ def file_text(record: dict[str, Any]) -> str:
 
 
 def postmortem_posts(stack: DevStack, channel: str) -> list[str]:
-    return [m["text"] for m in stack.slack.messages(channel) if "postmortem*" in m["text"]]
+    """Announcements that mention the postmortem (the resolution carries its link)."""
+    return [m["text"] for m in stack.slack.messages(channel) if "postmortem" in m["text"].lower()]
+
+
+def resolved_posts(stack: DevStack, channel: str) -> list[str]:
+    return [m["text"] for m in stack.slack.messages(channel) if "resolved*" in m["text"]]
 
 
 async def test_resolve_uploads_postmortem_and_announces_its_link(
@@ -60,9 +66,11 @@ async def test_resolve_uploads_postmortem_and_announces_its_link(
             rf"<https://fake-workspace\.slack\.com/files/U\w+/{uploaded['id']}\|read it>"
         )
         for channel in ("incidents", "checkout-eng"):
+            # One post per channel: the resolution, carrying the postmortem's link.
             posts = postmortem_posts(stack, channel)
+            assert posts == resolved_posts(stack, channel), stack.slack.messages(channel)
             assert len(posts) == 1, (channel, stack.slack.messages(channel))
-            assert "INC-1 postmortem" in posts[0]
+            assert "*INC-1 resolved* after" in posts[0]
             assert permalink.search(posts[0]), posts[0]
 
         # `/incident postmortem` posts it again in the incident channel, without re-announcing.
@@ -71,6 +79,7 @@ async def test_resolve_uploads_postmortem_and_announces_its_link(
         assert len(stack.slack.files) == 2
         assert stack.slack.files[1]["channel"] == played.channel_id
         assert len(postmortem_posts(stack, "incidents")) == 1
+        assert len(resolved_posts(stack, "incidents")) == 1
 
 
 async def test_user_template_from_config_is_used_for_the_upload(
@@ -136,6 +145,7 @@ async def test_postmortem_edit_modal_updates_incident_and_republishes(
         assert "12% of checkouts failed for 3 minutes" in text
         assert "retried non-idempotent calls" in text
         assert len(postmortem_posts(stack, "incidents")) == announced  # not announced again
+        assert len(resolved_posts(stack, "incidents")) == 1
 
 
 async def test_without_file_permalink_the_announcement_links_the_pinned_summary(

@@ -14,39 +14,36 @@ from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.storage.tables import StageSpanRow
 from tests.slack.decide_act_support import (
-    Opened,
+    ROLLBACK,
+    SHORT_WINDOW,
     WebhookReceiver,
     action_runs,
     click_run,
     config_with,
     decide_card,
     incident_row,
+    incident_stack,
     latest,
-    open_incident,
-    other_modal,
+    opened_channel,
+    pick_other,
+    run_suggested,
     stage_spans,
     texts,
     timeline,
 )
 
-SHORT_WINDOW = {"OODA_VERIFY_POLL_SECONDS": "0.2", "OODA_VERIFY_WINDOW_SECONDS": "1"}
-ROLLBACK = "rollback-github-actions"
-
 
 async def test_verify_still_firing_then_cleared_on_the_next_loop(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=SHORT_WINDOW
-    ) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url, env=SHORT_WINDOW) as (stack, opened):
         alice, pd_id = opened.scenario.alice, opened.scenario.pd_incident_id
         stack.github.on_dispatch = None  # this rollback does not fix production
 
         card = await decide_card(stack, opened)
-        await click_run(stack, opened, card, ROLLBACK, user=alice)
-        await stack.submit(stack.slack.views[-1], {"reason": "suspect deploy"}, user=alice)
-        await stack.settle()
+        await run_suggested(
+            stack, opened, card, ROLLBACK, user=alice, values={"reason": "suspect deploy"}
+        )
 
         [first] = await action_runs(stack)
         assert first.status == "succeeded" and first.verify_passed is False
@@ -97,17 +94,12 @@ async def test_verify_still_firing_then_cleared_on_the_next_loop(
 async def test_failed_step_says_what_to_try_and_can_run_again(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=SHORT_WINDOW
-    ) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url, env=SHORT_WINDOW) as (stack, opened):
         alice = opened.scenario.alice
         stack.github.workflows = {"deploy.yml"}  # no rollback.yml in the repository: 404
 
         card = await decide_card(stack, opened)
-        await click_run(stack, opened, card, ROLLBACK, user=alice)
-        await stack.submit(stack.slack.views[-1], {}, user=alice)
-        await stack.settle()
+        await run_suggested(stack, opened, card, ROLLBACK, user=alice)
 
         [failed] = await action_runs(stack)
         assert failed.status == "failed" and failed.verify_passed is None
@@ -126,16 +118,13 @@ async def test_failed_step_says_what_to_try_and_can_run_again(
 
         stack.github.workflows = None  # fixed: the same card runs it again
         card = latest(stack, opened.channel, "INC-1 Decide")
-        await click_run(stack, opened, card, ROLLBACK, user=alice)
-        await stack.submit(stack.slack.views[-1], {}, user=alice)
-        await stack.settle()
+        await run_suggested(stack, opened, card, ROLLBACK, user=alice)
         assert len(stack.github.dispatches) == 1
         assert [r.status for r in await action_runs(stack)] == ["failed", "succeeded"]
 
 
 async def test_refusals_lose_nothing(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url) as (stack, opened):
         alice = opened.scenario.alice
         card = await decide_card(stack, opened)
         await click_run(stack, opened, card, ROLLBACK, user=alice)
@@ -178,12 +167,11 @@ async def test_declared_incident_without_pagerduty(tmp_path: Path, database_url:
             values = {"title": "Checkout is slow", "severity": "SEV2", "service": "checkout"}
             await stack.submit(declare, values, user=alice)
             await stack.settle()
-            [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
-            opened = Opened(scenario=None, channel=channel)  # type: ignore[arg-type]
+            opened = opened_channel(stack)
+            channel = opened.channel
 
             # A remediation runs; with no PagerDuty alerts to watch, nothing is polled.
-            modal = await other_modal(stack, opened, user=alice)
-            pushed = (await stack.submit(modal, {"playbook": "restart-service"}, user=alice)).json()
+            pushed = await pick_other(stack, opened, "restart-service", user=alice)
             await stack.submit(pushed["view"], {"reason": "pods look stuck"}, user=alice)
             await stack.settle()  # would time out if a 10-minute verify were polling
             assert len(receiver.requests) == 1
@@ -193,10 +181,7 @@ async def test_declared_incident_without_pagerduty(tmp_path: Path, database_url:
             assert run.status == "succeeded" and run.verify_passed is None
 
             # A PagerDuty step cannot run: it says so and what to do instead.
-            modal = await other_modal(stack, opened, user=alice)
-            pushed = (
-                await stack.submit(modal, {"playbook": "page-owning-team"}, user=alice)
-            ).json()
+            pushed = await pick_other(stack, opened, "page-owning-team", user=alice)
             await stack.submit(pushed["view"], {}, user=alice)
             await stack.settle()
             result = latest(stack, channel, ":x:")
@@ -247,8 +232,8 @@ async def test_argocd_rollback_refused_while_auto_sync_then_runs(
         trigger = stack.pagerduty.webhook_event("incident.triggered", "PARGO01")
         assert (await stack.pagerduty_webhook(trigger)).status_code == 202
         await stack.settle()
-        [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
-        opened = Opened(scenario=None, channel=channel)  # type: ignore[arg-type]
+        opened = opened_channel(stack)
+        channel = opened.channel
 
         await stack.click("stage_decide", "1", user=alice, channel=channel)
         await stack.settle()
@@ -268,8 +253,6 @@ async def test_argocd_rollback_refused_while_auto_sync_then_runs(
 
         argo.set_auto_sync("checkout-prod", False)  # the responder follows the hint
         card = latest(stack, channel, "INC-1 Decide")
-        await click_run(stack, opened, card, "rollback-argocd", user=alice)
-        await stack.submit(stack.slack.views[-1], {}, user=alice)
-        await stack.settle()
+        await run_suggested(stack, opened, card, "rollback-argocd", user=alice)
         assert argo.application("checkout-prod")["status"]["history"][-1]["revision"] == "a" * 40
         assert [r.status for r in await action_runs(stack)] == ["failed", "succeeded"]

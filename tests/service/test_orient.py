@@ -68,7 +68,16 @@ def deployment_event(
     return name, body
 
 
-async def github_webhook(stack: DevStack, event: str, body: dict[str, Any]) -> httpx.Response:
+def checkout_deployed(stack: DevStack, sha: str, at: datetime, description: str, **kw: Any) -> None:
+    """A deployment of acme/checkout that Orient polls from the GitHub API itself."""
+    stack.github.add_deployment(
+        "acme/checkout", sha=sha, created_at=at, description=description, **kw
+    )
+
+
+async def deploy_webhook(stack: DevStack, **deployment: Any) -> httpx.Response:
+    """POST `deployment_event(**deployment)` to /webhooks/github, signed."""
+    event, body = deployment_event(**deployment)
     raw = json.dumps(body).encode()
     headers = {
         "Content-Type": "application/json",
@@ -80,7 +89,20 @@ async def github_webhook(stack: DevStack, event: str, body: dict[str, Any]) -> h
     return await stack.http.post("/webhooks/github", content=raw, headers=headers)
 
 
-async def change_webhook(stack: DevStack, body: dict[str, Any]) -> httpx.Response:
+async def change_webhook(
+    stack: DevStack,
+    *,
+    summary: str,
+    at: datetime,
+    source: str,
+    details: dict[str, Any],
+    links: list[dict[str, str]] | None = None,
+) -> httpx.Response:
+    """POST a PagerDuty-style change event to /webhooks/changes with the bearer secret."""
+    payload = {"summary": summary, "timestamp": iso(at), "source": source}
+    body: dict[str, Any] = {"payload": payload | {"custom_details": details}}
+    if links is not None:
+        body["links"] = links
     assert stack.http is not None
     return await stack.http.post(
         "/webhooks/changes", json=body, headers={"Authorization": f"Bearer {CHANGES_SECRET}"}
@@ -105,6 +127,13 @@ def page(stack: DevStack, *, first_alert: datetime, service_id: str = "PCHKOUT")
     return pd.webhook_event("incident.triggered", "PORIENT1")
 
 
+async def paged(stack: DevStack, *, first_alert: datetime, service_id: str = "PCHKOUT") -> None:
+    """PagerDuty pages (see `page`); the bot opens INC-1 and gathers its context."""
+    webhook = page(stack, first_alert=first_alert, service_id=service_id)
+    assert (await stack.pagerduty_webhook(webhook)).status_code == 202
+    await stack.settle()
+
+
 def channel_id(stack: DevStack) -> str:
     channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
     return str(channel["id"])
@@ -122,6 +151,17 @@ def orient_changes(stack: DevStack) -> list[str]:
         b["text"]["text"]
         for b in found["blocks"]
         if b["type"] == "section" and b["text"]["text"][:1] == "*"
+    ]
+
+
+def verdict_values(orient: dict[str, Any], action_id: str) -> list[str]:
+    """The values of the Orient card's verdict buttons of one kind, one per ranked change."""
+    return [
+        e["value"]
+        for b in orient["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
     ]
 
 
@@ -148,45 +188,28 @@ async def test_deploy_webhook_then_page_lists_that_deploy_first(stack: DevStack)
     first_alert = utcnow() - timedelta(minutes=3)
     deployed = first_alert - timedelta(minutes=12)
     # An older deploy that Orient polls from the GitHub API itself.
-    stack.github.add_deployment(
-        "acme/checkout",
-        sha="9a8b7c6d" * 5,
-        created_at=first_alert - timedelta(hours=5),
-        description="v1.42.0",
-    )
-    event, body = deployment_event(
-        dep_id=5551,
-        repo="acme/checkout",
-        sha=SUSPECT_SHA,
-        created_at=deployed,
-        description="v1.43.0: new payment retry policy",
-    )
-    assert (await github_webhook(stack, event, body)).json()["status"] == "pending"
-    event, body = deployment_event(
-        dep_id=5551,
-        repo="acme/checkout",
-        sha=SUSPECT_SHA,
-        created_at=deployed,
-        description="v1.43.0: new payment retry policy",
-        state="failure",
-    )
-    assert (await github_webhook(stack, event, body)).json()["status"] == "failure"
+    checkout_deployed(stack, "9a8b7c6d" * 5, first_alert - timedelta(hours=5), "v1.42.0")
+    suspect = {
+        "dep_id": 5551,
+        "repo": "acme/checkout",
+        "sha": SUSPECT_SHA,
+        "created_at": deployed,
+        "description": "v1.43.0: new payment retry policy",
+    }
+    assert (await deploy_webhook(stack, **suspect)).json()["status"] == "pending"
+    failed = await deploy_webhook(stack, **suspect, state="failure")
+    assert failed.json()["status"] == "failure"
     flag = await change_webhook(
         stack,
-        {
-            "payload": {
-                "summary": "Enable payments.fast-path flag",
-                "timestamp": iso(first_alert - timedelta(minutes=40)),
-                "source": "acme/payments",
-                "custom_details": {"id": "flag-42", "kind": "flag", "status": "success"},
-            },
-            "links": [{"href": "https://flags.example.com/payments.fast-path"}],
-        },
+        summary="Enable payments.fast-path flag",
+        at=first_alert - timedelta(minutes=40),
+        source="acme/payments",
+        details={"id": "flag-42", "kind": "flag", "status": "success"},
+        links=[{"href": "https://flags.example.com/payments.fast-path"}],
     )
     assert flag.status_code == 202 and flag.json()["service"] == "payments"
 
-    assert (await stack.pagerduty_webhook(page(stack, first_alert=first_alert))).status_code == 202
-    await stack.settle()
+    await paged(stack, first_alert=first_alert)
 
     changes = orient_changes(stack)
     assert len(changes) == 3, changes
@@ -201,12 +224,12 @@ async def test_deploy_webhook_then_page_lists_that_deploy_first(stack: DevStack)
 
 async def test_status_webhook_after_the_page_redraws_orient(stack: DevStack) -> None:
     first_alert = utcnow() - timedelta(minutes=3)
-    assert (await stack.pagerduty_webhook(page(stack, first_alert=first_alert))).status_code == 202
-    await stack.settle()
+    await paged(stack, first_alert=first_alert)
     assert orient_changes(stack) == []
     orient_ts = card(stack, "INC-1 Orient")["ts"]  # type: ignore[index]
 
-    event, body = deployment_event(
+    answer = await deploy_webhook(
+        stack,
         dep_id=7001,
         repo="acme/checkout",
         sha=SUSPECT_SHA,
@@ -214,28 +237,24 @@ async def test_status_webhook_after_the_page_redraws_orient(stack: DevStack) -> 
         description="v2.0.0",
         state="error",
     )
-    answer = await github_webhook(stack, event, body)
     assert answer.status_code == 200 and answer.json()["reoriented"] == [1]
     # A deploy of an unrelated repository leaves the incident alone.
-    event, body = deployment_event(
+    unrelated = await deploy_webhook(
+        stack,
         dep_id=7002,
         repo="acme/search",
         sha="ab" * 20,
         created_at=first_alert - timedelta(minutes=2),
         description="search v9",
     )
-    assert (await github_webhook(stack, event, body)).json()["reoriented"] == []
+    assert unrelated.json()["reoriented"] == []
     # A change to a dependency, reported by CI, concerns it too.
     flag = await change_webhook(
         stack,
-        {
-            "payload": {
-                "summary": "Raise payments pool size",
-                "timestamp": iso(first_alert - timedelta(minutes=30)),
-                "source": "acme/payments",
-                "custom_details": {"id": "cfg-1", "kind": "config"},
-            }
-        },
+        summary="Raise payments pool size",
+        at=first_alert - timedelta(minutes=30),
+        source="acme/payments",
+        details={"id": "cfg-1", "kind": "config"},
     )
     assert flag.json()["reoriented"] == [1]
     await stack.settle()
@@ -257,26 +276,16 @@ async def test_status_webhook_after_the_page_redraws_orient(stack: DevStack) -> 
 
 async def test_incident_outside_the_catalog_orients_across_everything(stack: DevStack) -> None:
     first_alert = utcnow() - timedelta(minutes=3)
-    stack.github.add_deployment(
-        "acme/checkout",
-        sha=SUSPECT_SHA,
-        created_at=first_alert - timedelta(minutes=20),
-        description="checkout v1.43.0",
-    )  # not polled: the incident has no catalog service, so no repository to ask
+    # Not polled: the incident has no catalog service, so no repository to ask.
+    checkout_deployed(stack, SUSPECT_SHA, first_alert - timedelta(minutes=20), "checkout v1.43.0")
     await change_webhook(
         stack,
-        {
-            "payload": {
-                "summary": "Config push: payments timeouts 2s→5s",
-                "timestamp": iso(first_alert - timedelta(minutes=9)),
-                "source": "payments",
-                "custom_details": {"id": "cfg-9", "kind": "config"},
-            }
-        },
+        summary="Config push: payments timeouts 2s→5s",
+        at=first_alert - timedelta(minutes=9),
+        source="payments",
+        details={"id": "cfg-9", "kind": "config"},
     )
-    webhook = page(stack, first_alert=first_alert, service_id="PUNKNWN")
-    assert (await stack.pagerduty_webhook(webhook)).status_code == 202
-    await stack.settle()
+    await paged(stack, first_alert=first_alert, service_id="PUNKNWN")
 
     orient = card(stack, "INC-1 Orient")
     assert orient is not None
@@ -292,12 +301,8 @@ async def test_slow_source_card_posted_first_then_updated(
 ) -> None:
     monkeypatch.setattr(context, "FIRST_POST_SECONDS", 0.2)
     first_alert = utcnow() - timedelta(minutes=3)
-    stack.github.add_deployment(
-        "acme/checkout",
-        sha=SUSPECT_SHA,
-        created_at=first_alert - timedelta(minutes=10),
-        description="v1.43.0",
-        state="failure",
+    checkout_deployed(
+        stack, SUSPECT_SHA, first_alert - timedelta(minutes=10), "v1.43.0", state="failure"
     )
     gate = stack.github.hold("/repos/acme/checkout/deployments")
     try:
@@ -339,17 +344,12 @@ async def test_failing_source_is_named_and_the_incident_still_opens(stack: DevSt
     stack.github.fail_next("/repos/acme/checkout/deployments", status=500, times=20)
     await change_webhook(
         stack,
-        {
-            "payload": {
-                "summary": "Deploy checkout from CI",
-                "timestamp": iso(first_alert - timedelta(minutes=7)),
-                "source": "acme/checkout",
-                "custom_details": {"id": "ci-77", "sha": SUSPECT_SHA},
-            }
-        },
+        summary="Deploy checkout from CI",
+        at=first_alert - timedelta(minutes=7),
+        source="acme/checkout",
+        details={"id": "ci-77", "sha": SUSPECT_SHA},
     )
-    assert (await stack.pagerduty_webhook(page(stack, first_alert=first_alert))).status_code == 202
-    await stack.settle()
+    await paged(stack, first_alert=first_alert)
 
     cid = channel_id(stack)
     assert card(stack, "INC-1 Observe") is not None
@@ -367,13 +367,7 @@ async def test_failing_source_is_named_and_the_incident_still_opens(stack: DevSt
     # A verdict redraws the card from storage: it still says what is missing.
     orient = card(stack, "INC-1 Orient")
     assert orient is not None
-    value = next(
-        e["value"]
-        for b in orient["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "verdict_suspect"
-    )
+    value = verdict_values(orient, "verdict_suspect")[0]
     bob = stack.slack.add_user("bob@example.com", "U0BOB0001", name="bob")
     await stack.click("verdict_suspect", value, user=bob, channel=cid, message_ts=orient["ts"])
     await stack.settle()
@@ -383,21 +377,11 @@ async def test_failing_source_is_named_and_the_incident_still_opens(stack: DevSt
 
 async def test_verdict_caused_end_to_end(stack: DevStack) -> None:
     first_alert = utcnow() - timedelta(minutes=3)
-    stack.github.add_deployment(
-        "acme/checkout",
-        sha=SUSPECT_SHA,
-        created_at=first_alert - timedelta(hours=3),
-        description="v1.43.0: schema migration",
-    )
-    stack.github.add_deployment(
-        "acme/checkout",
-        sha="9a8b7c6d" * 5,
-        created_at=first_alert - timedelta(minutes=8),
-        description="v1.44.0",
-    )
+    migration_at = first_alert - timedelta(hours=3)
+    checkout_deployed(stack, SUSPECT_SHA, migration_at, "v1.43.0: schema migration")
+    checkout_deployed(stack, "9a8b7c6d" * 5, first_alert - timedelta(minutes=8), "v1.44.0")
     alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
-    await stack.pagerduty_webhook(page(stack, first_alert=first_alert))
-    await stack.settle()
+    await paged(stack, first_alert=first_alert)
     cid = channel_id(stack)
     before = orient_changes(stack)
     assert "v1.44.0" in before[0] and "v1.43.0" in before[1]
@@ -407,13 +391,7 @@ async def test_verdict_caused_end_to_end(stack: DevStack) -> None:
     # The responder knows better: the older migration caused it.
     orient = card(stack, "INC-1 Orient")
     assert orient is not None
-    buttons = [
-        e["value"]
-        for b in orient["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "verdict_caused"
-    ]
+    buttons = verdict_values(orient, "verdict_caused")
     clicked = await stack.click(
         "verdict_caused", buttons[1], user=alice, channel=cid, message_ts=orient["ts"]
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
+from bot.service import cards, responders
 from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
 
 PD = "PINC001"
@@ -172,3 +173,25 @@ async def test_status_update_published_goes_on_the_timeline(
         await stack.settle()
         texts = [e.text for e in await timeline(stack)]
         assert "PagerDuty: status update: Mitigated; monitoring" in texts
+
+
+async def test_assignees_and_oncall_come_from_one_fetch(tmp_path: Path, database_url: str) -> None:
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        pd, slack = stack.pagerduty, stack.slack
+        olga = slack.add_user("olga@example.com", "U0OLGA001", name="olga")
+        asha = slack.add_user("asha@example.com", "U0ASHA001", name="asha")
+        pd.add_user("POLGA01", "Olga Oncall", "olga@example.com")
+        pd.add_user("PASHA01", "Asha Assignee", "asha@example.com")
+        pd.add_oncall("POLGA01", escalation_policy_id="PEPCHK")
+        seed_incident(stack, escalation_policy_id="PEPCHK", assignees=[{"id": "PASHA01"}])
+        await trigger(stack)
+        view = await cards.load_view(stack.runtime, 1)
+        assert view is not None and view.channel_id
+
+        def fetches() -> int:
+            return sum(1 for c in pd.calls if c.method == "GET" and c.path == f"/incidents/{PD}")
+
+        before = fetches()
+        await responders.invite_assignees_and_oncall(stack.runtime, view)
+        assert fetches() - before == 1
+        assert {olga, asha} <= invited(stack, view.channel_id)

@@ -7,6 +7,8 @@ import copy
 import json
 import shutil
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ from bot.fakes.server import LoopbackServer
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
 
 ACTION_SECRET = "local-action-secret"  # DevStack's OODA_ACTION_WEBHOOK_SECRET
+FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
+# Alerts that nothing clears: verify gives up after a second instead of the playbook's minutes.
+SHORT_WINDOW = FAST_VERIFY | {"OODA_VERIFY_WINDOW_SECONDS": "1"}
+ROLLBACK = "rollback-github-actions"
 
 
 class WebhookReceiver:
@@ -98,6 +104,27 @@ async def open_incident(stack: DevStack) -> Opened:
     return Opened(scenario, channel["id"])
 
 
+@asynccontextmanager
+async def incident_stack(
+    tmp_path: Path,
+    database_url: str,
+    *,
+    config: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[tuple[DevStack, Opened]]:
+    """A DevStack on the demo catalog (or `config`) with INC-1 opened by PagerDuty."""
+    async with DevStack(
+        tmp_path, config=config or config_with(), database_url=database_url, env=env
+    ) as stack:
+        yield stack, await open_incident(stack)
+
+
+def opened_channel(stack: DevStack) -> Opened:
+    """INC-1's channel when the test opened the incident itself (no demo scenario)."""
+    [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
+    return Opened(scenario=None, channel=channel)  # type: ignore[arg-type]
+
+
 def latest(stack: DevStack, channel: str, prefix: str) -> dict[str, Any]:
     return [m for m in stack.slack.messages(channel) if m["text"].startswith(prefix)][-1]
 
@@ -144,6 +171,46 @@ async def other_modal(stack: DevStack, opened: Opened, *, user: str) -> dict[str
     modal = stack.slack.views[-1]
     assert modal["callback_id"] == "decide_other"
     return modal
+
+
+async def confirm(stack: DevStack, values: dict[str, str], *, user: str) -> None:
+    """Submit the modal on top (the confirmation) and let the work it queued run."""
+    await stack.submit(stack.slack.views[-1], values, user=user)
+    await stack.settle()
+
+
+async def run_suggested(
+    stack: DevStack,
+    opened: Opened,
+    card: dict[str, Any],
+    playbook: str,
+    *,
+    user: str,
+    values: dict[str, str] | None = None,
+) -> None:
+    """Click a Decide suggestion's Run button and confirm its modal with `values`."""
+    await click_run(stack, opened, card, playbook, user=user)
+    await confirm(stack, values or {}, user=user)
+
+
+async def pick_other(stack: DevStack, opened: Opened, playbook: str, *, user: str) -> Any:
+    """Something else…: pick a playbook in its modal; Slack's answer (a push, or errors)."""
+    modal = await other_modal(stack, opened, user=user)
+    return (await stack.submit(modal, {"playbook": playbook}, user=user)).json()
+
+
+async def click_button(
+    stack: DevStack, opened: Opened, message: dict[str, Any], button: dict[str, Any], *, user: str
+) -> None:
+    """Click a button of a message in the incident channel, then settle."""
+    await stack.click(
+        button["action_id"],
+        button["value"],
+        user=user,
+        channel=opened.channel,
+        message_ts=message["ts"],
+    )
+    await stack.settle()
 
 
 async def set_roles(stack: DevStack, number: int, roles: dict[str, str]) -> None:

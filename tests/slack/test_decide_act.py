@@ -16,15 +16,21 @@ from integrations.webhook import SIGNATURE_HEADER, verify
 
 from .decide_act_support import (
     ACTION_SECRET,
+    FAST_VERIFY,
+    ROLLBACK,
+    SHORT_WINDOW,
+    Opened,
     WebhookReceiver,
     action_runs,
+    click_button,
     click_run,
     config_with,
     decide_card,
     incident_row,
+    incident_stack,
     latest,
-    open_incident,
     other_modal,
+    pick_other,
     playbooks_copy,
     set_roles,
     stage_spans,
@@ -33,9 +39,6 @@ from .decide_act_support import (
     timeline,
 )
 
-FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
-# Alerts that nothing clears: verify gives up after a second instead of the playbook's minutes.
-SHORT_WINDOW = FAST_VERIFY | {"OODA_VERIFY_WINDOW_SECONDS": "1"}
 ALL_PLAYBOOKS = {
     "disable-feature-flag",
     "failover-region",
@@ -54,10 +57,7 @@ ALL_PLAYBOOKS = {
 async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
-    ) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url, env=FAST_VERIFY) as (stack, opened):
         scenario, alice = opened.scenario, opened.scenario.alice
 
         # Decide: the GitHub rollback comes first, with the suspect's reason, risk and roles.
@@ -65,7 +65,7 @@ async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
         ranked = suggestions(card)
         assert 1 <= len(ranked) <= 3
         top = ranked[0]
-        assert top["playbook"] == "rollback-github-actions"
+        assert top["playbook"] == ROLLBACK
         assert top["button"]["text"]["text"] == f"Roll back checkout to {scenario.rollback_sha[:7]}"
         ctx = await decide.context_for(stack.runtime, 1)
         assert ctx is not None and ctx.suspect is not None
@@ -76,7 +76,7 @@ async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
         assert "may run: commander, responder" in top["text"]
 
         # The confirmation modal shows exactly what will run, with the SHA to restore.
-        await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+        await click_run(stack, opened, card, ROLLBACK, user=alice)
         modal = stack.slack.views[-1]
         assert modal["callback_id"] == "act_confirm"
         steps = modal["blocks"][1]["text"]["text"]
@@ -156,10 +156,8 @@ async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
 async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: str) -> None:
     with WebhookReceiver() as receiver:
         config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
-        async with DevStack(
-            tmp_path, config=config, database_url=database_url, env=SHORT_WINDOW
-        ) as stack:
-            opened = await open_incident(stack)
+        running = incident_stack(tmp_path, database_url, config=config, env=SHORT_WINDOW)
+        async with running as (stack, opened):
             alice, bob = opened.scenario.alice, opened.scenario.bob
             await set_roles(stack, 1, {"commander": alice})
 
@@ -187,8 +185,7 @@ async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: 
             assert [r.approved_by for r in await action_runs(stack)] == [[]]
 
             # Alice, the commander, confirms: it needs a second approver.
-            modal = await other_modal(stack, opened, user=alice)
-            pushed = (await stack.submit(modal, {"playbook": "failover-region"}, user=alice)).json()
+            pushed = await pick_other(stack, opened, "failover-region", user=alice)
             confirmed = await stack.submit(pushed["view"], {"reason": "us-east-1 down"}, user=alice)
             assert confirmed.status_code == 200 and not confirmed.content
             await stack.settle()
@@ -199,14 +196,7 @@ async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: 
             assert receiver.requests == []
 
             # The same person cannot be the second approver.
-            await stack.click(
-                "act_approve",
-                approve["value"],
-                user=alice,
-                channel=opened.channel,
-                message_ts=ask["ts"],
-            )
-            await stack.settle()
+            await click_button(stack, opened, ask, approve, user=alice)
             assert (
                 "a second person must approve it"
                 in stack.slack.ephemerals(opened.channel)[-1]["text"]
@@ -215,14 +205,7 @@ async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: 
 
             # Bob approves: it runs once.
             for _ in range(2):  # a double click on Approve changes nothing
-                await stack.click(
-                    "act_approve",
-                    approve["value"],
-                    user=bob,
-                    channel=opened.channel,
-                    message_ts=ask["ts"],
-                )
-                await stack.settle()
+                await click_button(stack, opened, ask, approve, user=bob)
             [hook] = receiver.requests
             assert hook["path"] == "/failover"
             assert verify(
@@ -257,14 +240,11 @@ async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: 
 
 
 async def test_double_click_and_retried_submit_run_once(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
-    ) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url, env=FAST_VERIFY) as (stack, opened):
         alice = opened.scenario.alice
         card = await decide_card(stack, opened)
-        await click_run(stack, opened, card, "rollback-github-actions", user=alice)
-        await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+        await click_run(stack, opened, card, ROLLBACK, user=alice)
+        await click_run(stack, opened, card, ROLLBACK, user=alice)
         first, second = stack.slack.views[-2:]
         assert first["callback_id"] == second["callback_id"] == "act_confirm"
         assert first["private_metadata"] == second["private_metadata"]  # one idempotency key
@@ -285,26 +265,22 @@ async def test_double_click_and_retried_submit_run_once(tmp_path: Path, database
 
 async def test_global_dry_run_shows_what_would_run(tmp_path: Path, database_url: str) -> None:
     env = FAST_VERIFY | {"OODA_DRY_RUN": "true"}
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=env
-    ) as stack:
-        await _dry_run_checks(stack)
+    async with incident_stack(tmp_path, database_url, env=env) as (stack, opened):
+        await _dry_run_checks(stack, opened)
 
 
 async def test_playbook_dry_run_shows_what_would_run(tmp_path: Path, database_url: str) -> None:
     directory = playbooks_copy(tmp_path, rollback_github_actions={"dry_run": True})
     config = config_with(playbooks_dir=directory)
-    async with DevStack(
-        tmp_path, config=config, database_url=database_url, env=FAST_VERIFY
-    ) as stack:
-        await _dry_run_checks(stack)
+    running = incident_stack(tmp_path, database_url, config=config, env=FAST_VERIFY)
+    async with running as (stack, opened):
+        await _dry_run_checks(stack, opened)
 
 
-async def _dry_run_checks(stack: DevStack) -> None:
-    opened = await open_incident(stack)
+async def _dry_run_checks(stack: DevStack, opened: Opened) -> None:
     alice = opened.scenario.alice
     card = await decide_card(stack, opened)
-    await click_run(stack, opened, card, "rollback-github-actions", user=alice)
+    await click_run(stack, opened, card, ROLLBACK, user=alice)
     modal = stack.slack.views[-1]
     assert "*dry run*: nothing will change" in modal["blocks"][0]["text"]["text"]
     await stack.submit(modal, {"reason": "rehearsal"}, user=alice)
@@ -327,13 +303,9 @@ async def _dry_run_checks(stack: DevStack) -> None:
 
 
 async def test_something_else_runs_a_picked_playbook(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
-    ) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url, env=FAST_VERIFY) as (stack, opened):
         bob = opened.scenario.bob
-        modal = await other_modal(stack, opened, user=bob)
-        pushed = (await stack.submit(modal, {"playbook": "open-dashboard"}, user=bob)).json()
+        pushed = await pick_other(stack, opened, "open-dashboard", user=bob)
         assert pushed["response_action"] == "push"
         assert "https://grafana.example.com/d/checkout" in str(pushed["view"]["blocks"])
         await stack.submit(pushed["view"], {"reason": "look at the graphs"}, user=bob)
@@ -352,20 +324,15 @@ async def test_something_else_runs_a_picked_playbook(tmp_path: Path, database_ur
 async def test_something_else_picking_an_inapplicable_playbook_says_why(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
-        opened = await open_incident(stack)
-        modal = await other_modal(stack, opened, user=opened.scenario.bob)
-        answer = (
-            await stack.submit(modal, {"playbook": "failover-region"}, user=opened.scenario.bob)
-        ).json()
+    async with incident_stack(tmp_path, database_url) as (stack, opened):
+        answer = await pick_other(stack, opened, "failover-region", user=opened.scenario.bob)
         assert answer["response_action"] == "errors"
         assert "checkout has no 'failover' webhook" in answer["errors"]["playbook"]
         assert await action_runs(stack) == []
 
 
 async def test_something_else_records_your_own_decision(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
-        opened = await open_incident(stack)
+    async with incident_stack(tmp_path, database_url) as (stack, opened):
         bob = opened.scenario.bob
         modal = await other_modal(stack, opened, user=bob)
         empty = (await stack.submit(modal, {}, user=bob)).json()
@@ -396,34 +363,23 @@ async def test_something_else_records_your_own_decision(tmp_path: Path, database
 async def test_pending_second_approval_can_be_cancelled(tmp_path: Path, database_url: str) -> None:
     with WebhookReceiver() as receiver:
         config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
-        async with DevStack(tmp_path, config=config, database_url=database_url) as stack:
-            opened = await open_incident(stack)
+        async with incident_stack(tmp_path, database_url, config=config) as (stack, opened):
             alice, bob = opened.scenario.alice, opened.scenario.bob
             await set_roles(stack, 1, {"commander": alice})
-            modal = await other_modal(stack, opened, user=alice)
-            pushed = (await stack.submit(modal, {"playbook": "failover-region"}, user=alice)).json()
+            pushed = await pick_other(stack, opened, "failover-region", user=alice)
             await stack.submit(pushed["view"], {"reason": "region down"}, user=alice)
             await stack.settle()
             ask = latest(stack, opened.channel, ":lock:")
             approve, cancel = ask["blocks"][1]["elements"]
             assert (approve["action_id"], cancel["action_id"]) == ("act_approve", "act_cancel")
 
-            async def click(button: dict[str, str], user: str) -> None:
-                await stack.click(
-                    button["action_id"],
-                    button["value"],
-                    user=user,
-                    channel=opened.channel,
-                    message_ts=ask["ts"],
-                )
-                await stack.settle()
-
-            await click(cancel, bob)  # neither involved nor the commander
+            # Bob is neither involved nor the commander.
+            await click_button(stack, opened, ask, cancel, user=bob)
             assert "may cancel it" in stack.slack.ephemerals(opened.channel)[-1]["text"]
-            await click(cancel, alice)
+            await click_button(stack, opened, ask, cancel, user=alice)
             updated = next(m for m in stack.slack.messages(opened.channel) if m["ts"] == ask["ts"])
             assert "cancelled by" in updated["text"] and "act_approve" not in str(updated["blocks"])
-            await click(approve, bob)  # a stale Approve button
+            await click_button(stack, opened, ask, approve, user=bob)  # a stale Approve button
             assert "was cancelled" in stack.slack.ephemerals(opened.channel)[-1]["text"]
             assert receiver.requests == []
             [run] = await action_runs(stack)

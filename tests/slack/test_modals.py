@@ -74,7 +74,9 @@ async def test_resolve_modal_stores_summary_impact_and_root_cause(stack: DevStac
     announced = texts(stack, announce_id(stack))
     assert [t for t in announced if "INC-1 opened" in t]
     assert [t for t in announced if "severity SEV3 → *SEV2*" in t]
-    assert [t for t in announced if "INC-1 resolved" in t]
+    [resolved] = [t for t in announced if "INC-1 resolved" in t]  # once, with the postmortem
+    assert ":page_facing_up: Postmortem:" in resolved
+    assert not [t for t in announced if "INC-1 postmortem" in t]
 
 
 async def test_pagerduty_assignees_are_invited_by_email(stack: DevStack) -> None:

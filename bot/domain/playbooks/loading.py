@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain.playbooks.errors import PlaybookError
 from bot.domain.playbooks.schema import Playbook
+from bot.domain.yaml_lines import line_of
 
 # --- loading ----------------------------------------------------------------------------------
 
@@ -38,26 +39,6 @@ def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
         info = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         model = _model_in(info.annotation) if info else None
     return [f.alias or n for n, f in model.model_fields.items()] if model else []
-
-
-def _line_of(raw: str, loc: tuple[Any, ...]) -> int | None:
-    try:
-        node = yaml.compose(raw)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == key), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 def _message(error: Any) -> str:
@@ -95,7 +76,7 @@ def parse_playbook(text: str, name: str = "<playbook>") -> Playbook:
         errors = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            line = _line_of(text, loc)
+            line = line_of(text, loc)
             where = f"{_path(loc)}: " if loc else ""
             errors.append(f"{name}: {where}{_message(error)}" + (f" (line {line})" if line else ""))
         raise PlaybookError(errors) from exc

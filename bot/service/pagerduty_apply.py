@@ -1,0 +1,207 @@
+"""PagerDuty events applied to the ooda incident their PagerDuty incident is linked to: status,
+severity, notes, assignments and responders; events on an attached PagerDuty incident are only
+noted on the timeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.domain.model import Stage, Status, TimelineKind, utcnow
+from bot.service import cards, incidents, responders
+from bot.service.pagerduty_payload import (
+    ASSIGNING,
+    agent,
+    mapped_severity,
+    pd_incident_id,
+    source_key,
+)
+from bot.service.runtime import Runtime
+from bot.slack.text import render
+from bot.storage import repo
+from bot.storage.tables import StageSpanRow
+from integrations._common import parse_timestamp
+
+log = logging.getLogger(__name__)
+
+
+def _label(event_type: str) -> str:
+    return event_type.removeprefix("incident.").replace("_", " ").replace(".", " ")
+
+
+def _describe(event_type: str, data: dict[str, Any]) -> str:
+    """One line for the timeline and the channel."""
+    label = _label(event_type)
+    if event_type in ASSIGNING:
+        assignees = ", ".join(a.get("summary", "") for a in data.get("assignees") or [])
+        return label + (f" → {assignees}" if assignees else "")
+    if event_type.startswith("incident.responder."):
+        user = (data.get("user") or {}).get("summary") or "a responder"
+        state = f" ({data['state']})" if data.get("state") else ""
+        message = f": {data['message']}" if data.get("message") else ""
+        return f"{label}: {user}{state}{message}"
+    if event_type == "incident.status_update_published":
+        return f"status update: {data.get('message') or ''}".strip()
+    return label
+
+
+async def apply(rt: Runtime, number: int, event_type: str, event: dict[str, Any]) -> None:
+    data = event.get("data") or {}
+    who = agent(event)
+    key = source_key(event)
+    at = parse_timestamp(event["occurred_at"]) if event.get("occurred_at") else utcnow()
+    if event_type == "incident.acknowledged":
+        await incidents.acknowledge(rt, number, by=who, at=at, source_key=key)
+    elif event_type == "incident.resolved":
+        await incidents.resolve(rt, number, by=who, at=at, source_key=key)
+    elif event_type == "incident.reopened":
+        await reopen(rt, number, by=who, source_key=key)
+    elif event_type == "incident.unacknowledged":
+        await _unacknowledge(rt, number, who, key)
+    elif event_type == "incident.priority_updated":
+        await _priority(rt, number, data, who, key)
+    elif event_type == "incident.annotated":
+        await _note(rt, number, data.get("content") or "", who, key)
+    else:
+        await _event_entry(rt, number, _describe(event_type, data), who, key)
+        invitees: list[dict[str, Any]] = []
+        if event_type in ASSIGNING:
+            invitees = list(data.get("assignees") or [])
+        elif event_type == "incident.responder.added":
+            invitees = [data.get("user") or {}]
+        if invitees:
+            ids = responders.user_ids(invitees)
+            await responders.invite(rt, number, ids, why=f"after PagerDuty {_label(event_type)}")
+
+
+async def attached_event(rt: Runtime, number: int, event_type: str, event: dict[str, Any]) -> None:
+    """An event on an attached PagerDuty incident: noted, the ooda incident is unchanged."""
+    data = event.get("data") or {}
+    async with rt.db.session() as session:
+        host = await repo.get_incident(session, number)
+    # Acked or resolved along with the incident (our own write echoing back): nothing new.
+    done = {
+        "incident.acknowledged": ("acknowledged", "resolved"),
+        "incident.resolved": ("resolved",),
+    }
+    if host is not None and host.status in done.get(event_type, ()):
+        return
+    async with rt.db.session() as session:
+        pd_id = pd_incident_id(event)
+        link = next(
+            (k for k in await repo.pagerduty_links(session, number) if k.pd_incident_id == pd_id),
+            None,
+        )
+    ref = f"#{link.pd_number}" if link and link.pd_number else str(pd_id)
+    detail = data.get("content") if event_type == "incident.annotated" else None
+    text = f"{_describe(event_type, data)} on attached {ref}" + (f": {detail}" if detail else "")
+    async with rt.db.transaction() as session:
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.PAGERDUTY,
+            f"PagerDuty: {text}",
+            actor=agent(event),
+            source_key=source_key(event),
+            data={"pd_incident_id": pd_id},
+        )
+
+
+async def _event_entry(rt: Runtime, number: int, text: str, who: str, key: str) -> None:
+    async with rt.db.transaction() as session:
+        entry = await repo.add_entry(
+            session, number, TimelineKind.PAGERDUTY, f"PagerDuty: {text}", actor=who, source_key=key
+        )
+    inc = await cards.load_view(rt, number)
+    if entry is not None and inc is not None:
+        await cards.say(rt, inc, render("pd_event", text=text, who=who))
+
+
+async def _note(rt: Runtime, number: int, content: str, who: str, key: str) -> None:
+    if not content:
+        return
+    async with rt.db.transaction() as session:
+        entry = await repo.add_entry(
+            session,
+            number,
+            TimelineKind.NOTE,
+            content,
+            actor=who,
+            source_key=key,
+            data={"source": "pagerduty"},
+        )
+    inc = await cards.load_view(rt, number)
+    if entry is not None and inc is not None:
+        await cards.say(rt, inc, render("pd_note", who=who, text=content))
+
+
+async def _priority(rt: Runtime, number: int, data: dict[str, Any], who: str, key: str) -> None:
+    severity = mapped_severity(rt, data)
+    priority = (data.get("priority") or {}).get("summary")
+    if severity is None:
+        log.info("PagerDuty priority %r is not in priority_map; severity unchanged", priority)
+        return
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.severity == int(severity):
+            return
+        row.severity = int(severity)
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.SEVERITY,
+            f"Severity → {severity.label} (PagerDuty priority {priority})",
+            actor=who,
+            source_key=key,
+            data={"severity": severity.label, "priority": priority},
+        )
+    await cards.refresh_summary(rt, number)
+
+
+async def _unacknowledge(rt: Runtime, number: int, who: str, key: str) -> None:
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.status != Status.ACKNOWLEDGED.value:
+            return
+        row.status = Status.TRIGGERED.value
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.STATUS,
+            "Unacknowledged (ack timed out)",
+            actor=who,
+            source_key=key,
+        )
+    await cards.refresh_summary(rt, number)
+
+
+async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = None) -> None:
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number, lock=True)
+        if row is None or row.status != Status.RESOLVED.value:
+            return
+        row.status, row.resolved_at = Status.TRIGGERED.value, None
+        row.stage = "resolved"  # force a fresh Observe span, as a new loop iteration
+        before = await repo.spans(session, number)
+        await repo.move_stage(session, row, Stage.OBSERVE)
+        await session.flush()
+        # Even when it was resolved during Observe, a reopen is a new pass through the loop.
+        fresh = select(StageSpanRow).where(
+            StageSpanRow.incident_id == number, StageSpanRow.ended_at.is_(None)
+        )
+        for span in (await session.scalars(fresh)).all():
+            span.iteration = max((s.iteration for s in before), default=0) + 1
+        await repo.add_entry(
+            session,
+            number,
+            TimelineKind.STATUS,
+            "Reopened: back to Observe",
+            actor=by,
+            source_key=source_key,
+        )
+    inc = await cards.load_view(rt, number)
+    if inc is not None:
+        await cards.say(rt, inc, render("pd_event", text="reopened, back to Observe", who=by))
+    await cards.refresh_summary(rt, number)

@@ -1,0 +1,115 @@
+"""incident.triggered: open an ooda incident with its own channel, or attach the PagerDuty
+incident to an open one on the same PagerDuty service within `dedup_window_minutes`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.domain.model import Status, TimelineKind, utcnow
+from bot.service import cards, context, incidents
+from bot.service.pagerduty_payload import agent, severity_for
+from bot.service.runtime import Runtime
+from bot.slack.text import render
+from bot.storage import repo
+from bot.storage.tables import Incident
+from integrations._common import parse_timestamp
+
+
+async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
+    data = event["data"]
+    pd_id = data["id"]
+    service_ref = data.get("service") or {}
+    link = {
+        "pd_incident_id": pd_id,
+        "pd_number": data.get("number"),
+        "title": data.get("title"),
+        "service_id": service_ref.get("id"),
+        "url": data.get("html_url"),
+    }
+    async with rt.db.transaction() as session:
+        if await repo.incident_by_pagerduty(session, pd_id) is not None:
+            return  # a second delivery under another webhook id
+        host = await _open_on_same_service(rt, session, service_ref.get("id"))
+        if host is not None:
+            await repo.link_pagerduty(session, host.id, **link)
+            await repo.add_entry(
+                session,
+                host.id,
+                TimelineKind.PAGERDUTY,
+                f"PagerDuty incident #{data.get('number')} attached: {data.get('title')}",
+                actor=agent(event),
+                source_key=f"pd:{event.get('id')}",
+                data={"pd_incident_id": pd_id},
+            )
+    if host is not None:
+        inc = await cards.load_view(rt, host.id)
+        if inc is not None:
+            text = render(
+                "pd_attached",
+                inc=inc,
+                url=data.get("html_url"),
+                number=data.get("number"),
+                title=data.get("title") or pd_id,
+                minutes=rt.config.dedup_window_minutes,
+            )
+            await cards.say(rt, inc, text)
+        await context.observe(rt, host.id)
+        return
+    await open_for(rt, data, actor=agent(event), source_key=f"pd:{event.get('id')}")
+
+
+async def open_for(
+    rt: Runtime, data: dict[str, Any], *, actor: str, source_key: str | None = None
+) -> int:
+    """Open an ooda incident (own channel) mirroring this PagerDuty incident, and link it."""
+    service_ref = data.get("service") or {}
+    catalog = rt.config.service_for_pagerduty(service_ref.get("id"))
+    created = data.get("created_at")
+    number = await incidents.open_incident(
+        rt,
+        title=data.get("title") or f"PagerDuty incident {data['id']}",
+        severity=severity_for(rt, data),
+        service=catalog.name if catalog else None,
+        pd={
+            "pd_incident_id": data["id"],
+            "pd_service_id": service_ref.get("id"),
+            "pd_url": data.get("html_url"),
+            "urgency": data.get("urgency"),
+        },
+        first_alert_at=parse_timestamp(created) if created else None,
+        actor=actor,
+        source_key=source_key,
+    )
+    async with rt.db.transaction() as session:
+        await repo.link_pagerduty(
+            session,
+            number,
+            pd_incident_id=data["id"],
+            pd_number=data.get("number"),
+            title=data.get("title"),
+            service_id=service_ref.get("id"),
+            url=data.get("html_url"),
+        )
+    return number
+
+
+async def _open_on_same_service(
+    rt: Runtime, session: Any, service_id: str | None
+) -> Incident | None:
+    """An open incident on the same PagerDuty service within the dedup window, if any."""
+    if not service_id or rt.config.dedup_window_minutes <= 0:
+        return None
+    since = utcnow() - timedelta(minutes=rt.config.dedup_window_minutes)
+    query = (
+        select(Incident)
+        .where(
+            Incident.pd_service_id == service_id,
+            Incident.status != Status.RESOLVED.value,
+            Incident.opened_at >= since,
+        )
+        .order_by(Incident.id)
+    )
+    return (await session.scalars(query)).first()

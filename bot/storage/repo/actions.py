@@ -1,0 +1,84 @@
+"""Decisions, action runs and follow-ups of an incident."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.model import ActionRun, Decision, FollowUp
+from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow
+
+
+async def decisions(session: AsyncSession, incident_id: int) -> list[Decision]:
+    query = (
+        select(DecisionRow).where(DecisionRow.incident_id == incident_id).order_by(DecisionRow.at)
+    )
+    return [
+        Decision(r.at, r.by, r.text, r.reason, r.playbook_id, tuple(r.evidence or ()))
+        for r in (await session.scalars(query)).all()
+    ]
+
+
+def action_from_row(r: ActionRunRow) -> ActionRun:
+    return ActionRun(
+        key=r.key,
+        playbook_id=r.playbook_id,
+        title=r.title,
+        action=r.action,
+        params=dict(r.params or {}),
+        requested_by=r.requested_by,
+        status=r.status,
+        created_at=r.created_at,
+        approved_by=tuple(r.approved_by or ()),
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        result=r.result,
+        verify_passed=r.verify_passed,
+    )
+
+
+async def action_runs(session: AsyncSession, incident_id: int) -> list[ActionRun]:
+    query = (
+        select(ActionRunRow)
+        .where(ActionRunRow.incident_id == incident_id)
+        .order_by(ActionRunRow.created_at, ActionRunRow.id)
+    )
+    return [action_from_row(r) for r in (await session.scalars(query)).all()]
+
+
+async def action_run(session: AsyncSession, key: str, *, lock: bool = False) -> ActionRunRow | None:
+    query = select(ActionRunRow).where(ActionRunRow.key == key)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def followups(session: AsyncSession, incident_id: int) -> list[FollowUp]:
+    query = (
+        select(FollowUpRow).where(FollowUpRow.incident_id == incident_id).order_by(FollowUpRow.id)
+    )
+    return [
+        FollowUp(r.text, r.owner, r.created_at, r.created_by, r.url)
+        for r in (await session.scalars(query)).all()
+    ]
+
+
+async def add_followup(
+    session: AsyncSession,
+    incident_id: int,
+    text: str,
+    *,
+    owner: str | None = None,
+    created_by: str | None = None,
+) -> FollowUpRow:
+    row = FollowUpRow(incident_id=incident_id, text=text, owner=owner, created_by=created_by)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def followup_rows(session: AsyncSession, incident_id: int) -> list[FollowUpRow]:
+    query = (
+        select(FollowUpRow).where(FollowUpRow.incident_id == incident_id).order_by(FollowUpRow.id)
+    )
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,139 @@
+"""Changes (deploys, flags, config) and their ranking and verdicts per incident."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Verdict, utcnow
+from bot.storage.tables import ChangeRow, IncidentChangeRow
+
+
+def change_from_row(row: ChangeRow) -> Change:
+    return Change(
+        source=row.source,
+        external_id=row.external_id,
+        summary=row.summary,
+        created_at=row.created_at,
+        service=row.service,
+        kind=ChangeKind(row.kind),
+        status=ChangeStatus(row.status),
+        repo=row.repo,
+        environment=row.environment,
+        sha=row.sha,
+        ref=row.ref,
+        previous_sha=row.previous_sha,
+        url=row.url,
+        author=row.author,
+        size=row.size,
+        data=dict(row.data or {}),
+    )
+
+
+async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
+    """Insert or update by (source, external_id): a status update refreshes the same change."""
+    query = select(ChangeRow).where(
+        ChangeRow.source == change.source, ChangeRow.external_id == change.external_id
+    )
+    row = (await session.scalars(query)).first()
+    values = {
+        "service": change.service,
+        "kind": change.kind.value,
+        "status": change.status.value,
+        "repo": change.repo,
+        "environment": change.environment,
+        "sha": change.sha,
+        "ref": change.ref,
+        "previous_sha": change.previous_sha,
+        "summary": change.summary,
+        "url": change.url,
+        "author": change.author,
+        "size": change.size,
+        "created_at": change.created_at,
+        "data": change.data,
+    }
+    if row is None:
+        try:
+            async with session.begin_nested():
+                row = ChangeRow(source=change.source, external_id=change.external_id, **values)
+                session.add(row)
+            return row
+        except IntegrityError:  # another replica inserted it first
+            row = (await session.scalars(query)).one()
+    for key, value in values.items():
+        # An unknown status never overwrites a known one (webhooks arrive out of order).
+        if key == "status" and value == ChangeStatus.UNKNOWN.value:
+            continue
+        if value is not None:
+            setattr(row, key, value)
+    return row
+
+
+async def changes_since(session: AsyncSession, since: datetime) -> list[ChangeRow]:
+    query = select(ChangeRow).where(
+        (ChangeRow.created_at >= since) | ChangeRow.status.in_(["in_progress", "pending"])
+    )
+    return list((await session.scalars(query.order_by(ChangeRow.created_at))).all())
+
+
+async def save_ranking(
+    session: AsyncSession, incident_id: int, ranked: Sequence[tuple[ChangeRow, RankedChange]]
+) -> None:
+    """Replace the incident's ranking, keeping verdicts responders already gave."""
+    query = select(IncidentChangeRow).where(IncidentChangeRow.incident_id == incident_id)
+    existing = {r.change_id: r for r in (await session.scalars(query)).all()}
+    seen = set()
+    for rank, (row, item) in enumerate(ranked, start=1):
+        seen.add(row.id)
+        link = existing.get(row.id)
+        if link is None:
+            link = IncidentChangeRow(incident_id=incident_id, change_id=row.id)
+            session.add(link)
+        link.rank, link.score, link.reason, link.likely = rank, item.score, item.reason, item.likely
+    for change_id, link in existing.items():
+        if change_id not in seen and link.verdict is None:
+            await session.delete(link)
+
+
+async def ranked_changes(session: AsyncSession, incident_id: int) -> list[RankedChange]:
+    query = (
+        select(IncidentChangeRow, ChangeRow)
+        .join(ChangeRow, ChangeRow.id == IncidentChangeRow.change_id)
+        .where(IncidentChangeRow.incident_id == incident_id)
+        .order_by(IncidentChangeRow.rank)
+    )
+    return [
+        RankedChange(
+            change_from_row(change),
+            link.score,
+            link.reason,
+            link.likely,
+            Verdict(link.verdict) if link.verdict else None,
+        )
+        for link, change in (await session.execute(query)).all()
+    ]
+
+
+async def set_verdict(
+    session: AsyncSession, incident_id: int, change_key: str, verdict: Verdict, by: str
+) -> Change | None:
+    source, _, external_id = change_key.partition(":")
+    query = (
+        select(IncidentChangeRow, ChangeRow)
+        .join(ChangeRow, ChangeRow.id == IncidentChangeRow.change_id)
+        .where(
+            IncidentChangeRow.incident_id == incident_id,
+            ChangeRow.source == source,
+            ChangeRow.external_id == external_id,
+        )
+    )
+    found = (await session.execute(query)).first()
+    if found is None:
+        return None
+    link, change = found
+    link.verdict, link.verdict_by, link.verdict_at = verdict.value, by, utcnow()
+    return change_from_row(change)

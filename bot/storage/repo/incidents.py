@@ -1,0 +1,93 @@
+"""Incidents: create, look up (by number, channel, PagerDuty id), PagerDuty links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.model import IncidentView, Severity, Stage, Status, utcnow
+from bot.storage.tables import Incident, PagerDutyLink, StageSpanRow
+
+
+def to_view(row: Incident) -> IncidentView:
+    return IncidentView(
+        number=row.id,
+        title=row.title,
+        severity=Severity(row.severity),
+        status=Status(row.status),
+        stage=Stage(row.stage),
+        opened_at=row.opened_at,
+        service=row.service,
+        environment=row.environment,
+        pd_incident_id=row.pd_incident_id,
+        pd_url=row.pd_url,
+        urgency=row.urgency,
+        channel_id=row.channel_id,
+        channel_name=row.channel_name,
+        acknowledged_at=row.acknowledged_at,
+        mitigated_at=row.mitigated_at,
+        resolved_at=row.resolved_at,
+        first_alert_at=row.first_alert_at,
+        summary=row.summary,
+        impact=row.impact,
+        root_cause=row.root_cause,
+        roles=dict(row.roles or {}),
+        is_drill=row.is_drill,
+    )
+
+
+async def create_incident(session: AsyncSession, **fields: Any) -> Incident:
+    now = fields.pop("opened_at", None) or utcnow()
+    row = Incident(opened_at=now, stage=Stage.OBSERVE.value, status="triggered", **fields)
+    if row.first_alert_at is None:
+        row.first_alert_at = now
+    session.add(row)
+    await session.flush()
+    session.add(StageSpanRow(incident_id=row.id, stage="observe", iteration=1, started_at=now))
+    return row
+
+
+async def get_incident(
+    session: AsyncSession, number: int, *, lock: bool = False
+) -> Incident | None:
+    query = select(Incident).where(Incident.id == number)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def incident_by_channel(session: AsyncSession, channel_id: str) -> Incident | None:
+    query = select(Incident).where(Incident.channel_id == channel_id)
+    return (await session.scalars(query)).first()
+
+
+async def incident_by_pagerduty(session: AsyncSession, pd_incident_id: str) -> Incident | None:
+    query = (
+        select(Incident)
+        .join(PagerDutyLink, PagerDutyLink.incident_id == Incident.id)
+        .where(PagerDutyLink.pd_incident_id == pd_incident_id)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def active_incidents(session: AsyncSession) -> list[Incident]:
+    query = select(Incident).where(Incident.status != "resolved").order_by(Incident.id)
+    return list((await session.scalars(query)).all())
+
+
+async def link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any) -> bool:
+    """Attach a PagerDuty incident; False when it is already linked (a redelivery)."""
+    try:
+        async with session.begin_nested():
+            session.add(PagerDutyLink(incident_id=incident_id, **fields))
+        return True
+    except IntegrityError:
+        return False
+
+
+async def pagerduty_links(session: AsyncSession, incident_id: int) -> list[PagerDutyLink]:
+    query = select(PagerDutyLink).where(PagerDutyLink.incident_id == incident_id)
+    return list((await session.scalars(query.order_by(PagerDutyLink.id))).all())

@@ -1,0 +1,75 @@
+"""Timeline entries: add (idempotent under a source key), remove, list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.model import TimelineEntry, TimelineKind, utcnow
+from bot.storage.tables import TimelineRow
+
+
+async def add_entry(
+    session: AsyncSession,
+    incident_id: int,
+    kind: TimelineKind,
+    text: str,
+    *,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    source_key: str | None = None,
+    pinned: bool = False,
+) -> TimelineRow | None:
+    """Add a timeline entry; None when source_key already produced one (idempotent)."""
+    row = TimelineRow(
+        incident_id=incident_id,
+        at=at or utcnow(),
+        kind=kind.value,
+        actor=actor,
+        text=text,
+        data=data or {},
+        source_key=source_key,
+        pinned=pinned,
+    )
+    if source_key is None:
+        session.add(row)
+        return row
+    try:
+        async with session.begin_nested():
+            session.add(row)
+        return row
+    except IntegrityError:
+        return None
+
+
+async def remove_entry(session: AsyncSession, incident_id: int, source_key: str) -> bool:
+    query = select(TimelineRow).where(
+        TimelineRow.incident_id == incident_id, TimelineRow.source_key == source_key
+    )
+    row = (await session.scalars(query)).first()
+    if row is None:
+        return False
+    await session.delete(row)
+    return True
+
+
+async def timeline(
+    session: AsyncSession, incident_id: int, *, limit: int | None = None
+) -> list[TimelineEntry]:
+    query = (
+        select(TimelineRow)
+        .where(TimelineRow.incident_id == incident_id)
+        .order_by(TimelineRow.at, TimelineRow.id)
+    )
+    rows = (await session.scalars(query)).all()
+    if limit is not None:
+        rows = rows[-limit:]
+    return [
+        TimelineEntry(r.at, TimelineKind(r.kind), r.text, r.actor, dict(r.data or {}), r.pinned)
+        for r in rows
+    ]
