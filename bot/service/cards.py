@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from slack_sdk.errors import SlackApiError
@@ -71,3 +72,30 @@ async def load_view(rt: Runtime, number: int) -> IncidentView | None:
     async with rt.db.session() as session:
         row = await repo.get_incident(session, number)
         return repo.to_view(row) if row else None
+
+
+def message_kind(prefix: str, channel: str) -> str:
+    """An incident_messages kind naming one message in one channel (the column holds 40)."""
+    kind = f"{prefix}:{channel}"
+    if len(kind) <= 40:
+        return kind
+    return f"{prefix}:" + hashlib.sha256(channel.encode()).hexdigest()[: 39 - len(prefix)]
+
+
+async def post_once(
+    rt: Runtime,
+    inc: IncidentView,
+    kind: str,
+    channel: str,
+    text: str,
+    blocks: list[Block] | None = None,
+) -> str | None:
+    """Post a message unless this kind was already posted for the incident: a retried job does
+    not say the same thing twice. Returns the ts when it posted."""
+    async with rt.db.session() as session:
+        if await repo.message_ts(session, inc.number, kind):
+            return None
+    ts = await rt.slack.post(channel, text, blocks)
+    async with rt.db.transaction() as session:
+        await repo.remember_message(session, inc.number, kind, channel, ts)
+    return ts

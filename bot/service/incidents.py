@@ -101,24 +101,30 @@ async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = N
     inc = await load(rt, number)
     if inc is None:
         return
+    # Every step below is safe to repeat: a job retried after a Slack failure part-way
+    # finishes the set-up instead of skipping it or doing it twice.
     if not inc.channel_id:
         channel_id, name = await rt.slack.create_channel(channel_name(number, inc.title))
         async with rt.db.transaction() as session:
             row = await repo.get_incident(session, number)
             assert row is not None
             row.channel_id, row.channel_name = channel_id, name
-            declared_by = row.declared_by
         inc = await load(rt, number)
         assert inc is not None and inc.channel_id
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        declared_by = row.declared_by if row else None
+        welcomed = await repo.message_ts(session, number, "opened")
+    if not welcomed:
         if declared_by:
             await rt.slack.invite(inc.channel_id, [declared_by])
         await responders.invite_assignees_and_oncall(rt, inc)
-        text, blocks = views.opened(inc, declared_by)
-        await cards.say(rt, inc, text, blocks)
-        await announce(rt, inc, text, origin_channel)
-        await cards.refresh_summary(rt, number)
-        await reminders.stage_started(rt, number)
-        await reminders.start_status_updates(rt, number)
+    text, blocks = views.opened(inc, declared_by)
+    await cards.post_or_update(rt, inc, "opened", text, blocks)
+    await announce(rt, inc, text, origin_channel, once="announce-open")
+    await cards.refresh_summary(rt, number)
+    await reminders.stage_started(rt, number)
+    await reminders.start_status_updates(rt, number)
     await context.refresh(rt, number)
 
 
@@ -137,12 +143,23 @@ def announcement_channels(
 
 
 async def announce(
-    rt: Runtime, inc: IncidentView, text: str, origin_channel: str | None = None
+    rt: Runtime,
+    inc: IncidentView,
+    text: str,
+    origin_channel: str | None = None,
+    *,
+    once: str | None = None,
 ) -> None:
+    """Post to each announcement channel; with `once`, at most once per channel per incident."""
     for channel in announcement_channels(rt, inc, origin_channel):
         link = f" · join <#{inc.channel_id}>" if inc.channel_id else ""
         try:
-            await rt.slack.post(channel, text + link)
+            if once:
+                await cards.post_once(
+                    rt, inc, cards.message_kind(once, channel), channel, text + link
+                )
+            else:
+                await rt.slack.post(channel, text + link)
         except Exception:  # announcing must never break the incident itself
             log.warning("could not announce %s in %s", inc.ref, channel, exc_info=True)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.domain.model import Stage, Status, TimelineKind, utcnow
-from bot.service import cards, incidents, responders
+from bot.service import cards, incidents, reminders, responders
 from bot.service.pagerduty_payload import (
     ASSIGNING,
     agent,
@@ -205,3 +205,6 @@ async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = 
     if inc is not None:
         await cards.say(rt, inc, render("pd_event", text="reopened, back to Observe", who=by))
     await cards.refresh_summary(rt, number)
+    # Resolving cancelled every reminder: a reopened incident gets them back.
+    await reminders.stage_started(rt, number)
+    await reminders.start_status_updates(rt, number)

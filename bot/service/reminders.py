@@ -71,6 +71,13 @@ async def start_status_updates(rt: Runtime, number: int) -> None:
         if row is None or row.status == Status.RESOLVED.value:
             return
         label = f"SEV{row.severity}"
+        running = await session.scalar(
+            select(Job.id).where(
+                Job.dedup_key.like(f"{prefix(number, STATUS)}%"), Job.status == "pending"
+            )
+        )
+    if running is not None:
+        return  # a retried set-up must not start a second chain
     every = _minutes(rt.config.reminder_policy(label).status_update_minutes)
     if every is not None:
         await _schedule_status(rt, number, utcnow() + every)

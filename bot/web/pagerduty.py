@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.service import pagerduty_events
 from bot.service.runtime import Runtime
 from bot.storage import jobs, repo
+from bot.storage.tables import PagerDutyLink
 from bot.web import ingest
 from bot.web.signatures import pagerduty_header_wellformed, pagerduty_valid
 
 log = logging.getLogger(__name__)
+
+
+async def ordering_key(session: AsyncSession, event: dict[str, Any], pd_id: str) -> str:
+    """Events are applied one at a time per PagerDuty *service*, not just per incident: two
+    pages on one service must not both miss the open incident they should attach to."""
+    data = event.get("data") or {}
+    service = data.get("service") if isinstance(data, dict) else None
+    service_id = service.get("id") if isinstance(service, dict) else None
+    if not service_id:  # notes and responder events name only the incident
+        link = await session.scalar(
+            select(PagerDutyLink.service_id).where(PagerDutyLink.pd_incident_id == pd_id)
+        )
+        service_id = link
+    return f"pdsvc:{service_id}" if service_id else f"pd:{pd_id}"
 
 
 async def receive(request: Request) -> JSONResponse:
@@ -51,6 +69,7 @@ async def receive(request: Request) -> JSONResponse:
         if row is None:
             return ingest.duplicate()
         await session.flush()
-        jobs.add_job(session, "pagerduty.event", {"inbound": row.id}, ordering_key=f"pd:{pd_id}")
+        key = await ordering_key(session, event, pd_id)
+        jobs.add_job(session, "pagerduty.event", {"inbound": row.id}, ordering_key=key)
     rt.worker.wake()
     return JSONResponse({"ok": True, "accepted": event_type}, status_code=202)

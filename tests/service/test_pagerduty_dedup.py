@@ -156,3 +156,20 @@ async def test_ack_and_resolve_from_slack_reach_attached_incidents_too(
             ("status", "Acknowledged"),
             ("resolved", "Incident resolved"),
         ]
+
+
+async def test_two_pages_on_one_service_queued_together_open_one_incident(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Both triggers are waiting before the worker looks: the second must still attach."""
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+        seed_incident(stack, "PINC001", number=101)
+        seed_incident(stack, "PINC002", number=102, title="Checkout latency")
+        await stack.runtime.worker.stop()  # queue both before any processing
+        for pd_id in ("PINC001", "PINC002"):
+            event = stack.pagerduty.webhook_event("incident.triggered", pd_id)
+            assert (await stack.pagerduty_webhook(event)).status_code == 202
+        await stack.settle()
+        assert len(await incidents(stack)) == 1
+        assert len(stack.slack.calls("conversations.create")) == 1
+        assert {link.pd_incident_id for link in await links(stack)} == {"PINC001", "PINC002"}

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
-from bot.storage.tables import StageSpanRow
+from bot.storage.tables import Job, StageSpanRow
 from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
 
 PD = "PINC001"
@@ -216,3 +216,12 @@ async def test_reopen_after_resolving_in_observe_is_a_new_iteration(
         assert inc.status == "triggered" and inc.resolved_at is None
         messages = [m["text"] for m in stack.slack.messages(inc.channel_id)]
         assert any("reopened, back to Observe" in t for t in messages)
+        async with stack.runtime.db.session() as session:
+            pending = (
+                await session.scalars(
+                    select(Job.payload).where(
+                        Job.kind == "incident.reminder", Job.status == "pending"
+                    )
+                )
+            ).all()
+        assert {p["kind"] for p in pending} == {"stall", "status"}  # reminders are back

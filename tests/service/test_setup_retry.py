@@ -1,0 +1,42 @@
+"""Channel set-up survives a Slack failure part-way: the retried job finishes it, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.demo import CONFIG, seed_scenario
+from bot.devstack import DevStack
+from bot.domain.model import utcnow
+from bot.storage.tables import Job
+
+ANNOUNCE = dict(CONFIG, announcements_channel="#incidents")
+
+
+async def test_setup_retried_after_a_slack_error_posts_everything_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=ANNOUNCE, database_url=database_url) as stack:
+        stack.slack.add_channel("incidents")
+        scenario = seed_scenario(stack, now=utcnow())
+        # The channel is created, then the first post fails: the set-up job fails part-way.
+        stack.slack.fail_next("chat.postMessage", status=200, error="internal_error")
+        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
+        await stack.settle()
+        async with stack.runtime.db.session() as session:
+            setup = (await session.scalars(select(Job).where(Job.kind == "incident.setup"))).one()
+        assert setup.status == "done" and setup.attempts == 2  # failed once, then retried
+        channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
+        texts = [m["text"] for m in stack.slack.messages(channel["id"])]
+        assert sum("INC-1 opened" in t for t in texts) == 1, texts
+        assert sum(t.startswith("INC-1 Observe") for t in texts) == 1
+        announced = [m for m in stack.slack.messages(stack.slack.channel("incidents")["id"])]
+        assert sum("INC-1 opened" in m["text"] for m in announced) == 1
+        assert len(stack.slack.calls("conversations.create")) == 1
+        async with stack.runtime.db.session() as session:
+            reminders = (
+                await session.scalars(select(Job).where(Job.kind == "incident.reminder"))
+            ).all()
+        kinds = sorted(j.payload["kind"] for j in reminders if j.status == "pending")
+        assert kinds.count("status") == 1 and kinds.count("stall") >= 1, kinds
