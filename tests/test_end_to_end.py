@@ -95,6 +95,7 @@ async def test_full_loop(tmp_path: Path, database_url: str) -> None:
         await stack.settle()
         texts = "\n".join(m["text"] for m in stack.slack.messages(channel_id))
         assert "Alerts cleared" in texts
+        assert "approved by <@U0ALICE01>" in texts  # a real mention, not escaped text
 
         # Close: PagerDuty resolves; the postmortem is uploaded.
         resolved = stack.pagerduty.webhook_event("incident.resolved", scenario.pd_incident_id)

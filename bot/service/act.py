@@ -18,7 +18,7 @@ from bot.service import cards, incidents
 from bot.service.executor import ActionFailed, run_step
 from bot.service.runtime import Runtime
 from bot.slack import views
-from bot.slack.text import mention, render
+from bot.slack.text import render
 from bot.storage import jobs, repo
 from bot.storage.tables import ActionRunRow, Job
 
@@ -296,7 +296,7 @@ async def _run_steps(
     )
     inc = await incidents.load(rt, number)
     assert inc is not None
-    running = render("act_running", title=title, approvers=", ".join(mention(a) for a in approvers))
+    running = render("act_running", title=title, approvers=approvers)
     await _best_effort(key, "say the action is running", cards.say(rt, inc, running))
     results: list[dict[str, Any]] = []
     ok, hint = True, ""

@@ -64,7 +64,10 @@ TEMPLATES: dict[str, str] = {
     "decision_recorded": (
         ":brain: *Decision* by {{ by|mention }}: {{ text }}{% if reason %}\n_why:_ {{ reason }}{% endif %}"
     ),
-    "act_running": ":gear: Running *{{ title }}* (approved by {{ approvers }})…",
+    "act_running": (
+        ":gear: Running *{{ title }}* (approved by "
+        "{% for a in approvers %}{{ a|mention }}{% if not loop.last %}, {% endif %}{% endfor %})…"
+    ),
     "act_result": (
         "{% if ok %}:white_check_mark:{% else %}:x:{% endif %} *{{ title }}* "
         "{% if dry_run %}(dry run) {% endif %}{{ 'succeeded' if ok else 'failed' }}"
