@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -60,6 +60,17 @@ DEFAULT_REMINDERS: dict[str, ReminderPolicy] = {
 }
 
 
+TimelineChoice = Literal["all", "pinned"]
+
+
+class PostmortemConfig(BaseModel):
+    """How the postmortem is written: ``timeline: all`` (default) or ``pinned`` (📌 only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeline: TimelineChoice = "all"
+
+
 class OodaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +92,7 @@ class OodaConfig(BaseModel):
     dedup_window_minutes: float = 30.0
     # Per severity ("SEV1".."SEV4"); a severity left out keeps DEFAULT_REMINDERS.
     reminders: dict[str, ReminderPolicy] = Field(default_factory=dict)
+    postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)
 
     @field_validator("reminders")
     @classmethod

@@ -84,16 +84,24 @@ def postmortem(
     incident: Annotated[str, typer.Argument(help="Number (42) or ref (INC-42).")],
     format: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
     output: Annotated[Path | None, typer.Option(help="File to write; stdout if absent.")] = None,
+    timeline: Annotated[
+        str | None,
+        typer.Option(
+            "--timeline", help="all or pinned (default: OODA_CONFIG postmortem.timeline)."
+        ),
+    ] = None,
 ) -> None:
     """Render an incident's postmortem."""
     if format not in ("markdown", "html"):
         raise fail("--format must be markdown or html")
+    if timeline not in (None, "all", "pinned"):
+        raise fail("--timeline must be all or pinned")
     try:
         number = int(incident.upper().removeprefix("INC-"))
     except ValueError:
         raise fail(f"{incident!r} is not an incident number or ref like INC-42") from None
     settings = load_settings()
-    text = asyncio.run(_render_postmortem(settings, number, format))  # type: ignore[arg-type]
+    text = asyncio.run(_render_postmortem(settings, number, format, timeline))  # type: ignore[arg-type]
     if text is None:
         # Not the URL: it may carry a database password.
         raise fail(f"no incident INC-{number} in the database")
@@ -105,7 +113,10 @@ def postmortem(
 
 
 async def _render_postmortem(
-    settings: Settings, number: int, fmt: Literal["markdown", "html"]
+    settings: Settings,
+    number: int,
+    fmt: Literal["markdown", "html"],
+    timeline: Literal["all", "pinned"] | None = None,
 ) -> str | None:
     from bot.service import postmortems
     from bot.service.runtime import build_runtime
@@ -114,7 +125,7 @@ async def _render_postmortem(
     await asyncio.to_thread(upgrade, settings.database_url)
     rt = build_runtime(settings)
     try:
-        return await postmortems.render(rt, number, fmt)
+        return await postmortems.render(rt, number, fmt, timeline=timeline)
     finally:
         await rt.aclose()
 

@@ -153,6 +153,9 @@ def application_changes(
         if previous is not None:
             data["previous_history_id"] = previous.get("id")  # what a rollback restores
         initiated = entry.get("initiatedBy") or {}
+        image = _history_image(source)
+        if index == len(history) - 1:
+            image = image or _current_image(status)
         changes.append(
             Change(
                 source="argocd",
@@ -169,6 +172,7 @@ def application_changes(
                 author=initiated.get("username")
                 or ("automated" if initiated.get("automated") else None),
                 data=data,
+                image_tag=image,
             )
         )
         previous = entry
@@ -180,6 +184,23 @@ def application_changes(
     ):
         changes.append(_operation_change(name, op, op_revision, op_status, service, url, previous))
     return changes
+
+
+def _first_image(images: Any) -> str | None:
+    if isinstance(images, list) and images and isinstance(images[0], str) and images[0].strip():
+        # Kustomize overrides read "name=image:tag"; the image after "=" is what runs.
+        return images[0].strip().rpartition("=")[2]
+    return None
+
+
+def _history_image(source: dict[str, Any]) -> str | None:
+    """The image a history entry deployed, when its source pins one (kustomize images)."""
+    return _first_image((source.get("kustomize") or {}).get("images"))
+
+
+def _current_image(status: dict[str, Any]) -> str | None:
+    """The image running now (status.summary.images), which belongs to the newest entry."""
+    return _first_image((status.get("summary") or {}).get("images"))
 
 
 def _summary(name: str, revision: str | None, target: str | None) -> str:

@@ -234,4 +234,15 @@ def related_change_to_change(event: dict[str, Any], service: str | None) -> Chan
         status=status,
         url=first_link(event.get("links")),
         data=details,
+        # The same keys /webhooks/changes reads, so the deploy links to its other reports.
+        sha=_detail(details, "sha", "commit", "revision"),
+        image_tag=_detail(details, "image_tag", "image"),
     )
+
+
+def _detail(details: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = details.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None

@@ -123,7 +123,7 @@ def change_event_to_change(
     """Map a PagerDuty Events v2 change event body to a Change; ValueError says what is wrong.
 
     Recognised custom_details keys: id, kind/type, service, sha/commit/revision, ref/branch,
-    repo/repository, environment/env, author/user, status/state/build_state.
+    repo/repository, environment/env, author/user, status/state/build_state, image_tag/image.
     """
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
@@ -168,4 +168,5 @@ def change_event_to_change(
         url=first_link(links),
         author=_str(details, "author", "user"),
         data=data,
+        image_tag=_str(details, "image_tag", "image"),
     )

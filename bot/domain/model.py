@@ -107,6 +107,7 @@ class Change:
     author: str | None = None
     size: int | None = None  # lines changed, when known
     data: dict[str, Any] = field(default_factory=dict)
+    image_tag: str | None = None  # container image (repo:tag), links one deploy across sources
 
     @property
     def short_sha(self) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Verdict
@@ -16,6 +16,7 @@ __all__ = [
     "RankingConfig",
     "evidence_sentence",
     "humanize_duration",
+    "link_changes",
     "pick_suspect",
     "rank_changes",
     "rollback_target",
@@ -147,6 +148,93 @@ def _score(change: Change, scope: float, age: timedelta, config: RankingConfig) 
     return round(min(1.0, max(0.0, raw)), 4)
 
 
+# How a linked deploy lists its sources: "github + argocd + webhook".
+SOURCE_ORDER = ("github", "argocd", "webhook", "pagerduty")
+# Which report speaks for it (after status): the tool that deployed it, so its rollback applies.
+LEAD_ORDER = ("argocd", "github", "webhook", "pagerduty")
+# The most telling status of a linked deploy wins: one source seeing it fail is the news.
+STATUS_ORDER = (
+    ChangeStatus.FAILURE,
+    ChangeStatus.IN_PROGRESS,
+    ChangeStatus.PENDING,
+    ChangeStatus.SUCCESS,
+    ChangeStatus.UNKNOWN,
+)
+MIN_SHA_PREFIX = 7  # "a1b2c3d" from a webhook matches GitHub's full 40-character sha
+_FILLED = ("service", "repo", "environment", "sha", "ref", "previous_sha", "url", "author", "size")
+
+
+def _source_rank(source: str, order: tuple[str, ...] = SOURCE_ORDER) -> int:
+    return order.index(source) if source in order else len(order)
+
+
+def _same_sha(a: str | None, b: str | None) -> bool:
+    if not a or not b or min(len(a), len(b)) < MIN_SHA_PREFIX:
+        return False
+    a, b = a.casefold(), b.casefold()
+    return a.startswith(b) or b.startswith(a)
+
+
+def _linked(a: Change, b: Change) -> bool:
+    """One deploy seen twice: same sha or image tag, and not two different services."""
+    if a.service is not None and b.service is not None and not _same(a.service, b.service):
+        return False
+    return _same_sha(a.sha, b.sha) or _same(a.image_tag, b.image_tag)
+
+
+def _merge(group: list[Change]) -> Change:
+    group = sorted(group, key=lambda c: (_source_rank(c.source), c.source, c.external_id))
+    lead = min(
+        group,
+        key=lambda c: (
+            STATUS_ORDER.index(c.status),
+            _source_rank(c.source, LEAD_ORDER),
+            c.source,
+            c.external_id,
+        ),
+    )
+    filled = {
+        name: next((getattr(c, name) for c in group if getattr(c, name) is not None), None)
+        for name in (*_FILLED, "image_tag")
+        if getattr(lead, name) is None
+    }
+    sources = list(dict.fromkeys(c.source for c in group))
+    data = {
+        **lead.data,
+        "linked_sources": sources,
+        "linked_changes": [f"{c.source}:{c.external_id}" for c in group],
+    }
+    earliest = min(_utc(c.created_at) for c in group)
+    return replace(lead, created_at=earliest, data=data, **filled)
+
+
+def link_changes(changes: Iterable[Change]) -> list[Change]:
+    """Merge reports of the same deploy (shared sha or image tag) into one change.
+
+    The merged change is the member with the most telling status (failure, in progress, pending,
+    success, unknown), then the preferred source; it starts at the earliest member's time, fills
+    its blanks from the others, and lists every source in data["linked_sources"]. Changes that
+    share nothing are returned unchanged, in their original order.
+    """
+    items = list(changes)
+    parent = list(range(len(items)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(items):
+        for j in range(i + 1, len(items)):
+            if _linked(a, items[j]):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[Change]] = {}
+    for i, change in enumerate(items):
+        groups.setdefault(root(i), []).append(change)
+    return [group[0] if len(group) == 1 else _merge(group) for group in groups.values()]
+
+
 def rank_changes(
     changes: Iterable[Change],
     *,
@@ -162,16 +250,18 @@ def rank_changes(
     first_alert_at + skew_tolerance is excluded, whatever its status: it cannot have caused the alert.
     Sorted by score (highest first), then newest first, then source, then external_id.
     Only the top change may be flagged likely, and only if its score >= config.likely_threshold.
+    Reports of one deploy from several sources are merged first (see link_changes).
     """
     alert = _utc(first_alert_at)
     earliest, latest = alert - config.window, alert + config.skew_tolerance
+    candidates = [
+        c
+        for c in changes
+        if _utc(c.created_at) <= latest and (_utc(c.created_at) >= earliest or c.status in _ACTIVE)
+    ]
     scored: list[tuple[float, datetime, Change, str]] = []
-    for change in changes:
+    for change in link_changes(candidates):
         created = _utc(change.created_at)
-        if created > latest:
-            continue
-        if created < earliest and change.status not in _ACTIVE:
-            continue
         age = alert - created
         scope = _scope(change, service, dependencies)
         score = _score(change, scope, age, config)

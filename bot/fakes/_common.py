@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -20,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from bot.fakes.server import LoopbackServer
 
 log = logging.getLogger(__name__)
+
+HOLD_LIMIT = 30.0  # a held request answers anyway after this long, so a test cannot hang
 
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
@@ -155,6 +158,7 @@ class RestFake(FakeService):
 
     def __init__(self) -> None:
         self._calls: list[RecordedCall] = []
+        self._rest_holds: list[tuple[str, threading.Event]] = []
         super().__init__()
 
     def _authorized(self, request: Request) -> bool:  # pragma: no cover - overridden
@@ -187,9 +191,21 @@ class RestFake(FakeService):
         """Answer the next `times` requests whose path starts with `path_prefix` with `status`."""
         self._add_failure(Failure(path_prefix, status, times, retry_after))
 
+    def hold(self, path_prefix: str) -> threading.Event:
+        """A slow vendor, deterministically: requests whose path starts with `path_prefix` wait
+        (at most HOLD_LIMIT seconds) until the returned event is set."""
+        gate = threading.Event()
+        with self._lock:
+            self._rest_holds.append((path_prefix, gate))
+        return gate
+
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             self._learn_url(request)
+            with self._lock:
+                gates = [g for p, g in self._rest_holds if request.url.path.startswith(p)]
+            for gate in gates:
+                await asyncio.to_thread(gate.wait, HOLD_LIMIT)
             body = await read_json(request)
             path = request.url.path
             if not self._authorized(request):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bot.catalog import TimelineChoice
 from bot.domain.model import IncidentView, TimelineKind, utcnow
 from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.render import render_postmortem
@@ -65,11 +66,16 @@ async def render(
     fmt: Literal["markdown", "html"] = "markdown",
     *,
     resolve_names: bool = False,
+    timeline: TimelineChoice | None = None,
 ) -> str | None:
+    """``timeline`` (all | pinned) overrides the config's ``postmortem.timeline``."""
     doc = await build(rt, number, resolve_names=resolve_names)
     if doc is None:
         return None
-    return render_postmortem(doc, fmt=fmt, templates_dir=templates_dir(rt))
+    choice = timeline or rt.config.postmortem.timeline
+    return render_postmortem(
+        doc, fmt=fmt, templates_dir=templates_dir(rt), pinned_only=choice == "pinned"
+    )
 
 
 async def publish(

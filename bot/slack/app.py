@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -10,6 +11,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.service.runtime import Runtime
 from bot.settings import secret
 from bot.slack import actions, commands, events, modals
+
+log = logging.getLogger(__name__)
 
 
 def build_bolt_app(rt: Runtime) -> AsyncApp:
@@ -60,3 +63,23 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> None:
     modals.register(app, rt)
     events.register(app, rt)
     events.register_fallback(app)  # last: it matches every event type
+    register_interaction_fallback(app)  # last: it matches every action_id and callback_id
+
+
+ANY_ID = re.compile(r".*")
+
+
+def register_interaction_fallback(app: AsyncApp) -> None:
+    """Register last: a click or submission nobody listens for (an old message's button, another
+    app's view) is acked and ignored; Bolt would answer 404 and Slack shows the user an error."""
+
+    @app.action(ANY_ID)
+    async def ignored_action(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        ids = [a.get("action_id") for a in body.get("actions") or []]
+        log.debug("ignored Slack action %s", ids)
+
+    @app.view(ANY_ID)
+    async def ignored_view(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        log.debug("ignored Slack view %s", (body.get("view") or {}).get("callback_id"))

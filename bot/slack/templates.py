@@ -38,7 +38,8 @@ TEMPLATES: dict[str, str] = {
     "orient_change": (
         "*{{ n }}.* {{ change.summary }}"
         "{% if change.short_sha %} `{{ change.short_sha }}`{% endif %}"
-        " · {{ change.source }}{% if ranked.likely %} · :dart: *likely suspect*{% endif %}\n"
+        " · {{ (change.data.get('linked_sources') or [change.source])|join(' + ') }}"
+        "{% if ranked.likely %} · :dart: *likely suspect*{% endif %}\n"
         "score {{ '%.2f'|format(ranked.score) }} — {{ ranked.reason }}"
         "{% if ranked.verdict %}\nverdict: *{{ ranked.verdict.value|replace('_', ' ') }}*{% endif %}"
     ),

@@ -105,7 +105,17 @@ def observe(
     for attached in linked[1:]:
         # One section per attached PagerDuty incident: action ids must be unique per block.
         label = f"#{attached.get('number') or attached['id']} {attached.get('title') or ''}"
-        split = bk.button("Split out", "pagerduty_split", str(attached["id"]))
+        # Splitting acts at once (new incident, channel, PagerDuty link): confirm first.
+        split = bk.button(
+            "Split out",
+            "pagerduty_split",
+            str(attached["id"]),
+            confirm=bk.confirm_dialog(
+                "Split out?",
+                f"Detach {escape(label)} into its own incident and channel?",
+                "Split out",
+            ),
+        )
         text = render("observe_attached", url=attached.get("url"), label=label)
         blocks.append(bk.section(text, accessory=split))
     if observation.get("missing"):
@@ -288,7 +298,14 @@ def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[b
         style="danger",
         confirm=bk.confirm_dialog("Approve action?", f"Run {escape(title)} now?", "Run it"),
     )
-    cancel = bk.button("Cancel", "act_cancel", key)
+    cancel = bk.button(  # dropping a pending request cannot be undone
+        "Cancel",
+        "act_cancel",
+        key,
+        confirm=bk.confirm_dialog(
+            "Cancel action?", f"Drop the request to run {escape(title)}?", "Drop it", "Keep it"
+        ),
+    )
     return text, [bk.section(text), bk.actions(button, cancel)]
 
 

@@ -136,6 +136,7 @@ class ChangeRow(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+    image_tag: Mapped[str | None] = mapped_column(String(300), index=True)  # links sources
 
     __table_args__ = (UniqueConstraint("source", "external_id", name="uq_change_source_id"),)
 
@@ -155,6 +156,8 @@ class IncidentChangeRow(Base):
     verdict: Mapped[str | None] = mapped_column(String(20))
     verdict_by: Mapped[str | None] = mapped_column(String(40))
     verdict_at: Mapped[datetime | None]
+    # Other reports of the same deploy merged into this one ("github", "argocd", ...).
+    linked_sources: Mapped[list[Any] | None] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("incident_id", "change_id", name="uq_incident_change"),)
 

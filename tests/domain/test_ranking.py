@@ -303,3 +303,94 @@ class TestRollbackTarget:
         target = rollback_target([prior, other, suspect], suspect)
         assert target is prior
         assert target.data["history_id"] == 7
+
+
+SHA = "9a8b7c6d5e4f30219a8b7c6d5e4f30219a8b7c6d"
+
+
+@pytest.mark.parametrize(
+    ("case", "changes", "expected"),
+    [
+        (
+            "same sha from three sources is one candidate",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change("argo:3", timedelta(minutes=9), source="argocd", sha=SHA),
+                change("wh1", timedelta(minutes=8), source="webhook", sha=SHA[:7]),
+                change("other", timedelta(hours=3), sha="1111111aaaa"),
+            ],
+            [("argo:3", ["github", "argocd", "webhook"]), ("other", None)],
+        ),
+        (
+            "same image tag links; the failed report speaks for the deploy",
+            [
+                change("gh1", timedelta(minutes=10), image_tag="acme/checkout:v2"),
+                change(
+                    "wh1",
+                    timedelta(minutes=8),
+                    source="webhook",
+                    status=S.FAILURE,
+                    image_tag="acme/checkout:v2",
+                ),
+            ],
+            [("wh1", ["github", "webhook"])],
+        ),
+        (
+            "github and argocd both succeeded: argocd speaks for it (its rollback applies)",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change("checkout:4", timedelta(minutes=9), source="argocd", sha=SHA),
+            ],
+            [("checkout:4", ["github", "argocd"])],
+        ),
+        (
+            "same sha on two different services stays two deploys",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change("gh2", timedelta(minutes=20), sha=SHA, service="payments"),
+            ],
+            [("gh1", None), ("gh2", None)],
+        ),
+        (
+            "a short sha under 7 characters links nothing",
+            [
+                change("gh1", timedelta(minutes=10), sha="abc"),
+                change("wh1", timedelta(minutes=12), source="webhook", sha="abc"),
+            ],
+            [("gh1", None), ("wh1", None)],
+        ),
+        (
+            "a report outside the window is not linked in",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change("wh-late", -timedelta(minutes=30), source="webhook", sha=SHA),
+            ],
+            [("gh1", None)],
+        ),
+    ],
+)
+def test_linked_changes(case: str, changes: list[Change], expected: list[tuple]) -> None:
+    ranked = rank(*changes)
+    got = [(r.change.external_id, r.change.data.get("linked_sources")) for r in ranked]
+    assert got == expected, case
+
+
+def test_linked_change_takes_the_earliest_time_and_fills_blanks() -> None:
+    ranked = rank(
+        change("gh1", timedelta(minutes=5), sha=SHA, url=None),
+        change(
+            "wh1",
+            timedelta(minutes=12),
+            source="webhook",
+            sha=SHA[:7],
+            image_tag="acme/checkout:v2",
+            url="https://ci/1",
+        ),
+    )
+    [only] = ranked
+    assert only.change.external_id == "gh1"
+    assert only.change.created_at == ALERT - timedelta(minutes=12)
+    assert only.change.image_tag == "acme/checkout:v2"
+    assert only.change.url == "https://ci/1"
+    assert only.change.data["linked_changes"] == ["github:gh1", "webhook:wh1"]
+    assert "12 min before the first alert" in only.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,6 +32,7 @@ def change_from_row(row: ChangeRow) -> Change:
         author=row.author,
         size=row.size,
         data=dict(row.data or {}),
+        image_tag=row.image_tag,
     )
 
 
@@ -53,6 +55,7 @@ async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
         "url": change.url,
         "author": change.author,
         "size": change.size,
+        "image_tag": change.image_tag,
         "created_at": change.created_at,
         "data": change.data,
     }
@@ -94,6 +97,7 @@ async def save_ranking(
             link = IncidentChangeRow(incident_id=incident_id, change_id=row.id)
             session.add(link)
         link.rank, link.score, link.reason, link.likely = rank, item.score, item.reason, item.likely
+        link.linked_sources = item.change.data.get("linked_sources")
     for change_id, link in existing.items():
         if change_id not in seen and link.verdict is None:
             await session.delete(link)
@@ -108,7 +112,7 @@ async def ranked_changes(session: AsyncSession, incident_id: int) -> list[Ranked
     )
     return [
         RankedChange(
-            change_from_row(change),
+            _with_links(change_from_row(change), link.linked_sources),
             link.score,
             link.reason,
             link.likely,
@@ -116,6 +120,13 @@ async def ranked_changes(session: AsyncSession, incident_id: int) -> list[Ranked
         )
         for link, change in (await session.execute(query)).all()
     ]
+
+
+def _with_links(change: Change, linked_sources: list[str] | None) -> Change:
+    """The stored change, naming the other sources that reported the same deploy."""
+    if not linked_sources:
+        return change
+    return replace(change, data={**change.data, "linked_sources": list(linked_sources)})
 
 
 async def set_verdict(

@@ -1,0 +1,114 @@
+"""Similar past incidents through the app: INC-1 on checkout is rolled back (verify passes) and
+resolved; INC-2 on checkout then shows INC-1 on its Orient card, and Decide cites the rollback
+that worked last time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.demo import CONFIG, seed_scenario
+from bot.devstack import DevStack
+from bot.domain.model import utcnow
+
+
+def card(stack: DevStack, prefix: str) -> dict[str, Any]:
+    found = [m for m in stack.slack.messages() if m["text"].startswith(prefix)]
+    assert found, stack.slack.transcript()
+    return found[-1]
+
+
+def texts(message: dict[str, Any]) -> str:
+    """Every section and context text of a card, joined."""
+    parts = []
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            parts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            parts.extend(e.get("text", "") for e in block["elements"])
+    return "\n".join(parts)
+
+
+def rollback_button(decide: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        b["accessory"]
+        for b in decide["blocks"]
+        if b["type"] == "section"
+        and b.get("accessory", {}).get("action_id") == "decide_run"
+        and "Roll back checkout" in b["accessory"]["text"]["text"]
+    )
+
+
+async def test_second_checkout_incident_recalls_the_rollback_that_fixed_the_first(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
+    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as stack:
+        scenario = seed_scenario(stack, now=utcnow())
+        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
+        await stack.settle()
+        first = card(stack, "INC-1 Orient")
+        assert "Similar past incidents" not in texts(first)  # nothing resolved yet
+        channel = first["channel"]
+
+        # INC-1: roll back, verify passes, PagerDuty resolves.
+        await stack.click("stage_decide", "1", user=scenario.alice, channel=channel)
+        await stack.settle()
+        decide = card(stack, "INC-1 Decide")
+        assert "mitigated an incident" not in texts(decide)  # no history yet
+        button = rollback_button(decide)
+        await stack.click(
+            "decide_run",
+            button["value"],
+            user=scenario.alice,
+            channel=channel,
+            message_ts=decide["ts"],
+        )
+        await stack.settle()
+        submitted = await stack.submit(stack.slack.views[-1], {}, user=scenario.alice)
+        assert submitted.status_code == 200
+        await stack.settle()
+        assert "Alerts cleared" in "\n".join(m["text"] for m in stack.slack.messages(channel))
+        resolved = stack.pagerduty.webhook_event("incident.resolved", scenario.pd_incident_id)
+        assert (await stack.pagerduty_webhook(resolved)).status_code == 202
+        await stack.settle()
+
+        # INC-2: checkout fails again after another deploy.
+        now = utcnow()
+        stack.github.add_deployment(
+            "acme/checkout",
+            sha="d00dfeedd00dfeedd00dfeedd00dfeedd00dfeed",
+            created_at=now - timedelta(minutes=10),
+            description="v1.44.0",
+        )
+        pd = stack.pagerduty
+        pd.add_incident(
+            "PDEMO02",
+            number=4712,
+            title="Checkout 5xx errors above SLO",
+            service_id="PCHKOUT",
+            service_name="checkout",
+            urgency="high",
+            created_at=now - timedelta(minutes=1),
+        )
+        pd.add_alert("PDEMO02", summary="checkout-api 5xx rate 9%", created_at=now)
+        triggered = pd.webhook_event("incident.triggered", "PDEMO02")
+        assert (await stack.pagerduty_webhook(triggered)).status_code == 202
+        await stack.settle()
+
+        orient = texts(card(stack, "INC-2 Orient"))
+        assert "Similar past incidents" in orient, orient
+        assert "INC-1 “Checkout 5xx errors above SLO” — last time: " in orient
+        assert "last time: Roll back checkout to 9a8b7c6, mitigated in " in orient
+
+        second = card(stack, "INC-2 Orient")["channel"]
+        await stack.click("stage_decide", "2", user=scenario.alice, channel=second)
+        await stack.settle()
+        decide2 = card(stack, "INC-2 Decide")
+        rollback = next(
+            b["text"]["text"]
+            for b in decide2["blocks"]
+            if b["type"] == "section" and "Roll back checkout" in b["text"]["text"]
+        )
+        assert "mitigated an incident on checkout 1 time before" in rollback, rollback
