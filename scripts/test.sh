@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import bot, respx, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import bot, respx, pytest, xdist" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[dev]'
 fi
@@ -21,11 +21,11 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q
 fi
 
 echo "== tests on SQLite =="
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q -n 2 "$@"
 
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "== tests on PostgreSQL ($PG_URL) =="
-  OODA_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q -m "db" "$@"
+  OODA_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q -n 2 -m "db" "$@"
 else
   echo "PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL pass cannot run" >&2
   exit 1
