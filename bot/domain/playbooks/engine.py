@@ -107,7 +107,9 @@ def _suspect_mismatch(cond: SuspectCondition, ctx: DecisionContext) -> str | Non
         value = getattr(change, attr)
         if allowed and value not in allowed:
             return f"the suspect's {attr} {value.value} is not one of {', '.join(allowed)}"
-    if cond.sources and not _among(change.source, cond.sources):
+    # A deploy reported by several tools (linked by sha or image tag) matches any of them.
+    reported_by = [change.source, *change.data.get("linked_sources", [])]
+    if cond.sources and not any(_among(source, cond.sources) for source in reported_by):
         return f"the suspect's source {change.source} is not one of {', '.join(cond.sources)}"
     if ranked.score < cond.min_score:
         return f"the suspect's score {ranked.score:.2f} is below {cond.min_score:.2f}"
