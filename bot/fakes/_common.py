@@ -8,6 +8,7 @@ import logging
 import secrets
 import string
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,7 +71,7 @@ class Failure:
     error: str | None = None
 
 
-class FakeService:
+class FakeService(ABC):
     """Base of the fakes: a Starlette `.app`, a lock, recorded calls and injected failures."""
 
     def __init__(self) -> None:
@@ -80,8 +81,9 @@ class FakeService:
         self._url: str | None = None
         self.app = Starlette(routes=self._routes())
 
-    def _routes(self) -> list[Any]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _routes(self) -> list[Any]:
+        """The fake's Starlette routes."""
 
     # -- serving -------------------------------------------------------------------------
     @property
@@ -161,14 +163,17 @@ class RestFake(FakeService):
         self._rest_holds: list[tuple[str, threading.Event]] = []
         super().__init__()
 
-    def _authorized(self, request: Request) -> bool:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _authorized(self, request: Request) -> bool:
+        """Whether the request carries the vendor's credentials."""
 
-    def _unauthorized(self) -> Response:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _unauthorized(self) -> Response:
+        """The vendor's answer to a request without valid credentials."""
 
-    def _failure_response(self, failure: Failure) -> Response:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _failure_response(self, failure: Failure) -> Response:
+        """The vendor's answer for an injected failure."""
 
     @property
     def calls(self) -> list[RecordedCall]:
