@@ -168,31 +168,45 @@ def _source_rank(source: str, order: tuple[str, ...] = SOURCE_ORDER) -> int:
     return order.index(source) if source in order else len(order)
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def _same_sha(a: str | None, b: str | None) -> bool:
-    if not a or not b or min(len(a), len(b)) < MIN_SHA_PREFIX:
+    """Commit ids match by prefix ("a1b2c3d" vs the full sha); other revisions ("2024.11.1")
+    only when equal."""
+    if not a or not b:
         return False
     a, b = a.casefold(), b.casefold()
+    if not (set(a) <= _HEX and set(b) <= _HEX):
+        return a == b
+    if min(len(a), len(b)) < MIN_SHA_PREFIX:
+        return False
     return a.startswith(b) or b.startswith(a)
 
 
 def _linked(a: Change, b: Change) -> bool:
-    """One deploy seen twice: same sha or image tag, and not two different services."""
+    """Two tools reporting one deploy: other sources, no conflicting service or environment,
+    and the same commit (or, when either lacks a commit, the same image tag)."""
+    if a.source == b.source:
+        return False
     if a.service is not None and b.service is not None and not _same(a.service, b.service):
         return False
-    return _same_sha(a.sha, b.sha) or _same(a.image_tag, b.image_tag)
+    if a.environment and b.environment and not _same(a.environment, b.environment):
+        return False
+    if a.sha and b.sha:
+        return _same_sha(a.sha, b.sha)
+    return _same(a.image_tag, b.image_tag)
 
 
 def _merge(group: list[Change]) -> Change:
+    """The deploy tool's report speaks for the group (its rollback applies); the most telling
+    status of any report is the group's status."""
     group = sorted(group, key=lambda c: (_source_rank(c.source), c.source, c.external_id))
     lead = min(
         group,
-        key=lambda c: (
-            STATUS_ORDER.index(c.status),
-            _source_rank(c.source, LEAD_ORDER),
-            c.source,
-            c.external_id,
-        ),
+        key=lambda c: (_source_rank(c.source, LEAD_ORDER), -_utc(c.created_at).timestamp()),
     )
+    worst = min((c.status for c in group), key=STATUS_ORDER.index)
     filled = {
         name: next((getattr(c, name) for c in group if getattr(c, name) is not None), None)
         for name in (*_FILLED, "image_tag")
@@ -205,34 +219,27 @@ def _merge(group: list[Change]) -> Change:
         "linked_changes": [f"{c.source}:{c.external_id}" for c in group],
     }
     earliest = min(_utc(c.created_at) for c in group)
-    return replace(lead, created_at=earliest, data=data, **filled)
+    return replace(lead, created_at=earliest, status=worst, data=data, **filled)
 
 
 def link_changes(changes: Iterable[Change]) -> list[Change]:
-    """Merge reports of the same deploy (shared sha or image tag) into one change.
+    """Merge reports of the same deploy (shared commit or image tag) into one change.
 
-    The merged change is the member with the most telling status (failure, in progress, pending,
-    success, unknown), then the preferred source; it starts at the earliest member's time, fills
-    its blanks from the others, and lists every source in data["linked_sources"]. Changes that
-    share nothing are returned unchanged, in their original order.
+    A report joins a group only if it links with every member (no chains through a change that
+    names no service). The merged change is the deploy tool's report (Argo CD, then GitHub, then
+    change webhooks, then PagerDuty) with the group's most telling status (failure, in progress,
+    pending, success, unknown); it starts at the earliest member's time, fills its blanks from the
+    others, and lists every source in data["linked_sources"]. Other changes are returned
+    unchanged, in their original order.
     """
-    items = list(changes)
-    parent = list(range(len(items)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, a in enumerate(items):
-        for j in range(i + 1, len(items)):
-            if _linked(a, items[j]):
-                parent[root(j)] = root(i)
-    groups: dict[int, list[Change]] = {}
-    for i, change in enumerate(items):
-        groups.setdefault(root(i), []).append(change)
-    return [group[0] if len(group) == 1 else _merge(group) for group in groups.values()]
+    groups: list[list[Change]] = []
+    for change in changes:
+        home = next((g for g in groups if all(_linked(change, m) for m in g)), None)
+        if home is None:
+            groups.append([change])
+        else:
+            home.append(change)
+    return [group[0] if len(group) == 1 else _merge(group) for group in groups]
 
 
 def rank_changes(

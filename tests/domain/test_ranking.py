@@ -322,7 +322,7 @@ SHA = "9a8b7c6d5e4f30219a8b7c6d5e4f30219a8b7c6d"
             [("argo:3", ["github", "argocd", "webhook"]), ("other", None)],
         ),
         (
-            "same image tag links; the failed report speaks for the deploy",
+            "same image tag links; the deploy tool's report speaks for the deploy",
             [
                 change("gh1", timedelta(minutes=10), image_tag="acme/checkout:v2"),
                 change(
@@ -333,7 +333,58 @@ SHA = "9a8b7c6d5e4f30219a8b7c6d5e4f30219a8b7c6d"
                     image_tag="acme/checkout:v2",
                 ),
             ],
-            [("wh1", ["github", "webhook"])],
+            [("gh1", ["github", "webhook"])],
+        ),
+        (
+            "the same sha in staging and production is two deploys",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change(
+                    "wh1", timedelta(minutes=9), source="webhook", sha=SHA, environment="staging"
+                ),
+            ],
+            [("wh1", None), ("gh1", None)],
+        ),
+        (
+            "two reports from one source are two deploys",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change("gh2", timedelta(minutes=20), sha=SHA),
+            ],
+            [("gh1", None), ("gh2", None)],
+        ),
+        (
+            "one image tag with different commits is different deploys",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA, image_tag="acme/checkout:latest"),
+                change(
+                    "checkout:4",
+                    timedelta(minutes=9),
+                    source="argocd",
+                    sha="1111111aaaa",
+                    image_tag="acme/checkout:latest",
+                ),
+            ],
+            [("checkout:4", None), ("gh1", None)],
+        ),
+        (
+            "calendar versions link only when equal",
+            [
+                change("gh1", timedelta(minutes=10), sha="2024.11.1"),
+                change("wh1", timedelta(minutes=9), source="webhook", sha="2024.11.15"),
+            ],
+            [("wh1", None), ("gh1", None)],
+        ),
+        (
+            "a change naming no service does not chain two services together",
+            [
+                change("gh1", timedelta(minutes=10), sha=SHA),
+                change("wh1", timedelta(minutes=9), source="webhook", sha=SHA, service=None),
+                change(
+                    "checkout:4", timedelta(minutes=8), source="argocd", sha=SHA, service="payments"
+                ),
+            ],
+            [("gh1", ["github", "webhook"]), ("checkout:4", None)],
         ),
         (
             "github and argocd both succeeded: argocd speaks for it (its rollback applies)",
@@ -373,6 +424,24 @@ def test_linked_changes(case: str, changes: list[Change], expected: list[tuple])
     ranked = rank(*changes)
     got = [(r.change.external_id, r.change.data.get("linked_sources")) for r in ranked]
     assert got == expected, case
+
+
+def test_linked_change_carries_the_worst_status_of_its_reports() -> None:
+    [only] = rank(
+        change("gh1", timedelta(minutes=10), sha=SHA),
+        change(
+            "checkout:4",
+            timedelta(minutes=9),
+            source="argocd",
+            sha=SHA,
+            status=S.SUCCESS,
+            data={"history_id": 4},
+        ),
+        change("wh1", timedelta(minutes=8), source="webhook", sha=SHA, status=S.FAILURE),
+    )
+    assert only.change.source == "argocd" and only.change.data["history_id"] == 4
+    assert only.change.status is S.FAILURE
+    assert "status failure" in only.reason
 
 
 def test_linked_change_takes_the_earliest_time_and_fills_blanks() -> None:

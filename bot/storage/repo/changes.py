@@ -36,6 +36,13 @@ def change_from_row(row: ChangeRow) -> Change:
     )
 
 
+def _clip(table: type, column: str, value: object) -> object:
+    length = getattr(getattr(table, column).type, "length", None)
+    if isinstance(value, str) and length and len(value) > length:
+        return value[:length]
+    return value
+
+
 async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
     """Insert or update by (source, external_id): a status update refreshes the same change."""
     query = select(ChangeRow).where(
@@ -59,6 +66,9 @@ async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
         "created_at": change.created_at,
         "data": change.data,
     }
+    # Vendors send free-form text: clip to the column sizes rather than fail the whole batch
+    # (PostgreSQL enforces lengths; SQLite does not).
+    values = {key: _clip(ChangeRow, key, value) for key, value in values.items()}
     if row is None:
         try:
             async with session.begin_nested():
@@ -97,10 +107,39 @@ async def save_ranking(
             link = IncidentChangeRow(incident_id=incident_id, change_id=row.id)
             session.add(link)
         link.rank, link.score, link.reason, link.likely = rank, item.score, item.reason, item.likely
+        # Reports now merged into this one: carry a verdict over, drop their own entries.
+        for member_id in await _member_ids(session, row, item):
+            old = existing.get(member_id)
+            if old is None or member_id in seen:
+                continue
+            if link.verdict is None and old.verdict is not None:
+                link.verdict, link.verdict_by, link.verdict_at = (
+                    old.verdict,
+                    old.verdict_by,
+                    old.verdict_at,
+                )
+            seen.add(member_id)
+            await session.delete(old)
         link.linked_sources = item.change.data.get("linked_sources")
     for change_id, link in existing.items():
         if change_id not in seen and link.verdict is None:
             await session.delete(link)
+
+
+async def _member_ids(session: AsyncSession, row: ChangeRow, item: RankedChange) -> list[int]:
+    own = f"{row.source}:{row.external_id}"
+    members = [k for k in item.change.data.get("linked_changes", []) if k != own]
+    ids = []
+    for key in members:
+        source, _, external_id = key.partition(":")
+        found = await session.scalar(
+            select(ChangeRow.id).where(
+                ChangeRow.source == source, ChangeRow.external_id == external_id
+            )
+        )
+        if found is not None:
+            ids.append(found)
+    return ids
 
 
 async def ranked_changes(session: AsyncSession, incident_id: int) -> list[RankedChange]:
