@@ -158,6 +158,8 @@ class IncidentChangeRow(Base):
     verdict_at: Mapped[datetime | None]
     # Other reports of the same deploy merged into this one ("github", "argocd", ...).
     linked_sources: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The status the ranking used: for a linked deploy, the worst of its reports.
+    status: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (UniqueConstraint("incident_id", "change_id", name="uq_incident_change"),)
 

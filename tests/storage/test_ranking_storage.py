@@ -93,3 +93,37 @@ async def test_overlong_vendor_fields_are_clipped_not_fatal(database_url: str) -
         )
     assert row.sha == "f" * 80 and len(row.image_tag or "") == 300
     await db.dispose()
+
+
+async def test_a_redraw_keeps_the_merged_status(database_url: str) -> None:
+    """Argo CD saw success, the change webhook saw the same deploy fail: stored and reloaded,
+    the candidate is Argo CD's report (its rollback applies) with the failure."""
+    upgrade(database_url)
+    db = Database(database_url)
+    alert = utcnow() - timedelta(minutes=3)
+    async with db.transaction() as session:
+        incident = await repo.create_incident(
+            session, title="Checkout down", service="checkout", first_alert_at=alert
+        )
+        number = incident.id
+        for source, external_id, status in (
+            ("argocd", "checkout:5", ChangeStatus.SUCCESS),
+            ("webhook", "ci-9", ChangeStatus.FAILURE),
+        ):
+            await repo.upsert_change(
+                session,
+                Change(
+                    source=source,
+                    external_id=external_id,
+                    summary="v2",
+                    sha=SHA,
+                    created_at=alert - timedelta(minutes=10),
+                    service="checkout",
+                    status=status,
+                ),
+            )
+    [merged] = await _rerank(db, number, alert)
+    assert merged.change.source == "argocd"
+    assert merged.change.status is ChangeStatus.FAILURE
+    assert "status failure" in merged.reason
+    await db.dispose()

@@ -121,6 +121,7 @@ async def save_ranking(
             seen.add(member_id)
             await session.delete(old)
         link.linked_sources = item.change.data.get("linked_sources")
+        link.status = item.change.status.value
     for change_id, link in existing.items():
         if change_id not in seen and link.verdict is None:
             await session.delete(link)
@@ -151,7 +152,7 @@ async def ranked_changes(session: AsyncSession, incident_id: int) -> list[Ranked
     )
     return [
         RankedChange(
-            _with_links(change_from_row(change), link.linked_sources),
+            _with_links(change_from_row(change), link.linked_sources, link.status),
             link.score,
             link.reason,
             link.likely,
@@ -161,11 +162,16 @@ async def ranked_changes(session: AsyncSession, incident_id: int) -> list[Ranked
     ]
 
 
-def _with_links(change: Change, linked_sources: list[str] | None) -> Change:
-    """The stored change, naming the other sources that reported the same deploy."""
+def _with_links(
+    change: Change, linked_sources: list[str] | None, status: str | None = None
+) -> Change:
+    """The stored change as it was ranked: naming the other sources that reported the same
+    deploy, with the status the ranking used (the worst of their reports)."""
     if not linked_sources:
         return change
-    return replace(change, data={**change.data, "linked_sources": list(linked_sources)})
+    ranked_status = ChangeStatus(status) if status else change.status
+    data = {**change.data, "linked_sources": list(linked_sources)}
+    return replace(change, data=data, status=ranked_status)
 
 
 async def set_verdict(
