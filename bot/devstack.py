@@ -135,9 +135,9 @@ class DevStack:
     async def settle(self, timeout: float = 30.0, *, horizon: float = 2.0) -> None:
         """Wait until every job due within `horizon` s ran (webhooks, cards, actions, verify)."""
         await asyncio.sleep(0.05)  # let Bolt's post-ack listener tasks start
-        await self.runtime.worker.drain(timeout, horizon=horizon)
+        await self.runtime.drain(timeout, horizon=horizon)
         await asyncio.sleep(0.05)
-        await self.runtime.worker.drain(timeout, horizon=horizon)
+        await self.runtime.drain(timeout, horizon=horizon)
 
     # ---- PagerDuty ---------------------------------------------------------------------
 

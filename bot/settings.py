@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # Backoff base for vendor retries; tests set 0.
     http_backoff_seconds: float = Field(0.5, alias="OODA_HTTP_BACKOFF")
     worker_poll_seconds: float = Field(1.0, alias="OODA_WORKER_POLL")
+    # A card waits at most this long for a source, then says what is still loading.
+    source_deadline_seconds: float = Field(3.0, alias="OODA_SOURCE_DEADLINE")
+    # Slack outbox: channels delivered at once, and the lease one sender holds on a channel.
+    outbox_concurrency: int = Field(16, alias="OODA_OUTBOX_CONCURRENCY")
+    outbox_lease_seconds: float = Field(15.0, alias="OODA_OUTBOX_LEASE_SECONDS")
+    slack_timeout_seconds: float = Field(10.0, alias="OODA_SLACK_TIMEOUT")
 
     @property
     def pagerduty_secrets(self) -> list[str]:

@@ -277,6 +277,8 @@ async def test_a_claim_interrupted_by_another_process_claiming_hands_the_job_out
         finally:
             await other.dispose()
 
+    racers: list[threading.Thread] = []
+
     def rival_claims_now(*args: object) -> None:
         statement = str(args[2])
         if not raced and statement.lstrip().startswith("SELECT") and "ORDER BY jobs" in statement:
@@ -284,6 +286,11 @@ async def test_a_claim_interrupted_by_another_process_claiming_hands_the_job_out
             raced.append(statement)
             racer = threading.Thread(target=asyncio.run, args=(rival_claim(),))
             racer.start()
+            racers.append(racer)
+            if mine.is_sqlite:
+                # A SQLite write transaction holds the write lock from BEGIN (IMMEDIATE): the
+                # rival's claim cannot start before this one commits; it runs right after.
+                return
             racer.join(timeout=10)
             assert not racer.is_alive(), "the rival claim is stuck behind this one"
 
@@ -293,6 +300,9 @@ async def test_a_claim_interrupted_by_another_process_claiming_hands_the_job_out
         claimed = await jobs.claim(mine, "me")
     finally:
         await mine.dispose()
+    for racer in racers:
+        await asyncio.to_thread(racer.join, 30)
+        assert not racer.is_alive(), "the rival claim never finished"
     assert len(raced) == 1  # the rival really ran inside this claim
     assert len(claimed) + len(rival) == 1, (claimed, rival)
     assert await attempts(db, [key]) == [("running", 1)]

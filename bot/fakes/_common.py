@@ -79,6 +79,8 @@ class FakeService(ABC):
         self._failures: list[Failure] = []
         self._server: LoopbackServer | None = None
         self._url: str | None = None
+        # Simulated network: every request is answered this many seconds late (benchmarks).
+        self.latency = 0.0
         self.app = Starlette(routes=self._routes())
 
     @abstractmethod
@@ -211,6 +213,8 @@ class RestFake(FakeService):
                 gates = [g for p, g in self._rest_holds if request.url.path.startswith(p)]
             for gate in gates:
                 await asyncio.to_thread(gate.wait, HOLD_LIMIT)
+            if self.latency:
+                await asyncio.sleep(self.latency)
             body = await read_json(request)
             path = request.url.path
             if not self._authorized(request):

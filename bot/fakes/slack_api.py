@@ -134,12 +134,14 @@ class FakeSlack(FakeService):
         retry_after: int = 1,
         times: int = 1,
         error: str | None = None,
+        channel: str | None = None,
     ) -> None:
-        """The next `times` calls of `method` answer `status` (429 carries Retry-After).
-        status=200 gives a plain Slack error: ``{"ok": false, "error": error}``."""
+        """The next `times` calls of `method` (to `channel`, if given) answer `status` (429
+        carries Retry-After). status=200 gives a plain Slack error: ``{"ok": false, ...}``."""
         if error is None:
             error = {429: "ratelimited", 200: "internal_error"}.get(status, "fatal_error")
-        self._add_failure(Failure(method, status, times, retry_after, error))
+        key = f"{method}@{channel}" if channel else method
+        self._add_failure(Failure(key, status, times, retry_after, error))
 
     def response_url(self, token: str = "x") -> str:  # noqa: S107 - not a secret
         """A response_url for slash command / interaction payloads that lands on this fake."""
@@ -283,6 +285,8 @@ class FakeSlack(FakeService):
 
     async def _api(self, request: Request) -> Response:
         self._learn_url(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         method = request.path_params["method"]
         params = await _params(request)
         auth = request.headers.get("authorization", "")
@@ -294,7 +298,9 @@ class FakeSlack(FakeService):
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif self.token is not None and token != self.token:
             body = {"ok": False, "error": "invalid_auth"}
-        elif failure := self._take_failure(lambda key: key == method):
+        elif failure := self._take_failure(
+            lambda key: key in (method, f"{method}@{params.get('channel')}")
+        ):
             status = failure.status
             body = {"ok": False, "error": failure.error}
             if status == 429:

@@ -297,7 +297,11 @@ async def _run_steps(
     inc = await incidents.load(rt, number)
     assert inc is not None
     running = render("act_running", title=title, approvers=approvers)
-    await _best_effort(key, "say the action is running", cards.say(rt, inc, running))
+    await _best_effort(
+        key,
+        "say the action is running",
+        cards.say_now(rt, number, running, once=f"act:{key}:running"),
+    )
     results: list[dict[str, Any]] = []
     ok, hint = True, ""
     for step in steps:
@@ -407,30 +411,40 @@ async def _after_run(rt: Runtime, key: str, number: int, title: str, *, kind: st
         text, blocks = views.action_result(
             title, ok=ok, dry_run=dry_run, duration=duration, detail=details, hint=hint
         )
-        await _best_effort(key, "post the result", cards.say(rt, inc, text, blocks))
+        await _best_effort(
+            key,
+            "post the result",
+            cards.say_now(rt, number, text, blocks, once=f"act:{key}:result"),
+        )
     diagnostic = kind == "diagnostic"
     if not ok or dry_run or diagnostic or inc is None:
         # Nothing changed in production: back to Decide with fresh buttons.
         await _best_effort(
             key, "go back to Decide", incidents.move_stage(rt, number, Stage.DECIDE, by=None)
         )
-        await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
+        await _best_effort(key, "refresh the summary", cards.refresh(rt, number))
         return
     await _best_effort(
         key, "go back to Observe", incidents.move_stage(rt, number, Stage.OBSERVE, by=None)
     )
     if not verify_cfg:  # the playbook checks nothing afterwards (a page, a status update)
-        await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
+        await _best_effort(key, "refresh the summary", cards.refresh(rt, number))
         return
     if not inc.pd_incident_id:
         unwatched = render("verify_unwatched", title=title)
-        await _best_effort(key, "say nothing is watched", cards.say(rt, inc, unwatched))
-        await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
+        await _best_effort(
+            key,
+            "say nothing is watched",
+            cards.say_now(rt, number, unwatched, once=f"act:{key}:unwatched"),
+        )
+        await _best_effort(key, "refresh the summary", cards.refresh(rt, number))
         return
     back = render("back_to_observe", window=verify_window(rt, verify_cfg))
-    await _best_effort(key, "say it is back to Observe", cards.say(rt, inc, back))
+    await _best_effort(
+        key, "say it is back to Observe", cards.say_now(rt, number, back, once=f"act:{key}:observe")
+    )
     await schedule_verify(rt, key, number, verify_cfg, attempt=1)
-    await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
+    await _best_effort(key, "refresh the summary", cards.refresh(rt, number))
 
 
 def verify_window(rt: Runtime, verify_cfg: dict[str, Any]) -> timedelta:
@@ -521,12 +535,14 @@ async def verify(rt: Runtime, key: str, attempt: int) -> None:
             at=now,
         )
     verdict = views.verify_result(text, cleared=cleared, number=number)
-    await _best_effort(key, "post the verdict", cards.say(rt, inc, text, verdict))
+    await _best_effort(
+        key, "post the verdict", cards.say_now(rt, number, text, verdict, once=f"act:{key}:verdict")
+    )
     if not cleared:
         await _best_effort(
             key, "go back to Orient", incidents.move_stage(rt, number, Stage.ORIENT, by=None)
         )
-    await _best_effort(key, "refresh the summary", cards.refresh_summary(rt, number))
+    await _best_effort(key, "refresh the summary", cards.refresh(rt, number))
 
 
 # --------------------------------------------------------------------------- interrupted runs
@@ -617,7 +633,7 @@ async def _interrupt(rt: Runtime, key: str) -> bool:
     if inc is None:
         return True
     text, blocks = views.action_interrupted(title)
-    await cards.say(rt, inc, text, blocks)
+    await cards.say_now(rt, number, text, blocks, once=f"act:{key}:interrupted")
     await incidents.move_stage(rt, number, Stage.DECIDE, by=None)
-    await cards.refresh_summary(rt, number)
+    await cards.refresh(rt, number)
     return True

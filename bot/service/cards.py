@@ -1,71 +1,78 @@
-"""Posting and keeping current the bot's messages in an incident channel."""
+"""What the bot says in an incident's channel, recorded in the Slack outbox.
+
+Every function here runs inside the caller's transaction, so a message is recorded exactly
+when the state change that caused it commits; bot.slack.sender delivers it (in order, once)
+after the caller's `rt.wake()`. Cards (Observe, Orient, Decide, the live summary, the topic)
+are desired state: recording a newer render replaces what will be sent.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 
-from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import IncidentView, utcnow
 from bot.domain.ranking import pick_suspect
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.blocks import Block
-from bot.storage import repo
-
-log = logging.getLogger(__name__)
+from bot.storage import outbox, repo
 
 
-async def post_or_update(
-    rt: Runtime, inc: IncidentView, kind: str, text: str, blocks: list[Block]
-) -> str | None:
-    """Post the card the first time; chat.update it afterwards (one message per kind)."""
-    if not inc.channel_id:
-        return None
-    async with rt.db.session() as session:
-        ts = await repo.message_ts(session, inc.number, kind)
-    if ts:
-        try:
-            await rt.slack.update(inc.channel_id, ts, text, blocks)
-            return ts
-        except SlackApiError as exc:
-            if exc.response.get("error") != "message_not_found":
-                raise
-    ts = await rt.slack.post(inc.channel_id, text, blocks)
-    async with rt.db.transaction() as session:
-        await repo.remember_message(session, inc.number, kind, inc.channel_id, ts)
-    return ts
+async def say(
+    session: AsyncSession,
+    number: int,
+    text: str,
+    blocks: list[Block] | None = None,
+    *,
+    once: str | None = None,
+) -> bool:
+    """A message in the incident's channel (held until the channel exists). With `once`, at
+    most one message is ever recorded under that key. False when `once` said it already."""
+    return await outbox.post(session, number, text, blocks, once=once) is not None
 
 
-async def say(rt: Runtime, inc: IncidentView, text: str, blocks: list[Block] | None = None) -> None:
-    if inc.channel_id:
-        await rt.slack.post(inc.channel_id, text, blocks)
+async def show(
+    session: AsyncSession,
+    number: int,
+    kind: str,
+    text: str,
+    blocks: list[Block] | None,
+    *,
+    pin: bool = False,
+) -> None:
+    """The newest render of a card: posted the first time, updated in place afterwards."""
+    await outbox.card(session, number, kind, text, blocks, pin=pin)
 
 
-async def refresh_summary(rt: Runtime, number: int) -> None:
-    """Update the pinned live summary and the channel topic from the database."""
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        if row is None or not row.channel_id:
-            return
-        inc = repo.to_view(row)
-        spans = await repo.spans(session, number)
-        ranked = await repo.ranked_changes(session, number)
-        actions = await repo.action_runs(session, number)
-        had_summary = await repo.message_ts(session, number, "summary")
+async def invite(session: AsyncSession, number: int, users: list[str]) -> None:
+    await outbox.invite(session, number, users)
+
+
+async def refresh_summary(session: AsyncSession, number: int) -> None:
+    """Record the pinned live summary and the channel topic as they are now."""
+    row = await repo.get_incident(session, number)
+    if row is None:
+        return
+    inc = repo.to_view(row)
+    spans = await repo.spans(session, number)
+    ranked = await repo.ranked_changes(session, number)
+    actions = await repo.action_runs(session, number)
     last = actions[-1] if actions else None
     last_text = f"{last.title}: {last.status}" if last else None
     text, blocks = views.summary(
         inc, spans, top=pick_suspect(ranked), last_action=last_text, now=utcnow()
     )
-    ts = await post_or_update(rt, inc, "summary", text, blocks)
-    if ts and not had_summary:
-        await rt.slack.pin(inc.channel_id, ts)
-    try:
-        await rt.slack.set_topic(inc.channel_id, views.topic(inc))
-    except SlackApiError as exc:  # a topic is nice to have, never worth failing a job
-        log.warning("could not set topic for %s: %s", inc.ref, exc.response.get("error"))
+    await outbox.card(session, number, "summary", text, blocks, pin=True)
+    await outbox.topic(session, number, views.topic(inc))
+
+
+async def refresh(rt: Runtime, number: int) -> None:
+    """Record the live summary in a transaction of its own, and deliver it."""
+    async with rt.db.transaction() as session:
+        await refresh_summary(session, number)
+    rt.wake()
 
 
 async def load_view(rt: Runtime, number: int) -> IncidentView | None:
@@ -75,27 +82,49 @@ async def load_view(rt: Runtime, number: int) -> IncidentView | None:
 
 
 def message_kind(prefix: str, channel: str) -> str:
-    """An incident_messages kind naming one message in one channel (the column holds 40)."""
+    """A short key naming one message in one channel (announcements, once per channel)."""
     kind = f"{prefix}:{channel}"
     if len(kind) <= 40:
         return kind
     return f"{prefix}:" + hashlib.sha256(channel.encode()).hexdigest()[: 39 - len(prefix)]
 
 
-async def post_once(
-    rt: Runtime,
+async def announce_in(
+    session: AsyncSession,
     inc: IncidentView,
-    kind: str,
     channel: str,
     text: str,
+    *,
+    once: str | None = None,
+    link_channel: bool = True,
+    link_upload: int | None = None,
+    text_no_link: str | None = None,
+) -> None:
+    """A post in another channel (announcements), naming the incident channel once it exists."""
+    key = f"{inc.number}:{message_kind(once, channel)}" if once else None
+    row = await outbox.post(
+        session,
+        inc.number,
+        text,
+        channel=channel,
+        once=key,
+        link_channel_of=inc.number if link_channel else None,
+        link_upload=link_upload,
+    )
+    if row is not None and text_no_link is not None:
+        row.payload = {**row.payload, "text_no_link": text_no_link}
+
+
+async def say_now(
+    rt: Runtime,
+    number: int,
+    text: str,
     blocks: list[Block] | None = None,
-) -> str | None:
-    """Post a message unless this kind was already posted for the incident: a retried job does
-    not say the same thing twice. Returns the ts when it posted."""
-    async with rt.db.session() as session:
-        if await repo.message_ts(session, inc.number, kind):
-            return None
-    ts = await rt.slack.post(channel, text, blocks)
+    *,
+    once: str | None = None,
+) -> None:
+    """`say` in a transaction of its own, for a message that follows a state change already
+    committed (a job's report). `once` keeps a retried job from saying it twice."""
     async with rt.db.transaction() as session:
-        await repo.remember_message(session, inc.number, kind, channel, ts)
-    return ts
+        await say(session, number, text, blocks, once=once)
+    rt.wake()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Change, IncidentView, Status, TimelineKind, utcnow
 from bot.domain.ranking import RankingConfig, rank_changes
 from bot.domain.similar import PastIncident, describe, similar_incidents
-from bot.service import cards
+from bot.service import cards, incidents, reminders, responders
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.storage import jobs, repo
@@ -30,7 +31,8 @@ from integrations.pagerduty import related_change_to_change
 
 log = logging.getLogger(__name__)
 
-FIRST_POST_SECONDS = 3.0  # the Orient card waits at most this long for slow sources
+RETRY_BASE_SECONDS = 5.0  # a failed source is asked again after 5 s, 10 s, 20 s, … 5 min
+RETRY_MAX_SECONDS = 300.0
 
 
 def _problem(exc: BaseException) -> str:
@@ -72,57 +74,150 @@ def _people(log_entries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return notified, escalations
 
 
-async def observe(rt: Runtime, number: int) -> IncidentView | None:
-    """Fetch every linked PagerDuty incident with its alerts and log entries; post the card."""
+def _observe_tasks(rt: Runtime, links: list[Any]) -> dict[asyncio.Task[Any], tuple[str, str]]:
+    """Every PagerDuty read of every linked incident, started at once, each under a timeout."""
+    client = rt.pagerduty
+    assert client is not None
+    timeout = rt.settings.source_timeout_seconds
+    tasks: dict[asyncio.Task[Any], tuple[str, str]] = {}
+    for link in links:
+        pd_id = link.pd_incident_id
+        for label, call in (
+            ("incident", client.get_incident),
+            ("alerts", client.list_alerts),
+            ("log entries", client.list_log_entries),
+        ):
+            task = asyncio.create_task(asyncio.wait_for(call(pd_id), timeout))
+            tasks[task] = (pd_id, label)
+    return tasks
+
+
+def _observation(
+    row: Incident, links: list[Any], tasks: dict[asyncio.Task[Any], tuple[str, str]]
+) -> dict[str, Any]:
+    """The Observe snapshot from the reads that finished; unfinished ones are "still loading"."""
+    observation: dict[str, Any] = {"alerts": [], "missing": [], "linked": [], "loading": []}
+    results: dict[tuple[str, str], Any] = {}
+    for task, key in tasks.items():
+        if not task.done():
+            observation["loading"].append(f"PagerDuty {key[1]} (still loading…)")
+        elif task.exception() is not None:
+            observation["missing"].append(f"PagerDuty {key[1]} ({_problem(task.exception())})")
+        else:
+            results[key] = task.result()
+    for link in links:
+        pd_id = link.pd_incident_id
+        observation["linked"].append(
+            {"id": pd_id, "number": link.pd_number, "title": link.title, "url": link.url}
+        )
+        incident = results.get((pd_id, "incident"))
+        alerts = results.get((pd_id, "alerts"))
+        entries = results.get((pd_id, "log entries"))
+        if isinstance(incident, dict) and pd_id == row.pd_incident_id:
+            observation["pd_status"] = incident.get("status")
+            observation["pd_service_name"] = (incident.get("service") or {}).get("summary")
+        if isinstance(alerts, list):
+            observation["alerts"].extend(_alert_view(a) for a in alerts)
+        if isinstance(entries, list):
+            notified, escalations = _people(entries)
+            observation.setdefault("notified", []).extend(notified)
+            observation.setdefault("escalations", []).extend(escalations)
+    observation["loading"] = sorted(set(observation["loading"]))
+    return observation
+
+
+async def observe(
+    rt: Runtime, number: int, *, first: bool = False, origin_channel: str | None = None
+) -> IncidentView | None:
+    """Fetch every linked PagerDuty incident with its alerts and log entries, concurrently;
+    record the card once they answered or the deadline passed, and again when late reads
+    arrive. A read that failed is retried in the background while the incident is open.
+    `first`: the set-up's Observe, which also records the summary and the announcements."""
     async with rt.db.session() as session:
         row = await repo.get_incident(session, number)
         links = await repo.pagerduty_links(session, number)
     if row is None:
         return None
-    observation: dict[str, Any] = {"alerts": [], "missing": [], "linked": []}
+    tasks: dict[asyncio.Task[Any], tuple[str, str]] = {}
+    missing: list[str] = []
     if links and rt.pagerduty is None:
-        observation["missing"].append("PagerDuty alerts: PAGERDUTY_API_TOKEN is not set")
+        missing.append("PagerDuty alerts: PAGERDUTY_API_TOKEN is not set")
     elif links:
-        client = rt.pagerduty
-        assert client is not None
-        timeout = rt.settings.source_timeout_seconds
-        for link in links:
-            results = await asyncio.gather(
-                asyncio.wait_for(client.get_incident(link.pd_incident_id), timeout),
-                asyncio.wait_for(client.list_alerts(link.pd_incident_id), timeout),
-                asyncio.wait_for(client.list_log_entries(link.pd_incident_id), timeout),
-                return_exceptions=True,
-            )
-            incident, alerts, entries = results
-            observation["linked"].append(
-                {
-                    "id": link.pd_incident_id,
-                    "number": link.pd_number,
-                    "title": link.title,
-                    "url": link.url,
-                }
-            )
-            for label, result in zip(("incident", "alerts", "log entries"), results, strict=True):
-                if isinstance(result, BaseException):
-                    observation["missing"].append(f"PagerDuty {label} ({_problem(result)})")
-            if isinstance(incident, dict) and link.pd_incident_id == row.pd_incident_id:
-                observation["pd_status"] = incident.get("status")
-                observation["pd_service_name"] = (incident.get("service") or {}).get("summary")
-            if isinstance(alerts, list):
-                observation["alerts"].extend(_alert_view(a) for a in alerts)
-            if isinstance(entries, list):
-                notified, escalations = _people(entries)
-                observation.setdefault("notified", []).extend(notified)
-                observation.setdefault("escalations", []).extend(escalations)
+        tasks = _observe_tasks(rt, links)
+    pending: set[asyncio.Task[Any]] = set()
+    if tasks:
+        _done, pending = await asyncio.wait(tasks, timeout=rt.settings.source_deadline_seconds)
+    inc = await _record_observation(rt, number, links, tasks, missing, first, origin_channel)
+    if pending:
+        await asyncio.wait(pending)
+        inc = await _record_observation(rt, number, links, tasks, missing, False, None)
+    failed = any(t.exception() is not None for t in tasks)
+    await schedule_retry(rt, "incident.observe", number, failed=failed)
+    return inc
+
+
+async def _record_observation(
+    rt: Runtime,
+    number: int,
+    links: list[Any],
+    tasks: dict[asyncio.Task[Any], tuple[str, str]],
+    missing: list[str],
+    first: bool,
+    origin_channel: str | None,
+) -> IncidentView | None:
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
-        assert row is not None
+        if row is None:
+            return None
+        observation = _observation(row, links, tasks)
+        observation["missing"] = missing + observation["missing"]
         _mark_new_alerts(row.observation or {}, observation)
         _apply_observation(row, observation)
         inc = repo.to_view(row)
-    text, blocks = views.observe(inc, observation, now=utcnow())
-    await cards.post_or_update(rt, inc, "observe", text, blocks)
+        text, blocks = views.observe(inc, observation, now=utcnow(), declared_by=row.declared_by)
+        await cards.show(session, number, "observe", text, blocks)
+        declared_by = row.declared_by
+    rt.wake()
+    if first:  # the live summary follows the first Orient card (it names the top suspect)
+        async with rt.db.transaction() as session:
+            opened_text, _ = views.opened(inc, declared_by)
+            await incidents.announce(
+                session, rt, inc, opened_text, origin_channel, once="announce-open"
+            )
+        rt.wake()
     return inc
+
+
+async def schedule_retry(rt: Runtime, kind: str, number: int, *, failed: bool) -> None:
+    """Try a failed source again later (backoff with jitter), while the incident is open; a
+    source that answered resets the backoff."""
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number)
+        if row is None:
+            return
+        retries = int((row.observation or {}).get("retries", {}).get(kind, 0))
+        if not failed or row.status == Status.RESOLVED.value:
+            if retries:
+                row.observation = {
+                    **(row.observation or {}),
+                    "retries": {**(row.observation or {}).get("retries", {}), kind: 0},
+                }
+            return
+        row.observation = {
+            **(row.observation or {}),
+            "retries": {**(row.observation or {}).get("retries", {}), kind: retries + 1},
+        }
+        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries)
+        delay *= 0.5 + random.random() / 2
+        jobs.add_job(
+            session,
+            kind,
+            {"incident": number, "retry": retries + 1},
+            due_at=utcnow() + timedelta(seconds=delay),
+            ordering_key=incidents.incident_key(number),
+            dedup_key=f"retry:{kind}:{number}:{retries + 1}",
+        )
+    rt.wake()
 
 
 def _mark_new_alerts(previous: dict[str, Any], observation: dict[str, Any]) -> None:
@@ -135,8 +230,9 @@ def _mark_new_alerts(previous: dict[str, Any], observation: dict[str, Any]) -> N
 
 
 def _apply_observation(row: Incident, observation: dict[str, Any]) -> None:
-    if "orient_missing" in (row.observation or {}):  # Orient's note survives a new Observe
-        observation["orient_missing"] = row.observation["orient_missing"]
+    for key in ("orient_missing", "retries"):  # Orient's note and the backoff survive
+        if key in (row.observation or {}):
+            observation[key] = row.observation[key]
     row.observation = observation
     times = [parse_timestamp(a["created_iso"]) for a in observation["alerts"] if a["created_iso"]]
     if times and (row.first_alert_at is None or min(times) < row.first_alert_at):
@@ -222,36 +318,39 @@ async def _rank_and_post(
         similar = await _similar(session, inc)
         # Kept so a redraw after a verdict still says which context is missing.
         row.observation = {**(row.observation or {}), "orient_missing": list(missing)}
-    stored = await _ranked(rt, number)
-    text, blocks = views.orient(
-        inc,
-        stored,
-        missing=missing,
-        in_catalog=rt.config.service(inc.service) is not None,
-        window_hours=window.total_seconds() / 3600,
-        similar=similar,
-    )
-    await cards.post_or_update(rt, inc, "orient", text, blocks)
+        stored = await repo.ranked_changes(session, number)
+        text, blocks = views.orient(
+            inc,
+            stored,
+            missing=missing,
+            in_catalog=rt.config.service(inc.service) is not None,
+            window_hours=window.total_seconds() / 3600,
+            similar=similar,
+        )
+        await cards.show(session, number, "orient", text, blocks)
+        await cards.refresh_summary(session, number)  # names the top suspect
+    rt.wake()
 
 
 async def repost_orient(rt: Runtime, number: int) -> None:
     """Redraw the Orient card from stored rankings (after a verdict), without refetching."""
-    inc = await _load(rt, number)
-    if inc is None:
-        return
-    async with rt.db.session() as session:
+    async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
+        if row is None:
+            return
+        inc = repo.to_view(row)
         similar = await _similar(session, inc)
-    missing = list(((row.observation if row else {}) or {}).get("orient_missing", []))
-    text, blocks = views.orient(
-        inc,
-        await _ranked(rt, number),
-        missing=missing,
-        in_catalog=rt.config.service(inc.service) is not None,
-        window_hours=rt.config.change_window_hours,
-        similar=similar,
-    )
-    await cards.post_or_update(rt, inc, "orient", text, blocks)
+        missing = list((row.observation or {}).get("orient_missing", []))
+        text, blocks = views.orient(
+            inc,
+            await repo.ranked_changes(session, number),
+            missing=missing,
+            in_catalog=rt.config.service(inc.service) is not None,
+            window_hours=rt.config.change_window_hours,
+            similar=similar,
+        )
+        await cards.show(session, number, "orient", text, blocks)
+    rt.wake()
 
 
 def _concerns(rt: Runtime, incident_service: str | None, change: Change) -> bool:
@@ -268,13 +367,11 @@ def _concerns(rt: Runtime, incident_service: str | None, change: Change) -> bool
 async def queue_reorient(session: AsyncSession, rt: Runtime, change: Change) -> list[int]:
     """Queue an Orient redraw for each open incident the change concerns (inside the caller's
     transaction, so it commits with the change). A redraw already waiting covers a burst."""
-    from bot.service.incidents import incident_key  # late import: incidents imports this module
-
     queued = []
     for row in await repo.active_incidents(session):
         if not _concerns(rt, row.service, change):
             continue
-        key = incident_key(row.id)
+        key = incidents.incident_key(row.id)
         waiting = await session.scalar(
             select(Job.id).where(
                 Job.kind == "incident.orient", Job.ordering_key == key, Job.status == "pending"
@@ -284,11 +381,6 @@ async def queue_reorient(session: AsyncSession, rt: Runtime, change: Change) -> 
             jobs.add_job(session, "incident.orient", {"incident": row.id}, ordering_key=key)
         queued.append(row.id)
     return queued
-
-
-async def _ranked(rt: Runtime, number: int) -> list[Any]:
-    async with rt.db.session() as session:
-        return await repo.ranked_changes(session, number)
 
 
 async def _similar(session: Any, inc: IncidentView) -> list[str]:
@@ -345,14 +437,16 @@ async def orient(
     done: set[asyncio.Task[Any]] = set()
     pending: set[asyncio.Task[Any]] = set()
     if tasks:
-        first_post = min(FIRST_POST_SECONDS, rt.settings.source_timeout_seconds)
-        done, pending = await asyncio.wait(tasks, timeout=first_post)
-    missing = missing + await _collect(rt, done, tasks)
+        done, pending = await asyncio.wait(tasks, timeout=rt.settings.source_deadline_seconds)
+    failed = await _collect(rt, done, tasks)
+    missing = missing + failed
     late = [f"{tasks[t]} (still loading…)" for t in pending]
     await _rank_and_post(rt, number, missing + late, window=window)
     if pending:
         finished, _ = await asyncio.wait(pending)
-        missing += await _collect(rt, finished, tasks)
+        late_failed = await _collect(rt, finished, tasks)
+        failed += late_failed
+        missing += late_failed
         await _rank_and_post(rt, number, missing, window=window)
     text = "Orient context gathered" + (f"; missing: {'; '.join(missing)}" if missing else "")
     async with rt.db.transaction() as session:
@@ -366,7 +460,8 @@ async def orient(
             data={"sources": sorted(tasks.values()), "missing": missing},
             source_key="orient:" + hashlib.sha256(text.encode()).hexdigest()[:32],
         )
-    await cards.refresh_summary(rt, number)  # the live summary names the top suspect
+    rt.wake()
+    await schedule_retry(rt, "incident.orient", number, failed=bool(failed))
 
 
 async def _collect(rt: Runtime, done: set[asyncio.Task[Any]], names: dict[Any, str]) -> list[str]:
@@ -387,12 +482,17 @@ async def _load(rt: Runtime, number: int) -> IncidentView | None:
         return repo.to_view(row) if row else None
 
 
-async def refresh(rt: Runtime, number: int) -> None:
-    """Observe and Orient together: change sources start while PagerDuty is being read; ranking
-    waits for Observe because it needs the first alert's time."""
+async def open_context(rt: Runtime, number: int, origin_channel: str | None = None) -> None:
+    """The set-up's Observe and Orient, every source started at once: change sources and the
+    responders' lookup run while PagerDuty is read; ranking waits for Observe because it needs
+    the first alert's time."""
     inc = await _load(rt, number)
     if inc is None:
         return
     started = start_sources(rt, inc)
-    await observe(rt, number)
+    invited = asyncio.create_task(responders.invite_assignees_and_oncall(rt, inc))
+    await observe(rt, number, first=True, origin_channel=origin_channel)
+    await reminders.stage_started(rt, number)
+    await reminders.start_status_updates(rt, number)
     await orient(rt, number, started)
+    await invited

@@ -70,7 +70,9 @@ async def post_suggestions(rt: Runtime, number: int) -> list[Suggestion]:
         return []
     suggestions = suggest(rt.playbooks, ctx)
     text, blocks = views.decide(ctx.incident, suggestions, command=rt.settings.slash_command)
-    await cards.post_or_update(rt, ctx.incident, "decide", text, blocks)
+    async with rt.db.transaction() as session:
+        await cards.show(session, number, "decide", text, blocks)
+    rt.wake()
     return suggestions
 
 
@@ -141,15 +143,16 @@ async def record_decision(
             playbook_id=playbook_id,
             evidence=evidence,
         )
-    await announce_decision(rt, number, by=by, text=text, reason=reason)
+        await cards.say(
+            session, number, render("decision_recorded", by=by, text=text, reason=reason)
+        )
+    rt.wake()
 
 
 async def announce_decision(
     rt: Runtime, number: int, *, by: str | None, text: str, reason: str
 ) -> None:
-    inc = await repo_view(rt, number)
-    if inc is not None:
-        await cards.say(rt, inc, render("decision_recorded", by=by, text=text, reason=reason))
+    await cards.say_now(rt, number, render("decision_recorded", by=by, text=text, reason=reason))
 
 
 async def repo_view(rt: Runtime, number: int) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.model import IncidentView
+from bot.service import cards
 from bot.service.runtime import Runtime
 from bot.settings import secret
 from bot.slack.text import escape
@@ -131,9 +132,11 @@ async def _pd_escalate(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str
 
 
 async def _slack_message(rt: Runtime, inc: IncidentView, w: dict[str, Any]) -> str:
-    channel = w.get("channel") or inc.channel_id
-    if not channel:
-        raise ActionFailed("no channel to post to", "set `channel` in the step")
+    channel = w.get("channel")
+    if not channel or channel == inc.channel_id:
+        # The incident's own channel: in order with everything else said there.
+        await cards.say_now(rt, inc.number, escape(w["text"]))
+        return "message queued in the incident channel"
     try:
         # The text carries incident titles typed by people: escape it like any user text.
         await rt.slack.post(str(channel), escape(w["text"]))

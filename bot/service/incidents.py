@@ -8,12 +8,13 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
-from bot.service import cards, reminders, responders
+from bot.service import cards, reminders
 from bot.service.runtime import Runtime
-from bot.slack import views
 from bot.slack.text import render
-from bot.storage import jobs, repo
+from bot.storage import jobs, outbox, repo
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ async def open_incident(
             at=row.opened_at,
             source_key=source_key,
         )
+        # The channel is created at once, while the set-up job gathers the context.
+        await outbox.create_channel(session, row.id, channel_name(row.id, title))
+        if declared_by:
+            await cards.invite(session, row.id, [declared_by])
         jobs.add_job(
             session,
             "incident.setup",
@@ -84,7 +89,7 @@ async def open_incident(
         number = row.id
     if not is_drill:
         rt.metrics.incidents_opened.labels(severity=severity.label).inc()
-    rt.worker.wake()
+    rt.wake()
     return number
 
 
@@ -95,37 +100,20 @@ async def load(rt: Runtime, number: int) -> IncidentView | None:
 
 
 async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = None) -> None:
-    """Create the channel, announce, pin the live summary, then gather context."""
-    from bot.service import context  # late import: context imports this module
+    """Gather Observe and Orient context concurrently while the sender creates the channel.
+
+    The first Observe card, the live summary, the announcements and the invitations are
+    recorded as soon as PagerDuty answers (or its deadline passes); Orient follows when the
+    change sources do. Every step is safe to repeat: a retried job neither skips nor doubles."""
+    from bot.service import context  # late import: context imports announce from here
 
     inc = await load(rt, number)
     if inc is None:
         return
-    # Every step below is safe to repeat: a job retried after a Slack failure part-way
-    # finishes the set-up instead of skipping it or doing it twice.
-    if not inc.channel_id:
-        channel_id, name = await rt.slack.create_channel(channel_name(number, inc.title))
-        async with rt.db.transaction() as session:
-            row = await repo.get_incident(session, number)
-            assert row is not None
-            row.channel_id, row.channel_name = channel_id, name
-        inc = await load(rt, number)
-        assert inc is not None and inc.channel_id
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        declared_by = row.declared_by if row else None
-        welcomed = await repo.message_ts(session, number, "opened")
-    if not welcomed:
-        if declared_by:
-            await rt.slack.invite(inc.channel_id, [declared_by])
-        await responders.invite_assignees_and_oncall(rt, inc)
-    text, blocks = views.opened(inc, declared_by)
-    await cards.post_or_update(rt, inc, "opened", text, blocks)
-    await announce(rt, inc, text, origin_channel, once="announce-open")
-    await cards.refresh_summary(rt, number)
-    await reminders.stage_started(rt, number)
-    await reminders.start_status_updates(rt, number)
-    await context.refresh(rt, number)
+    async with rt.db.transaction() as session:  # incidents opened before the outbox existed
+        await outbox.create_channel(session, number, channel_name(number, inc.title))
+    rt.wake()
+    await context.open_context(rt, number, origin_channel)
 
 
 def announcement_channels(
@@ -143,6 +131,7 @@ def announcement_channels(
 
 
 async def announce(
+    session: AsyncSession,
     rt: Runtime,
     inc: IncidentView,
     text: str,
@@ -150,18 +139,10 @@ async def announce(
     *,
     once: str | None = None,
 ) -> None:
-    """Post to each announcement channel; with `once`, at most once per channel per incident."""
+    """Record a post in each announcement channel, naming the incident's channel; with `once`,
+    at most once per channel per incident."""
     for channel in announcement_channels(rt, inc, origin_channel):
-        link = f" · join <#{inc.channel_id}>" if inc.channel_id else ""
-        try:
-            if once:
-                await cards.post_once(
-                    rt, inc, cards.message_kind(once, channel), channel, text + link
-                )
-            else:
-                await rt.slack.post(channel, text + link)
-        except Exception:  # announcing must never break the incident itself
-            log.warning("could not announce %s in %s", inc.ref, channel, exc_info=True)
+        await cards.announce_in(session, inc, channel, text, once=once)
 
 
 async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) -> bool:
@@ -183,29 +164,35 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
             jobs.add_job(
                 session, "incident.decide", {"incident": number}, ordering_key=incident_key(number)
             )
+        await cards.say(session, number, render("stage_moved", stage=stage.value, by=by))
+        await cards.refresh_summary(session, number)
     rt.metrics.observe_closed_spans(session)
-    rt.worker.wake()
+    rt.wake()
     await reminders.stage_started(rt, number)
-    inc = await load(rt, number)
-    if inc is not None:
-        await cards.say(rt, inc, render("stage_moved", stage=stage.value, by=by))
-        await cards.refresh_summary(rt, number)
     return True
 
 
 async def add_note(
-    rt: Runtime, number: int, text: str, *, by: str | None, source_key: str | None = None
-) -> bool:
+    rt: Runtime,
+    number: int,
+    text: str,
+    *,
+    by: str | None,
+    source_key: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> int | None:
+    """A note on the timeline and in the channel; its entry id, None if it was there already."""
     async with rt.db.transaction() as session:
         entry = await repo.add_entry(
-            session, number, TimelineKind.NOTE, text, actor=by, source_key=source_key
+            session, number, TimelineKind.NOTE, text, actor=by, source_key=source_key, data=data
         )
-    if entry is None:
-        return False
-    inc = await load(rt, number)
-    if inc is not None:
-        await cards.say(rt, inc, render("note_added", by=by, text=text))
-    return True
+        if entry is None:
+            return None
+        await cards.say(session, number, render("note_added", by=by, text=text))
+        await session.flush()
+        entry_id = entry.id
+    rt.wake()
+    return entry_id
 
 
 async def acknowledge(
@@ -238,9 +225,10 @@ async def acknowledge(
         )
         if row.stage == Stage.OBSERVE.value:
             await repo.move_stage(session, row, Stage.ORIENT, at=at)
+        await cards.refresh_summary(session, number)
     rt.metrics.observe_closed_spans(session)
+    rt.wake()
     await reminders.stage_started(rt, number)
-    await cards.refresh_summary(rt, number)
     return True
 
 
@@ -282,17 +270,15 @@ async def resolve(
             {"incident": number, "resolved_by": by},
             ordering_key=incident_key(number),
         )
-        opened_at = row.opened_at
         severity, drill = Severity(row.severity), row.is_drill
+        inc = repo.to_view(row)
+        text = render("resolved", inc=inc, duration=at - row.opened_at, by=by)
+        await cards.say(session, number, text)
+        await cards.refresh_summary(session, number)
     rt.metrics.observe_closed_spans(session)
     if not drill:
         rt.metrics.incidents_resolved.labels(severity=severity.label).inc()
-    rt.worker.wake()
-    inc = await load(rt, number)
-    if inc is not None:
-        text = render("resolved", inc=inc, duration=at - opened_at, by=by)
-        await cards.say(rt, inc, text)
-        await cards.refresh_summary(rt, number)
+    rt.wake()
     return True
 
 
@@ -315,13 +301,13 @@ async def set_severity(rt: Runtime, number: int, severity: Severity, *, by: str 
             actor=by,
             data={"from": old.label, "to": severity.label},
         )
-    inc = await load(rt, number)
-    if inc is not None:
-        await reminders.severity_changed(rt, number)
+        inc = repo.to_view(row)
         text = render("severity_changed", inc=inc, old=old.label, new=severity.label, by=by)
-        await cards.say(rt, inc, text)
-        await announce(rt, inc, text)
-        await cards.refresh_summary(rt, number)
+        await cards.say(session, number, text)
+        await announce(session, rt, inc, text)
+        await cards.refresh_summary(session, number)
+    rt.wake()
+    await reminders.severity_changed(rt, number)
     return True
 
 
@@ -359,9 +345,8 @@ async def assign_role(rt: Runtime, number: int, role: str, user: str, *, by: str
             actor=by,
             data={"role": role, "user": user},
         )
-    inc = await load(rt, number)
-    if inc is not None and inc.channel_id:
-        await rt.slack.invite(inc.channel_id, [user])
-        await cards.say(rt, inc, render("role_assigned", role=role, user=user, by=by))
-        await cards.refresh_summary(rt, number)
+        await cards.invite(session, number, [user])
+        await cards.say(session, number, render("role_assigned", role=role, user=user, by=by))
+        await cards.refresh_summary(session, number)
+    rt.wake()
     return True

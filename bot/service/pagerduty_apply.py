@@ -114,15 +114,17 @@ async def _event_entry(rt: Runtime, number: int, text: str, who: str, key: str) 
         entry = await repo.add_entry(
             session, number, TimelineKind.PAGERDUTY, f"PagerDuty: {text}", actor=who, source_key=key
         )
-    inc = await cards.load_view(rt, number)
-    if entry is not None and inc is not None:
-        await cards.say(rt, inc, render("pd_event", text=text, who=who))
+        if entry is not None:
+            await cards.say(session, number, render("pd_event", text=text, who=who))
+    rt.wake()
 
 
 async def _note(rt: Runtime, number: int, content: str, who: str, key: str) -> None:
     if not content:
         return
     async with rt.db.transaction() as session:
+        if await repo.claim_mirrored_note(session, number, content, key):
+            return  # the echo of a note we wrote to PagerDuty: on the timeline already
         entry = await repo.add_entry(
             session,
             number,
@@ -132,9 +134,9 @@ async def _note(rt: Runtime, number: int, content: str, who: str, key: str) -> N
             source_key=key,
             data={"source": "pagerduty"},
         )
-    inc = await cards.load_view(rt, number)
-    if entry is not None and inc is not None:
-        await cards.say(rt, inc, render("pd_note", who=who, text=content))
+        if entry is not None:
+            await cards.say(session, number, render("pd_note", who=who, text=content))
+    rt.wake()
 
 
 async def _priority(rt: Runtime, number: int, data: dict[str, Any], who: str, key: str) -> None:
@@ -157,7 +159,8 @@ async def _priority(rt: Runtime, number: int, data: dict[str, Any], who: str, ke
             source_key=key,
             data={"severity": severity.label, "priority": priority},
         )
-    await cards.refresh_summary(rt, number)
+        await cards.refresh_summary(session, number)
+    rt.wake()
 
 
 async def _unacknowledge(rt: Runtime, number: int, who: str, key: str) -> None:
@@ -174,7 +177,8 @@ async def _unacknowledge(rt: Runtime, number: int, who: str, key: str) -> None:
             actor=who,
             source_key=key,
         )
-    await cards.refresh_summary(rt, number)
+        await cards.refresh_summary(session, number)
+    rt.wake()
 
 
 async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = None) -> None:
@@ -201,10 +205,11 @@ async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = 
             actor=by,
             source_key=source_key,
         )
-    inc = await cards.load_view(rt, number)
-    if inc is not None:
-        await cards.say(rt, inc, render("pd_event", text="reopened, back to Observe", who=by))
-    await cards.refresh_summary(rt, number)
+        await cards.say(
+            session, number, render("pd_event", text="reopened, back to Observe", who=by)
+        )
+        await cards.refresh_summary(session, number)
+    rt.wake()
     # Resolving cancelled every reminder: a reopened incident gets them back.
     await reminders.stage_started(rt, number)
     await reminders.start_status_updates(rt, number)

@@ -44,18 +44,17 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
                 source_key=f"pd:{event.get('id')}",
                 data={"pd_incident_id": pd_id},
             )
-    if host is not None:
-        inc = await cards.load_view(rt, host.id)
-        if inc is not None:
             text = render(
                 "pd_attached",
-                inc=inc,
+                inc=repo.to_view(host),
                 url=data.get("html_url"),
                 number=data.get("number"),
                 title=data.get("title") or pd_id,
                 minutes=rt.config.dedup_window_minutes,
             )
-            await cards.say(rt, inc, text)
+            await cards.say(session, host.id, text)
+    if host is not None:
+        rt.wake()
         await context.observe(rt, host.id)
         return
     await open_for(rt, data, actor=agent(event), source_key=f"pd:{event.get('id')}")

@@ -74,9 +74,11 @@ async def split_out(rt: Runtime, pd_id: str, *, by: str | None) -> int | None:
             actor=by,
             data={"pd_incident_id": pd_id, "incident": number},
         )
-    inc = await cards.load_view(rt, host_number)
-    if inc is not None:
-        text = render("pd_split", inc=inc, number=link.pd_number, new_number=number, by=by)
-        await cards.say(rt, inc, text)
+        host = await repo.get_incident(session, host_number)
+        if host is not None:
+            inc = repo.to_view(host)
+            text = render("pd_split", inc=inc, number=link.pd_number, new_number=number, by=by)
+            await cards.say(session, host_number, text)
+    rt.wake()
     await context.observe(rt, host_number)
     return number

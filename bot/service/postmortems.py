@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalog import TimelineChoice
 from bot.domain.model import IncidentView, TimelineKind, utcnow
@@ -17,8 +18,8 @@ from bot.service import cards, incidents
 from bot.service.runtime import Runtime
 from bot.slack.gateway import display_names
 from bot.slack.text import render as render_text
-from bot.storage import repo
-from bot.storage.tables import FollowUpRow
+from bot.storage import outbox, repo
+from bot.storage.tables import FollowUpRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -80,104 +81,64 @@ async def render(
 
 async def publish(
     rt: Runtime, number: int, *, announce: bool = True, resolved_by: str | None = None
-) -> str | None:
-    """Upload the Markdown postmortem to the incident channel (files_upload_v2); with
-    ``announce``, announce the resolution with the postmortem's link: one post per announcements
-    channel. Returns the link, if any."""
-    inc = await cards.load_view(rt, number)
-    if inc is None or not inc.channel_id:
-        return None
-    try:
-        url = await _upload_once(rt, inc) if announce else await _upload(rt, inc)
-    except Exception:
-        if announce:  # the resolution is announced even when the postmortem cannot be written
-            await announce_resolved(rt, inc, None, by=resolved_by)
-        raise
-    if announce:
-        await announce_resolved(rt, inc, url, by=resolved_by)
-    return url
-
-
-def upload_kind(inc: IncidentView) -> str | None:
-    """incident_messages kind remembering the postmortem uploaded for one resolve."""
-    if inc.resolved_at is None:
-        return None
-    return f"postmortem:{inc.resolved_at.timestamp():.6f}"
-
-
-async def _upload_once(rt: Runtime, inc: IncidentView) -> str | None:
-    """The resolve's upload: a retried postmortem job does not upload the same file again,
-    while a later resolve (after a reopen) has a new resolved_at, so a new postmortem."""
-    kind = upload_kind(inc)
-    if kind is None or not inc.channel_id:
-        return await _upload(rt, inc)
-    async with rt.db.session() as session:
-        done = await repo.message_ts(session, inc.number, kind)
-    if done is not None:
-        return await _summary_link(rt, inc)
-    url = await _upload(rt, inc)
-    async with rt.db.transaction() as session:
-        await repo.remember_message(session, inc.number, kind, inc.channel_id, "uploaded")
-    return url
-
-
-async def _summary_link(rt: Runtime, inc: IncidentView) -> str | None:
-    if not inc.channel_id:
-        return None
-    async with rt.db.session() as session:
-        ts = await repo.message_ts(session, inc.number, "summary")
-    return await rt.slack.permalink(inc.channel_id, ts) if ts else None
-
-
-async def _upload(rt: Runtime, inc: IncidentView) -> str | None:
-    text = await render(rt, inc.number, resolve_names=True)
-    if text is None or not inc.channel_id:
-        return None
-    url = await rt.slack.upload(
-        inc.channel_id,
-        content=text,
-        filename=f"{inc.ref.lower()}-postmortem.md",
-        title=f"{inc.ref} postmortem",
-        comment=f"Postmortem draft for {inc.ref}. Edit it with the team, then share it.",
-    )
-    if url is None:
-        # Not every workspace returns the file's permalink: link the pinned summary instead.
-        url = await _summary_link(rt, inc)
-    return url
-
-
-def announce_kind(channel: str) -> str:
-    """incident_messages kind of the resolution announcement in one channel (max 40 chars)."""
-    kind = f"announce:{channel}"
-    if len(kind) <= 40:
-        return kind
-    return "announce:" + hashlib.sha256(channel.encode()).hexdigest()[:31]
-
-
-async def announce_resolved(
-    rt: Runtime, inc: IncidentView, url: str | None, *, by: str | None
 ) -> None:
-    """Post the resolution, with the postmortem link, once in each announcements channel.
+    """Record the Markdown postmortem's upload to the incident channel; with ``announce``, the
+    resolution's announcement with the postmortem's link, once per announcements channel and
+    per resolve (a retried job, or a later resolve after a reopen, is told apart by the
+    resolve's time). The sender fills the link in once the upload has its permalink."""
+    try:
+        content = await render(rt, number, resolve_names=True)
+    except Exception:
+        log.exception("could not write the postmortem of INC-%s", number)
+        content = None
+    async with rt.db.transaction() as session:
+        row = await repo.get_incident(session, number)
+        if row is None:
+            return
+        inc = repo.to_view(row)
+        resolve = f"{inc.resolved_at.timestamp():.6f}" if inc.resolved_at else "open"
+        upload = None
+        if content is not None:
+            upload = await outbox.upload(
+                session,
+                number,
+                content=content,
+                filename=f"{inc.ref.lower()}-postmortem.md",
+                title=f"{inc.ref} postmortem",
+                comment=f"Postmortem draft for {inc.ref}. Edit it with the team, then share it.",
+                once=f"postmortem:{number}:{resolve}" if announce else None,
+            )
+        if announce and inc.resolved_at is not None:
+            await _announce_resolved(session, rt, inc, upload, by=resolved_by, resolve=resolve)
+    rt.wake()
 
-    The post is remembered per channel (`announce:<channel>`), so a retried postmortem job does
-    not announce twice. A drill is never announced."""
-    if inc.resolved_at is None:
-        return
-    text = render_text(
-        "resolved_announce", inc=inc, duration=inc.resolved_at - inc.opened_at, by=by, url=url
-    )
+
+async def _announce_resolved(
+    session: AsyncSession,
+    rt: Runtime,
+    inc: IncidentView,
+    upload: OutboxRow | None,
+    *,
+    by: str | None,
+    resolve: str,
+) -> None:
+    """The resolution, with the postmortem link, once in each announcements channel. A drill
+    is never announced."""
+    assert inc.resolved_at is not None
+    duration = inc.resolved_at - inc.opened_at
+    with_link = render_text("resolved_announce", inc=inc, duration=duration, by=by, url=outbox.LINK)
+    without = render_text("resolved_announce", inc=inc, duration=duration, by=by, url=None)
     for channel in incidents.announcement_channels(rt, inc):
-        kind = announce_kind(channel)
-        async with rt.db.session() as session:
-            if await repo.message_ts(session, inc.number, kind):
-                continue
-        try:
-            ts = await rt.slack.post(channel, text)
-        except Exception:  # an announcement must never lose the postmortem itself
-            log.warning("could not announce %s in %s", inc.ref, channel, exc_info=True)
-            continue
-        async with rt.db.transaction() as session:
-            await repo.remember_message(session, inc.number, kind, channel, ts)
+        await cards.announce_in(
+            session,
+            inc,
+            channel,
+            with_link if upload is not None else without,
+            once=f"announce-resolved:{resolve}",
+            link_channel=False,
+            link_upload=upload.id if upload is not None else None,
+            text_no_link=without,
+        )
 
 
 async def update_fields(
@@ -228,9 +189,10 @@ async def add_followup(
             actor=by,
             data={"owner": owner} if owner else {},
         )
-    inc = await cards.load_view(rt, number)
-    if inc is not None:
-        await cards.say(rt, inc, render_text("followup_added", text=text, owner=owner, by=by))
+        await cards.say(
+            session, number, render_text("followup_added", text=text, owner=owner, by=by)
+        )
+    rt.wake()
     return True
 
 

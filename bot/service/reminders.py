@@ -8,6 +8,8 @@ everything pending for an incident is cancelled when it is resolved (`reminder:<
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import Status, TimelineKind, utcnow
+from bot.service import cards
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.storage import jobs, repo
@@ -105,17 +108,16 @@ async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
     number, kind = int(payload["incident"]), payload.get("kind")
     async with rt.db.session() as session:
         row = await repo.get_incident(session, number)
-        if row is None or row.status == Status.RESOLVED.value or not row.channel_id:
+        if row is None or row.status == Status.RESOLVED.value:
             return
         inc = repo.to_view(row)
         spans = await repo.spans(session, number)
-    channel = inc.channel_id or ""
     if kind == STALL:
         if inc.stage.value != payload.get("stage") or len(spans) != payload.get("span"):
             return  # the loop moved on since this was scheduled
         waited = utcnow() - spans[-1].started_at
         text, blocks = views.reminder(inc, kind=STALL, value=payload, waited=waited)
-        await rt.slack.post(channel, text, blocks)
+        await _say(rt, number, payload, text, blocks)
     elif kind == STATUS:
         every = _minutes(rt.config.reminder_policy(inc.severity.label).status_update_minutes)
         last_note = await _last_note_at(rt, number)
@@ -126,12 +128,22 @@ async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
         text, blocks = views.reminder(
             inc, kind=STATUS, value=payload, waited=None, command=rt.settings.slash_command
         )
-        await rt.slack.post(channel, text, blocks)
+        await _say(rt, number, payload, text, blocks)
         if every is not None:
             following = datetime.fromtimestamp(int(payload["seq"]), UTC) + every
             await _schedule_status(rt, number, max(following, utcnow()))
     else:
         log.warning("unknown reminder kind %r for INC-%s", kind, number)
+
+
+async def _say(
+    rt: Runtime, number: int, payload: dict[str, Any], text: str, blocks: list[Any]
+) -> None:
+    """The nudge, once per reminder even if its job runs again."""
+    once = "reminder:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    async with rt.db.transaction() as session:
+        await cards.say(session, number, text, blocks, once=once)
+    rt.wake()
 
 
 async def _last_note_at(rt: Runtime, number: int) -> datetime | None:

@@ -50,8 +50,7 @@ async def slack_users_for(rt: Runtime, pd_user_ids: list[str]) -> dict[str, str]
 
 async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) -> list[str]:
     """Invite the Slack users behind these PagerDuty users; returns the Slack ids invited."""
-    inc = await cards.load_view(rt, number)
-    if inc is None or not inc.channel_id or not pd_user_ids:
+    if not pd_user_ids:
         return []
     try:
         matched = (await slack_users_for(rt, pd_user_ids)).values()
@@ -59,8 +58,8 @@ async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) 
         slack_ids = [u for u in dict.fromkeys(matched) if u not in already]
         if not slack_ids:
             return []
-        await rt.slack.invite(inc.channel_id, slack_ids)
         async with rt.db.transaction() as session:
+            await cards.invite(session, number, slack_ids)
             await repo.add_entry(
                 session,
                 number,
@@ -68,10 +67,11 @@ async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) 
                 f"Invited {why}: " + ", ".join(f"<@{u}>" for u in slack_ids),
                 data={"invited": slack_ids, "pd_users": pd_user_ids},
             )
-        await cards.say(rt, inc, render("responders_invited", users=slack_ids, why=why))
+            await cards.say(session, number, render("responders_invited", users=slack_ids, why=why))
+        rt.wake()
         return slack_ids
     except Exception:  # inviting is a courtesy; the incident never waits on it
-        log.warning("could not invite responders to %s", inc.ref, exc_info=True)
+        log.warning("could not invite responders to INC-%s", number, exc_info=True)
         return []
 
 
@@ -91,20 +91,20 @@ async def invite_assignees_and_oncall(rt: Runtime, inc: IncidentView) -> list[st
     """At channel set-up: invite whoever PagerDuty assigned, then the current on-call of the
     incident's escalation policy, from one fetch of the PagerDuty incident. Returns the Slack
     ids invited. Best effort: a missing user or a PagerDuty error never stops the set-up."""
-    if rt.pagerduty is None or not inc.pd_incident_id or not inc.channel_id:
+    if rt.pagerduty is None or not inc.pd_incident_id:
         return []
     try:
         pd_incident = await rt.pagerduty.get_incident(inc.pd_incident_id)
     except Exception:
         log.warning("could not fetch the PagerDuty incident of %s", inc.ref, exc_info=True)
         return []
-    assignees = await _invite_assignees(rt, inc, inc.channel_id, pd_incident)
+    assignees = await _invite_assignees(rt, inc, pd_incident)
     oncall = await _invite_oncall(rt, inc, pd_incident)
     return assignees + oncall
 
 
 async def _invite_assignees(
-    rt: Runtime, inc: IncidentView, channel: str, pd_incident: dict[str, Any]
+    rt: Runtime, inc: IncidentView, pd_incident: dict[str, Any]
 ) -> list[str]:
     """The assignees, matched to Slack users by email, invited straight into the channel (no
     timeline entry, no message)."""
@@ -113,7 +113,9 @@ async def _invite_assignees(
         assignees = [a.get("assignee") for a in pd_incident.get("assignments") or []]
         # Matched one by one: an unknown PagerDuty user does not stop the others.
         found = list((await slack_users_for(rt, user_ids(assignees))).values())
-        await rt.slack.invite(channel, found)
+        async with rt.db.transaction() as session:
+            await cards.invite(session, inc.number, found)
+        rt.wake()
     except Exception:
         log.warning("could not invite PagerDuty assignees to %s", inc.ref, exc_info=True)
     return found

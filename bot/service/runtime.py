@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from bot.catalog import OodaConfig, load_config
@@ -10,6 +12,8 @@ from bot.domain.playbooks import Playbook, default_playbooks_dir, load_playbooks
 from bot.metrics import Metrics
 from bot.settings import Settings, secret
 from bot.slack.gateway import SlackGateway, build_web_client
+from bot.slack.sender import SlackSender
+from bot.storage import jobs
 from bot.storage.db import Database
 from bot.worker import Worker
 from integrations.argocd import ArgoCDClient
@@ -24,6 +28,7 @@ class Runtime:
     db: Database
     slack: SlackGateway
     worker: Worker
+    sender: SlackSender
     playbooks: list[Playbook]
     pagerduty: PagerDutyClient | None = None
     github: GitHubClient | None = None
@@ -31,8 +36,28 @@ class Runtime:
     extras: dict[str, object] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)  # its own registry, served at /metrics
 
-    async def aclose(self) -> None:
+    def wake(self) -> None:
+        """After a commit that queued jobs or recorded Slack messages: act on them now."""
+        self.worker.wake()
+        self.sender.wake()
+
+    async def drain(self, timeout: float = 30.0, *, horizon: float = 0.0) -> None:
+        """Wait until due jobs ran and the Slack outbox is delivered (tests, the demo)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self.worker.drain(max(0.1, deadline - loop.time()), horizon=horizon)
+            await self.sender.drain(max(0.1, deadline - loop.time()))
+            # Delivering never queues jobs, but a job may have been queued meanwhile.
+            if await jobs.pending_count(self.db, within=timedelta(seconds=horizon)) == 0:
+                return
+
+    async def aclose_workers(self) -> None:
         await self.worker.stop()
+        await self.sender.stop()
+
+    async def aclose(self) -> None:
+        await self.aclose_workers()
         for client in (self.pagerduty, self.github, self.argocd):
             if client is not None:
                 await client.aclose()
@@ -62,6 +87,18 @@ def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Ru
             build_web_client(secret(settings.slack_bot_token), settings.slack_api_url)
         ),
         worker=Worker(db, poll_seconds=settings.worker_poll_seconds),
+        sender=SlackSender(
+            db,
+            build_web_client(
+                secret(settings.slack_bot_token),
+                settings.slack_api_url,
+                retries=False,
+                timeout=settings.slack_timeout_seconds,
+            ),
+            concurrency=settings.outbox_concurrency,
+            lease_seconds=settings.outbox_lease_seconds,
+            poll_seconds=settings.worker_poll_seconds,
+        ),
         playbooks=playbooks,
         pagerduty=PagerDutyClient(
             pd_token,
@@ -83,4 +120,5 @@ def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Ru
     runtime.metrics.instrument(
         runtime.slack.client, [runtime.pagerduty, runtime.github, runtime.argocd]
     )
+    runtime.metrics.instrument(runtime.sender.slack.client)
     return runtime

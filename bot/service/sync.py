@@ -28,7 +28,9 @@ def _mirrored(rt: Runtime, inc: IncidentView | None) -> bool:
 
 async def _warn(rt: Runtime, inc: IncidentView, what: str, exc: Exception) -> None:
     log.warning("PagerDuty %s failed for %s: %s", what, inc.ref, exc)
-    await cards.say(rt, inc, render("pd_write_failed", what=what, error=str(exc)))
+    async with rt.db.transaction() as session:
+        await cards.say(session, inc.number, render("pd_write_failed", what=what, error=str(exc)))
+    rt.wake()
 
 
 async def _set_pagerduty_status(
@@ -70,16 +72,31 @@ async def resolve_everywhere(
 
 
 async def note_everywhere(rt: Runtime, number: int, text: str, user: str | None) -> bool:
-    """Add the note to the timeline and the channel, and to the PagerDuty incident.
+    """Add the note to the timeline and the channel, then to the PagerDuty incident.
 
-    PagerDuty first, so our entry carries the note id its annotated echo will bring."""
+    The timeline first, so notes keep the order people sent them in; the entry is marked as
+    being mirrored, so PagerDuty's annotated echo claims it instead of landing twice."""
     inc = await cards.load_view(rt, number)
-    key: str | None = None
-    if _mirrored(rt, inc):
+    mirrored = _mirrored(rt, inc)
+    entry_id = await incidents.add_note(
+        rt, number, text, by=user, data={"pd_mirror": "pending"} if mirrored else None
+    )
+    if entry_id is None:
+        return False
+    if mirrored:
         assert inc is not None and inc.pd_incident_id and rt.pagerduty is not None
-        try:
-            note = await rt.pagerduty.create_note(inc.pd_incident_id, text)
-            key = note_key(str(note["id"])) if note.get("id") else None
-        except (UpstreamError, ValueError) as exc:
-            await _warn(rt, inc, "add the note", exc)
-    return await incidents.add_note(rt, number, text, by=user, source_key=key)
+        await mirror_note(rt, inc, entry_id, text)
+    return True
+
+
+async def mirror_note(rt: Runtime, inc: IncidentView, entry_id: int, text: str) -> None:
+    """Write a timeline note to PagerDuty and key the entry by the note id it got."""
+    assert inc.pd_incident_id and rt.pagerduty is not None
+    try:
+        note = await rt.pagerduty.create_note(inc.pd_incident_id, text)
+    except (UpstreamError, ValueError) as exc:
+        await _warn(rt, inc, "add the note", exc)
+        return
+    if note.get("id"):
+        async with rt.db.transaction() as session:
+            await repo.set_mirrored_note(session, entry_id, note_key(str(note["id"])))

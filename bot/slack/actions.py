@@ -217,6 +217,6 @@ def _verdict_marker(rt: Runtime, verdict: Verdict) -> Any:
         if change is None:
             return
         await context.repost_orient(rt, int(value["i"]))
-        await cards.refresh_summary(rt, int(value["i"]))
+        await cards.refresh(rt, int(value["i"]))
 
     return mark

@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.model import IncidentView, TimelineKind
-from bot.service import incidents
+from bot.service import cards, incidents
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.blocks import view_values
@@ -224,11 +224,7 @@ async def on_pick(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> No
     )
     if added:
         await _confirm(rt, channel, ts)
-        live = await incidents.load(rt, inc.number)
-        if live is not None and live.channel_id:
-            await rt.slack.post(
-                live.channel_id, render("timeline_captured", by=user, source=channel)
-            )
+        await cards.say_now(rt, inc.number, render("timeline_captured", by=user, source=channel))
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

@@ -21,15 +21,25 @@ log = logging.getLogger(__name__)
 MAX_CHANNEL_NAME = 80
 
 
-def build_web_client(token: str | None, base_url: str) -> AsyncWebClient:
-    handlers: list[AsyncRetryHandler] = [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-        AsyncServerErrorRetryHandler(max_retry_count=3),
-        AsyncConnectionErrorRetryHandler(max_retry_count=3),
-    ]
+def build_web_client(
+    token: str | None, base_url: str, *, retries: bool = True, timeout: float = 15
+) -> AsyncWebClient:
+    """The bot's Web API client. `retries=False` is the outbox sender's: it handles 429 per
+    channel itself, and must not blindly re-send a post whose outcome is unknown."""
+    handlers: list[AsyncRetryHandler] = (
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(max_retry_count=3),
+        ]
+        if retries
+        else []
+    )
     if not base_url.endswith("/"):
         base_url += "/"
-    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=handlers, timeout=15)
+    return AsyncWebClient(
+        token=token, base_url=base_url, retry_handlers=handlers, timeout=int(timeout)
+    )
 
 
 class SlackGateway:

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.model import Severity
 from bot.domain.playbooks import PlaybookError
-from bot.service import act, decide, incidents, postmortems
+from bot.service import act, cards, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
 from bot.slack import views
@@ -99,10 +99,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         await ack()
         if status == "awaiting_approval":
-            inc = await incidents.load(rt, row.incident_id)
-            if inc is not None and inc.channel_id:
-                text, blocks = views.needs_second_approval(row.title, key, user)
-                await rt.slack.post(inc.channel_id, text, blocks)
+            text, blocks = views.needs_second_approval(row.title, key, user)
+            await cards.say_now(rt, row.incident_id, text, blocks, once=f"act:{key}:approval")
 
     @app.view("decide_other")
     async def on_other(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:

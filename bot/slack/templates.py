@@ -34,6 +34,10 @@ TEMPLATES: dict[str, str] = {
         ":warning: *Context unavailable:* "
         "{% for m in missing %}{{ m }}{% if not loop.last %}; {% endif %}{% endfor %}"
     ),
+    "loading_context": (
+        ":hourglass_flowing_sand: *Still loading:* "
+        "{% for m in loading %}{{ m }}{% if not loop.last %}; {% endif %}{% endfor %}"
+    ),
     "orient_header": "Orient · what changed before {{ inc.first_alert_at|hhmm }}?",
     "orient_change": (
         "*{{ n }}.* {{ change.summary }}"

@@ -74,21 +74,27 @@ def summary(
 
 
 def observe(
-    inc: IncidentView, observation: dict[str, Any], *, now: datetime
+    inc: IncidentView,
+    observation: dict[str, Any],
+    *,
+    now: datetime,
+    declared_by: str | None = None,
 ) -> tuple[str, list[bk.Block]]:
+    """The Observe card. It is the first message of the channel, so it opens with the line
+    that says what the incident is (the same text is announced elsewhere)."""
     alerts = observation.get("alerts", [])
     since = now - inc.first_alert_at if inc.first_alert_at else None
+    opened = render("opened", inc=inc, declared_by=declared_by)
+    facts = render(
+        "observe_facts",
+        inc=inc,
+        since=since,
+        pd_status=observation.get("pd_status"),
+        service_label=observation.get("pd_service_name"),
+    )
     blocks: list[bk.Block] = [
         bk.header(render("observe_header", inc=inc)),
-        bk.section(
-            render(
-                "observe_facts",
-                inc=inc,
-                since=since,
-                pd_status=observation.get("pd_status"),
-                service_label=observation.get("pd_service_name"),
-            )
-        ),
+        bk.section(f"{opened}\n{facts}"),
     ]
     if alerts:
         shown = alerts[:MAX_ALERTS]
@@ -120,6 +126,8 @@ def observe(
         blocks.append(bk.section(text, accessory=split))
     if observation.get("missing"):
         blocks.append(bk.context(render("missing_context", missing=observation["missing"])))
+    if observation.get("loading"):
+        blocks.append(bk.context(render("loading_context", loading=observation["loading"])))
     value = str(inc.number)
     buttons = []
     if inc.status.value == "triggered":

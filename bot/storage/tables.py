@@ -283,3 +283,68 @@ class Job(Base):
         Index("ix_jobs_due", "status", "due_at"),
         Index("ix_jobs_ordering", "ordering_key", "status"),
     )
+
+
+class OutboxRow(Base):
+    """What the bot means to say in Slack, recorded with the state change that caused it and
+    delivered in id order per lane (one channel) by bot.slack.sender."""
+
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "inc:<n>" (the incident's own channel, which may not exist yet) or "ch:<channel id>".
+    lane: Mapped[str] = mapped_column(String(80))
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[str | None] = mapped_column(String(40))  # None: the incident's channel
+    op: Mapped[str] = mapped_column(String(20))
+    card: Mapped[str | None] = mapped_column(String(40))  # for op "card": slack_cards.kind
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Something said once per incident whatever retries happen (an announcement per channel).
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_lane", "lane", "status", "id"),
+        Index("ix_outbox_status", "status"),
+    )
+
+
+class SlackCardRow(Base):
+    """A message kept current (Observe/Orient/Decide cards, live summary, topic): the newest
+    render is the desired state; the sender posts or updates it when version > sent_version."""
+
+    __tablename__ = "slack_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    lane: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text, default="")
+    blocks: Mapped[list[Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sent_version: Mapped[int] = mapped_column(Integer, default=0)
+    ts: Mapped[str | None] = mapped_column(String(40))  # None until first posted
+    pin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind", name="uq_slack_card"),
+        Index("ix_slack_cards_dirty", "lane", "sent_version", "version"),
+    )
+
+
+class SlackLaneRow(Base):
+    """One sender at a time per channel: a short lease, and when a 429 said to come back."""
+
+    __tablename__ = "slack_lanes"
+
+    lane: Mapped[str] = mapped_column(String(80), primary_key=True)
+    leased_by: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]

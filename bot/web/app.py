@@ -43,10 +43,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_worker:
             rt.worker.start()
+            rt.sender.start()
         try:
             yield
         finally:
-            await rt.worker.stop()
+            await rt.aclose_workers()
 
     app = Starlette(
         routes=[

@@ -3,6 +3,7 @@ Slack goes to the loopback FakeSlack (slack_sdk does not use httpx)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,8 @@ from bot.fakes import FakeSlack
 from bot.service.executor import ActionFailed, run_step
 from bot.service.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from bot.storage.db import upgrade
+from bot.storage.tables import Incident
 from integrations.webhook import SIGNATURE_HEADER, verify
 
 PD = "https://pd.test"
@@ -344,10 +347,15 @@ async def test_pagerduty_escalate_needs_a_pagerduty_incident(rt, inc):
 
 
 async def test_slack_message_goes_to_the_incident_channel_escaped(rt, inc, slack, channel):
+    # Said in the incident channel through the outbox: the incident must exist in the database.
+    await asyncio.to_thread(upgrade, rt.settings.database_url)
+    async with rt.db.transaction() as session:
+        session.add(Incident(id=inc.number, title=inc.title, channel_id=channel))
     detail = await run_step(
         rt, inc, step("slack.message", text=f"Rolling back for {inc.title}"), dry_run=False
     )
-    assert detail == "message posted"
+    assert detail == "message queued in the incident channel"
+    await rt.sender.drain()
     [message] = slack.messages(channel)
     assert message["text"] == "Rolling back for Checkout 5xx &lt;!channel&gt;"
 

@@ -18,7 +18,6 @@ from bot.devstack import DevStack
 from bot.domain.model import TimelineKind, utcnow
 from bot.fakes._common import iso
 from bot.fakes.github_api import sign_webhook
-from bot.service import context
 from bot.storage import repo
 
 GH_SECRET = "gh-secret"
@@ -299,7 +298,7 @@ async def test_incident_outside_the_catalog_orients_across_everything(stack: Dev
 async def test_slow_source_card_posted_first_then_updated(
     stack: DevStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(context, "FIRST_POST_SECONDS", 0.2)
+    monkeypatch.setattr(stack.runtime.settings, "source_deadline_seconds", 0.2)
     first_alert = utcnow() - timedelta(minutes=3)
     checkout_deployed(
         stack, SUSPECT_SHA, first_alert - timedelta(minutes=10), "v1.43.0", state="failure"

@@ -18,7 +18,7 @@ from bot.fakes import slack_methods
 from bot.fakes.slack_state import SlackError
 from bot.service import act, postmortems
 from bot.storage import jobs
-from bot.storage.tables import ActionRunRow, Job
+from bot.storage.tables import ActionRunRow, Job, OutboxRow
 from tests.postmortem.scenario import play_demo_incident
 from tests.postmortem.test_publish import announcing_config, stack_for
 from tests.slack.decide_act_support import (
@@ -151,10 +151,11 @@ async def test_resolution_is_announced_even_when_the_upload_fails(
         played = await play_demo_incident(stack)
         assert stack.slack.files == []
         async with stack.runtime.db.session() as session:
-            [job] = (
-                await session.scalars(select(Job).where(Job.kind == "incident.postmortem"))
+            [upload] = (
+                await session.scalars(select(OutboxRow).where(OutboxRow.op == "upload"))
             ).all()
-        assert job.attempts >= 1 and "not_allowed_token_type" in (job.last_error or "")
+        assert upload.attempts >= 1 and "not_allowed_token_type" in (upload.last_error or "")
+        assert upload.status == "failed"
         await stack.runtime.worker.run_once()  # a retry, if one is due: still one post
         [post] = announcements(stack, "incidents")
         assert "*INC-1 resolved*" in post

@@ -146,6 +146,7 @@ async def test_two_workers_fire_each_reminder_exactly_once(stack: DevStack) -> N
         assert await jobs.pending_count(first.db) == 0
     finally:
         await second.aclose()
+    await first.sender.drain()  # the nudges were recorded; now they are delivered
     for channel in channels:
         assert len(nudges(stack, channel, "has been in")) == 1
         assert len(nudges(stack, channel, "status update due")) == 1

@@ -36,7 +36,13 @@ from bot.storage.repo.incidents import (
 )
 from bot.storage.repo.messages import message_ts, remember_message
 from bot.storage.repo.stages import close_spans, move_stage, spans
-from bot.storage.repo.timeline_entries import add_entry, remove_entry, timeline
+from bot.storage.repo.timeline_entries import (
+    add_entry,
+    claim_mirrored_note,
+    remove_entry,
+    set_mirrored_note,
+    timeline,
+)
 
 __all__ = [
     "action_from_row",
@@ -47,6 +53,7 @@ __all__ = [
     "add_followup",
     "change_from_row",
     "changes_since",
+    "claim_mirrored_note",
     "close_spans",
     "create_incident",
     "decisions",
@@ -64,6 +71,7 @@ __all__ = [
     "remember_message",
     "remove_entry",
     "save_ranking",
+    "set_mirrored_note",
     "set_verdict",
     "spans",
     "timeline",

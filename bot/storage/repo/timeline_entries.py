@@ -73,3 +73,34 @@ async def timeline(
         TimelineEntry(r.at, TimelineKind(r.kind), r.text, r.actor, dict(r.data or {}), r.pinned)
         for r in rows
     ]
+
+
+async def set_mirrored_note(session: AsyncSession, entry_id: int, source_key: str) -> None:
+    """Key a note by the PagerDuty note it was mirrored to (its echo then finds it)."""
+    row = await session.get(TimelineRow, entry_id)
+    if row is not None and row.source_key is None:
+        row.source_key = source_key
+        row.data = {k: v for k, v in (row.data or {}).items() if k != "pd_mirror"}
+
+
+async def claim_mirrored_note(
+    session: AsyncSession, incident_id: int, text: str, source_key: str
+) -> bool:
+    """PagerDuty's echo of a note we are still mirroring: it takes that entry's place (keyed,
+    so nothing lands twice). True when the echo was ours, or this key is on the timeline."""
+    keyed = select(TimelineRow.id).where(
+        TimelineRow.incident_id == incident_id, TimelineRow.source_key == source_key
+    )
+    if await session.scalar(keyed) is not None:
+        return True
+    query = select(TimelineRow).where(
+        TimelineRow.incident_id == incident_id,
+        TimelineRow.kind == TimelineKind.NOTE.value,
+        TimelineRow.text == text,
+        TimelineRow.source_key.is_(None),
+    )
+    for row in (await session.scalars(query)).all():
+        if (row.data or {}).get("pd_mirror") == "pending":
+            await set_mirrored_note(session, row.id, source_key)
+            return True
+    return False
