@@ -69,6 +69,7 @@ class Failure:
     times: int
     retry_after: int | None = None
     error: str | None = None
+    applied: bool = False  # the call takes effect, then its answer is lost
 
 
 class FakeService(ABC):

@@ -135,13 +135,15 @@ class FakeSlack(FakeService):
         times: int = 1,
         error: str | None = None,
         channel: str | None = None,
+        applied: bool = False,
     ) -> None:
         """The next `times` calls of `method` (to `channel`, if given) answer `status` (429
-        carries Retry-After). status=200 gives a plain Slack error: ``{"ok": false, ...}``."""
+        carries Retry-After). status=200 gives a plain Slack error: ``{"ok": false, ...}``.
+        `applied`: the call takes effect first, as when Slack's answer is lost on the way."""
         if error is None:
             error = {429: "ratelimited", 200: "internal_error"}.get(status, "fatal_error")
         key = f"{method}@{channel}" if channel else method
-        self._add_failure(Failure(key, status, times, retry_after, error))
+        self._add_failure(Failure(key, status, times, retry_after, error, applied=applied))
 
     def response_url(self, token: str = "x") -> str:  # noqa: S107 - not a secret
         """A response_url for slash command / interaction payloads that lands on this fake."""
@@ -303,6 +305,9 @@ class FakeSlack(FakeService):
         ):
             status = failure.status
             body = {"ok": False, "error": failure.error}
+            if failure.applied and method in METHODS:
+                with self._lock, contextlib.suppress(SlackError):
+                    METHODS[method](self.state, params)
             if status == 429:
                 headers["Retry-After"] = str(failure.retry_after)
         elif method not in METHODS:
