@@ -47,6 +47,7 @@ async def open_incident(
     source_key: str | None = None,
     is_drill: bool = False,
     origin_channel: str | None = None,
+    pd_link: dict[str, Any] | None = None,
 ) -> int:
     """Store the incident and queue its channel set-up; returns the INC number. Fast: no I/O
     beyond the database, so webhook handlers can answer at once."""
@@ -66,6 +67,8 @@ async def open_incident(
         )
         if declared_by:
             row.roles = {"commander": declared_by}
+        if pd_link:  # in the same transaction: the set-up job must find it
+            await repo.move_or_link_pagerduty(session, row.id, **pd_link)
         await repo.add_entry(
             session,
             row.id,

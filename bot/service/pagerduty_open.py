@@ -81,17 +81,14 @@ async def open_for(
         first_alert_at=parse_timestamp(created) if created else None,
         actor=actor,
         source_key=source_key,
+        pd_link={
+            "pd_incident_id": data["id"],
+            "pd_number": data.get("number"),
+            "title": data.get("title"),
+            "service_id": service_ref.get("id"),
+            "url": data.get("html_url"),
+        },
     )
-    async with rt.db.transaction() as session:
-        await repo.link_pagerduty(
-            session,
-            number,
-            pd_incident_id=data["id"],
-            pd_number=data.get("number"),
-            title=data.get("title"),
-            service_id=service_ref.get("id"),
-            url=data.get("html_url"),
-        )
     return number
 
 

@@ -60,12 +60,15 @@ async def split_out(rt: Runtime, pd_id: str, *, by: str | None) -> int | None:
         },
         first_alert_at=parse_timestamp(created) if created else None,
         actor=by,
+        pd_link={  # moved from the host in the opening transaction: its set-up finds it
+            "pd_incident_id": pd_id,
+            "pd_number": link.pd_number,
+            "title": link.title,
+            "service_id": link.service_id,
+            "url": link.url,
+        },
     )
     async with rt.db.transaction() as session:
-        moved = next(
-            k for k in await repo.pagerduty_links(session, host_number) if k.pd_incident_id == pd_id
-        )
-        moved.incident_id = number
         await repo.add_entry(
             session,
             host_number,

@@ -31,6 +31,7 @@ from bot.storage.repo.incidents import (
     incident_by_channel,
     incident_by_pagerduty,
     link_pagerduty,
+    move_or_link_pagerduty,
     pagerduty_links,
     to_view,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "incident_by_pagerduty",
     "link_pagerduty",
     "message_ts",
+    "move_or_link_pagerduty",
     "move_stage",
     "pagerduty_links",
     "ranked_changes",

@@ -88,6 +88,16 @@ async def link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any)
         return False
 
 
+async def move_or_link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any) -> None:
+    """Link a PagerDuty incident to this one, taking it from the incident it was attached to."""
+    query = select(PagerDutyLink).where(PagerDutyLink.pd_incident_id == fields["pd_incident_id"])
+    existing = (await session.scalars(query)).first()
+    if existing is None:
+        await link_pagerduty(session, incident_id, **fields)
+    else:
+        existing.incident_id = incident_id
+
+
 async def pagerduty_links(session: AsyncSession, incident_id: int) -> list[PagerDutyLink]:
     query = select(PagerDutyLink).where(PagerDutyLink.incident_id == incident_id)
     return list((await session.scalars(query.order_by(PagerDutyLink.id))).all())
