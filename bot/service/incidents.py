@@ -113,9 +113,13 @@ async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = N
     inc = await load(rt, number)
     if inc is None:
         return
-    async with rt.db.transaction() as session:  # incidents opened before the outbox existed
-        await outbox.create_channel(session, number, channel_name(number, inc.title))
-    rt.wake()
+    if not inc.channel_id:
+        async with rt.db.session() as session:
+            recorded = await outbox.said(session, outbox.create_channel_key(number))
+        if not recorded:  # an incident opened before the outbox existed
+            async with rt.db.transaction() as session:
+                await outbox.create_channel(session, number, channel_name(number, inc.title))
+            rt.wake()
     await context.open_context(rt, number, origin_channel)
 
 

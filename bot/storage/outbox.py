@@ -159,13 +159,17 @@ async def invite(session: AsyncSession, incident: int, users: list[str]) -> None
         await _add(session, op="invite", incident=incident, payload={"users": users})
 
 
+def create_channel_key(incident: int) -> str:
+    return f"create_channel:{incident}"
+
+
 async def create_channel(session: AsyncSession, incident: int, name: str) -> None:
     await _add(
         session,
         op="create_channel",
         incident=incident,
         payload={"name": name},
-        dedup_key=f"create_channel:{incident}",
+        dedup_key=create_channel_key(incident),
     )
 
 
