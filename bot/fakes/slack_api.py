@@ -59,6 +59,7 @@ class FakeSlack(FakeService):
         self.token = token
         self.bot_name = bot_name
         self._calls: list[SlackCall] = []
+        self._storm: tuple[int, int, int] = (0, 1, 0)  # every n-th call 429s, Retry-After, count
         super().__init__()
         self.state = SlackState(
             lock=self._lock,
@@ -144,6 +145,11 @@ class FakeSlack(FakeService):
             error = {429: "ratelimited", 200: "internal_error"}.get(status, "fatal_error")
         key = f"{method}@{channel}" if channel else method
         self._add_failure(Failure(key, status, times, retry_after, error, applied=applied))
+
+    def rate_limit_every(self, n: int, *, retry_after: int = 1) -> None:
+        """From now on every `n`-th Web API call answers 429 with Retry-After (0 stops it)."""
+        with self._lock:
+            self._storm = (n, retry_after, 0)
 
     def response_url(self, token: str = "x") -> str:  # noqa: S107 - not a secret
         """A response_url for slash command / interaction payloads that lands on this fake."""
@@ -281,6 +287,14 @@ class FakeSlack(FakeService):
         )
 
     # -- HTTP ----------------------------------------------------------------------------
+    def _storm_hits(self) -> bool:
+        with self._lock:
+            every, retry_after, count = self._storm
+            if every <= 0:
+                return False
+            self._storm = (every, retry_after, count + 1)
+            return (count + 1) % every == 0
+
     def _record(self, call: SlackCall) -> None:
         with self._lock:
             self._calls.append(call)
@@ -300,6 +314,10 @@ class FakeSlack(FakeService):
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif self.token is not None and token != self.token:
             body = {"ok": False, "error": "invalid_auth"}
+        elif self._storm_hits():
+            status = 429
+            body = {"ok": False, "error": "ratelimited"}
+            headers["Retry-After"] = str(self._storm[1])
         elif failure := self._take_failure(
             lambda key: key in (method, f"{method}@{params.get('channel')}")
         ):
