@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 5.0  # a failed source is asked again after 5 s, 10 s, 20 s, … 5 min
 RETRY_MAX_SECONDS = 300.0
+RESPONDERS_JOB = "incident.responders"
 
 
 def _problem(exc: BaseException) -> str:
@@ -490,9 +491,18 @@ async def open_context(rt: Runtime, number: int, origin_channel: str | None = No
     if inc is None:
         return
     started = start_sources(rt, inc)
-    invited = asyncio.create_task(responders.invite_assignees_and_oncall(rt, inc))
+    if inc.pd_incident_id:  # a job of its own: a slow on-call lookup holds up nothing else
+        await jobs.schedule_once(
+            rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=f"responders:{number}"
+        )
+        rt.wake()
     await observe(rt, number, first=True, origin_channel=origin_channel)
     await reminders.stage_started(rt, number)
     await reminders.start_status_updates(rt, number)
     await orient(rt, number, started)
-    await invited
+
+
+async def invite_responders(rt: Runtime, number: int) -> None:
+    inc = await _load(rt, number)
+    if inc is not None:
+        await responders.invite_assignees_and_oncall(rt, inc)

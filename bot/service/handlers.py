@@ -47,6 +47,7 @@ def register(rt: Runtime) -> None:
         "action.run": run_action,
         "action.verify": verify,
         "incident.postmortem": postmortem,
+        context.RESPONDERS_JOB: lambda payload: context.invite_responders(rt, payload["incident"]),
         reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
         act.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
         events.JOB_KIND: lambda payload: events.run_pin(rt, payload),
