@@ -99,6 +99,16 @@ def conversations_members(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
     return {"members": sorted(chan["members"]), "response_metadata": {"next_cursor": ""}}
 
 
+def conversations_list(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
+    skip_archived = as_bool(p.get("exclude_archived"))
+    found = [
+        s.public_channel(c, members=False)
+        for c in s.channels.values()
+        if not c["is_im"] and not c["is_private"] and not (skip_archived and c["is_archived"])
+    ]
+    return {"channels": found, "response_metadata": {"next_cursor": ""}}
+
+
 def conversations_history(s: SlackState, p: dict[str, Any]) -> dict[str, Any]:
     chan = s.channel_param(p)
     limit = int(p.get("limit") or 100)
@@ -373,6 +383,7 @@ METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "conversations.archive": conversations_archive,
     "conversations.members": conversations_members,
     "conversations.history": conversations_history,
+    "conversations.list": conversations_list,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.delete": chat_delete,

@@ -25,6 +25,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations_join": ("channels:join",),
     "conversations_info": ("channels:read",),
     "conversations_members": ("channels:read",),
+    "conversations_list": ("channels:read",),  # a channel created by a call whose answer was lost
     "conversations_history": ("channels:history",),  # the 📌 message, fetched by its ts
     "pins_add": ("pins:write",),
     "pins_remove": ("pins:write",),
@@ -55,6 +56,7 @@ BOT_SCOPES = [
     "chat:write.public",
     "channels:manage",
     "channels:history",
+    "channels:read",
     "pins:write",
     "reactions:read",
     "reactions:write",

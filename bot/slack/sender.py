@@ -203,13 +203,16 @@ class SlackSender:
             await self._finish(item, "failed", error="too many attempts")
             return
         uncertain = item.status in ("sending", "unknown")
+        channel, text = await self._target(item)  # Held: nothing was tried, nothing counted
         async with self.db.transaction() as session:
             await outbox.set_status(session, item.id, "sending", attempt=True)
         try:
-            result = await self._perform(item, uncertain=uncertain)
-        except (Held, RateLimited):
+            result = await self._perform(item, channel, text, uncertain=uncertain)
+        except RateLimited:  # Slack said "later": not an attempt that counts
             async with self.db.transaction() as session:
-                await outbox.set_status(session, item.id, "unknown" if uncertain else "pending")
+                await outbox.set_status(
+                    session, item.id, "unknown" if uncertain else "pending", attempts=item.attempts
+                )
             raise
         except Unknown as exc:
             async with self.db.transaction() as session:
@@ -275,12 +278,20 @@ class SlackSender:
             raise Held(f"INC-{item.incident_id} has no channel yet")
         return channel
 
-    async def _perform(self, item: outbox.Item, *, uncertain: bool) -> dict[str, Any]:
+    async def _target(self, item: outbox.Item) -> tuple[str, str]:
+        """Where the item goes and, for a post, its text; Held when that is not known yet."""
+        if item.op == "create_channel":
+            return "", ""
+        channel = await self._channel(item)
+        text = await self._post_text(item) if item.op == "post" else ""
+        return channel, text
+
+    async def _perform(
+        self, item: outbox.Item, channel: str, text: str, *, uncertain: bool
+    ) -> dict[str, Any]:
         if item.op == "create_channel":
             return await self._create_channel(item)
-        channel = await self._channel(item)
         if item.op == "post":
-            text = await self._post_text(item)
             return await self._post(item, channel, text, item.payload.get("blocks"), uncertain)
         if item.op == "card":
             return await self._post_card(item, channel, uncertain)
@@ -308,10 +319,26 @@ class SlackSender:
             existing = await outbox.incident_channel(session, number)
         if existing:
             return {"channel": existing}
-        channel_id, name = await self._call(self.slack.create_channel(item.payload["name"]))
+        name = str(item.payload["name"])
+        found = await self._created_before(name) if item.status in ("sending", "unknown") else None
+        # An earlier try may have created it while its answer was lost: adopt that channel.
+        channel_id, name = found or await self._call(self.slack.create_channel(name))
         async with self.db.transaction() as session:
             await outbox.set_incident_channel(session, number, channel_id, name)
         return {"channel": channel_id, "name": name}
+
+    async def _created_before(self, name: str) -> tuple[str, str] | None:
+        """The channel of that name, if this bot created it (one page of conversations.list)."""
+        auth = await self._call(self.slack.client.auth_test())
+        response = await self._call(
+            self.slack.client.conversations_list(
+                types="public_channel", exclude_archived=True, limit=1000
+            )
+        )
+        for channel in response.get("channels") or []:
+            if channel.get("name") == name and channel.get("creator") == auth.get("user_id"):
+                return str(channel["id"]), name
+        return None
 
     async def _post_text(self, item: outbox.Item) -> str:
         text = str(item.payload.get("text") or "")

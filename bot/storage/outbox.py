@@ -345,8 +345,12 @@ async def set_status(
     error: str | None = None,
     result: dict[str, Any] | None = None,
     attempt: bool = False,
+    attempts: int | None = None,
 ) -> None:
+    """`attempt`: count one more try; `attempts`: set the count back (a try that did not count)."""
     values: dict[str, Any] = {"status": status}
+    if attempts is not None:
+        values["attempts"] = attempts
     if error is not None:
         values["last_error"] = error[:2000]
     if result is not None:

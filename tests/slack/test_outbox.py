@@ -148,3 +148,17 @@ async def test_an_announcement_names_the_channel_once_it_exists(
         assert f"join <#{incident_channel(stack, number)}>" in opened["text"]
         async with stack.runtime.db.session() as session:
             assert await outbox.undelivered(session) == 0
+
+
+async def test_a_channel_created_by_a_call_whose_answer_was_lost_is_adopted(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=config(), database_url=database_url) as stack:
+        add_people(stack)
+        stack.slack.fail_next("conversations.create", status=500, applied=True)
+        number = await open_quietly(stack)
+        await stack.settle()
+        made = [c for c in stack.slack.channels if c["name"].startswith(f"inc-{number}-")]
+        assert len(made) == 1, [c["name"] for c in made]  # no "-2" twin
+        assert stack.slack.calls("conversations.list")
+        assert any(t.startswith(f"INC-{number} Observe") for t in texts(stack, made[0]["id"]))
