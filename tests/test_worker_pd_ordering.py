@@ -4,13 +4,19 @@ incident was in when the event arrived (issue 10): a burst sent with no pause ke
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from bot.devstack import DevStack
+from bot.fakes.pagerduty_api import FakePagerDuty
+from bot.storage import jobs
+from bot.storage.db import Database, upgrade
 from bot.storage.tables import Job, PagerDutyLink, TimelineRow
+from bot.web.pagerduty import ordering_key
 
 INCIDENTS = 20
 NOTES = 3
@@ -94,3 +100,73 @@ async def test_a_burst_of_events_per_incident_is_applied_in_delivery_order(
                 ).all()
             )
         assert keys == {f"pdsvc:PSVC{n:03d}" for n in range(SERVICES)}
+
+
+# ---- the key itself, decided in the receiving transaction ------------------------------
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(upgrade, database_url)
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+def pd_event(event_type: str, **data: Any) -> dict[str, Any]:
+    fake = FakePagerDuty()
+    fake.add_incident("PEARLY1", number=7, title="Early", service_id="PSVCX", service_name="x")
+    return fake.webhook_event(event_type, "PEARLY1", data_extra=data or None)["event"]
+
+
+async def receive(db: Database, event: dict[str, Any]) -> str:
+    """What the webhook route does with the key: queue the event's job under it."""
+    async with db.transaction() as session:
+        key = await ordering_key(session, event, "PEARLY1")
+        jobs.add_job(session, "pagerduty.event", {}, ordering_key=key)
+    return key
+
+
+async def event_keys(db: Database) -> list[str | None]:
+    async with db.session() as session:
+        query = select(Job.ordering_key).where(Job.kind == "pagerduty.event").order_by(Job.id)
+        return list((await session.scalars(query)).all())
+
+
+async def test_a_note_received_before_its_trigger_moves_to_the_service_key_with_it(
+    db: Database,
+) -> None:
+    assert await receive(db, pd_event("incident.annotated", content="first")) == "pd:PEARLY1"
+    assert await receive(db, pd_event("incident.triggered")) == "pdsvc:PSVCX"
+    assert await receive(db, pd_event("incident.annotated", content="later")) == "pdsvc:PSVCX"
+    # The early note's job moved too: all three keep their delivery (id) order under one key.
+    assert await event_keys(db) == ["pdsvc:PSVCX"] * 3
+
+
+async def test_concurrent_first_events_of_an_incident_agree_on_its_key(db: Database) -> None:
+    """The trigger's transaction decided first but has not committed when a note arrives: the
+    note waits for it and takes its key, instead of deciding `pd:` on its own."""
+    if db.is_sqlite:
+        pytest.skip("SQLite runs one write transaction at a time: no such race")
+    async with db.sessions() as session, session.begin():
+        first = await ordering_key(session, pd_event("incident.triggered"), "PEARLY1")
+        note = asyncio.create_task(receive(db, pd_event("incident.annotated", content="n")))
+        await blocked_on_a_lock(db)
+    assert first == "pdsvc:PSVCX"
+    assert await asyncio.wait_for(note, 10) == "pdsvc:PSVCX"
+
+
+async def blocked_on_a_lock(db: Database) -> None:
+    """Wait (bounded) until another session of this database waits on a row lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with db.session() as session:
+            if await session.scalar(query):
+                return
+        await asyncio.sleep(0.02)
+    pytest.fail("the second receive never waited for the first")
