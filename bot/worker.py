@@ -109,14 +109,16 @@ class Worker:
         left = [r for r in self._running.values() if not r.task.done()]
         for running in left:
             running.task.cancel()
-        if left:
-            await asyncio.wait([r.task for r in left], timeout=5)
-            log.warning("stopped with %s job(s) unfinished; released them", len(left))
+        if not left:
+            return
+        await asyncio.wait([r.task for r in left], timeout=5)
+        released = 0
         for running in left:
             try:
-                await jobs.release(self.db, running.job, started=running.started)
+                released += await jobs.release(self.db, running.job, started=running.started)
             except Exception:  # its lease runs out instead
                 log.exception("could not release job %s", running.job.id)
+        log.warning("stopped with %s job(s) unfinished; released %s", len(left), released)
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -165,30 +167,35 @@ class Worker:
 
     async def _execute(self, job: jobs.ClaimedJob) -> None:
         handler = self.handlers.get(job.kind)
-        if handler is None:
-            await jobs.fail(self.db, job, f"no handler for job kind {job.kind!r}")
-            return
         heartbeat = asyncio.create_task(self._heartbeat(job), name=f"job-{job.id}-lease")
         try:
-            self._running[job.id].started = True
             error: str | None = None
-            try:
-                await handler(job.payload)
-            except Exception as exc:
-                log.exception("job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts)
-                error = f"{type(exc).__name__}: {exc}"
-            try:
-                if error is None:
-                    held = await jobs.complete(self.db, job)
-                else:
-                    held = await jobs.fail(self.db, job, error)
-            except Exception:  # the lease runs out and the job is retried
-                log.exception("job %s (%s): could not record its outcome", job.id, job.kind)
-                return
-            if not held:
-                log.warning("job %s (%s): lease lost; its result is discarded", job.id, job.kind)
+            if handler is None:
+                error = f"no handler for job kind {job.kind!r}"
+            else:
+                self._running[job.id].started = True
+                try:
+                    await handler(job.payload)
+                except Exception as exc:
+                    log.exception(
+                        "job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts
+                    )
+                    error = f"{type(exc).__name__}: {exc}"
+            await self._record(job, error)
         finally:
             heartbeat.cancel()
+
+    async def _record(self, job: jobs.ClaimedJob, error: str | None) -> None:
+        try:
+            if error is None:
+                held = await jobs.complete(self.db, job)
+            else:
+                held = await jobs.fail(self.db, job, error)
+        except Exception:  # the lease runs out and the job is retried
+            log.exception("job %s (%s): could not record its outcome", job.id, job.kind)
+            return
+        if not held:
+            log.warning("job %s (%s): lease lost; its result is discarded", job.id, job.kind)
 
     async def _heartbeat(self, job: jobs.ClaimedJob) -> None:
         interval = self.lease.total_seconds() / 3
