@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -20,6 +23,8 @@ from bot.web.app import create_app
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+log = logging.getLogger(__name__)
+
 
 def run_server(
     settings: Settings, config: OodaConfig, *, host: str, port: int, socket_mode: bool
@@ -31,6 +36,8 @@ def run_server(
     # In Socket Mode Slack never posts to us: no /slack/events route to forge requests on.
     app = create_app(rt, bolt, slack_over_http=not socket_mode)
     if not socket_mode:
+        # SIGTERM: uvicorn stops accepting, then the lifespan shutdown stops the worker
+        # gracefully (Worker.stop: running jobs finish within the grace, the rest released).
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
         return
     asyncio.run(_socket_mode(rt, bolt, app, host, port, secret(settings.slack_app_token) or ""))
@@ -39,12 +46,31 @@ def run_server(
 async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str) -> None:  # type: ignore[no-untyped-def]
     """Slack over Socket Mode; webhooks, health and metrics still served over HTTP."""
     handler = socket_mode_handler(bolt, app_token)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    config = uvicorn.Config(app, host=host, port=port, log_level="info")
+    server = _SocketModeServer(config, before_shutdown=handler.close_async)
     await handler.connect_async()
     try:
         await server.serve()
     finally:
         await handler.close_async()
+
+
+class _SocketModeServer(uvicorn.Server):
+    """On SIGTERM, stop taking Slack events before the lifespan shutdown lets the worker's
+    running jobs finish (its grace period) and releases the rest."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, before_shutdown: Callable[[], Awaitable[None]]
+    ) -> None:
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await self.before_shutdown()
+        except Exception:
+            log.exception("closing the Socket Mode connection failed")
+        await super().shutdown(sockets)
 
 
 def socket_mode_handler(

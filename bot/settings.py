@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     outbox_concurrency: int = Field(16, alias="OODA_OUTBOX_CONCURRENCY")
     outbox_lease_seconds: float = Field(15.0, alias="OODA_OUTBOX_LEASE_SECONDS")
     slack_timeout_seconds: float = Field(10.0, alias="OODA_SLACK_TIMEOUT")
+    # Jobs one process runs at once; a hanging job holds one slot, not the queue.
+    worker_concurrency: int = Field(8, alias="OODA_WORKER_CONCURRENCY", ge=1)
+    # A running job's lease, renewed every third of it; a dead replica's job resumes after it.
+    job_lease_seconds: float = Field(30.0, alias="OODA_JOB_LEASE_SECONDS", gt=0)
+    # On shutdown (SIGTERM), how long running jobs may finish before they are released.
+    worker_grace_seconds: float = Field(20.0, alias="OODA_WORKER_GRACE_SECONDS", ge=0)
 
     @property
     def pagerduty_secrets(self) -> list[str]:

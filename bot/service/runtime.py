@@ -86,7 +86,7 @@ def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Ru
         slack=SlackGateway(
             build_web_client(secret(settings.slack_bot_token), settings.slack_api_url)
         ),
-        worker=Worker(db, poll_seconds=settings.worker_poll_seconds),
+        worker=Worker.from_settings(db, settings),
         sender=SlackSender(
             db,
             build_web_client(

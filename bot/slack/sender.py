@@ -98,14 +98,22 @@ class SlackSender:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="ooda-slack-sender")
 
-    async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._lanes.values()) if t is not None]
-        for task in tasks:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking lanes; let the ones being delivered finish within `grace`, then cancel.
+        A post cut short is found again by its outbox id, so nothing is said twice."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        lanes = list(self._lanes.values())
+        if lanes:
+            await asyncio.wait(lanes, timeout=grace)
+        for task in lanes:
             task.cancel()
-        for task in tasks:
+        for task in lanes:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._task = None
         self._lanes.clear()
 
     async def _loop(self) -> None:

@@ -1,12 +1,17 @@
-"""A durable job queue in the database: due jobs claimed with row locks.
+"""A durable job queue in the database: due jobs claimed with row locks and a short lease.
 
 On PostgreSQL the claim uses FOR UPDATE SKIP LOCKED so replicas never take the same row; the
 conditional UPDATE (status still pending) makes the claim safe on SQLite too. Jobs sharing an
 ordering key run strictly one after another in id order: events of one incident apply in order.
+
+A claim is identified by (id, locked_by, attempts). The claimer renews its lease while the job
+runs; completion, failure, renewal and release are fenced by that identity, so a worker whose
+lease ran out (and was taken over) cannot finish someone else's claim.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +25,7 @@ from bot.domain.model import utcnow
 from bot.storage.db import Database
 from bot.storage.tables import Job
 
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=30)
 ACTIVE = ("pending", "running")
 
 
@@ -31,6 +36,8 @@ class ClaimedJob:
     payload: dict[str, Any]
     attempts: int
     max_attempts: int
+    worker_id: str = ""
+    ordering_key: str | None = None
 
 
 def add_job(
@@ -66,8 +73,39 @@ async def schedule_once(db: Database, kind: str, payload: dict[str, Any], **kwar
         return False
 
 
-async def claim(db: Database, worker_id: str, *, limit: int = 10) -> list[ClaimedJob]:
+async def _bury_exhausted(db: Database, now: datetime) -> None:
+    """A running job whose lease expired with no attempts left is dead: it stops blocking."""
+    exhausted = (
+        (Job.status == "running") & (Job.locked_until < now) & (Job.attempts >= Job.max_attempts)
+    )
+    async with db.session() as session:  # read first: most claims find none (no write lock)
+        if await session.scalar(select(Job.id).where(exhausted).limit(1)) is None:
+            return
+    async with db.transaction() as session:
+        await session.execute(
+            update(Job)
+            .where(exhausted)
+            .values(
+                status="dead",
+                last_error="lease expired: the process running it stopped",
+                finished_at=now,
+            )
+        )
+
+
+async def claim(
+    db: Database,
+    worker_id: str,
+    *,
+    limit: int = 10,
+    lease: timedelta = LEASE,
+    exclude_ids: Collection[int] = (),
+    exclude_keys: Collection[str] = (),
+) -> list[ClaimedJob]:
+    """Claim up to `limit` due jobs. `exclude_ids`/`exclude_keys`: jobs and ordering keys this
+    process still runs (say, after losing a lease), which it must not take again meanwhile."""
     now = utcnow()
+    await _bury_exhausted(db, now)
     earlier = aliased(Job)
     blocked = exists().where(
         and_(
@@ -76,25 +114,10 @@ async def claim(db: Database, worker_id: str, *, limit: int = 10) -> list[Claime
             earlier.status.in_(ACTIVE),
         )
     )
-    # A running job whose lease expired was abandoned (its process died): retry it if it has
-    # attempts left; otherwise it is dead, so it stops blocking its ordering key.
+    # A running job whose lease expired was abandoned (its process died or stalled): retry it.
     stale_running = and_(
         Job.status == "running", Job.locked_until < now, Job.attempts < Job.max_attempts
     )
-    async with db.transaction() as session:
-        await session.execute(
-            update(Job)
-            .where(
-                Job.status == "running",
-                Job.locked_until < now,
-                Job.attempts >= Job.max_attempts,
-            )
-            .values(
-                status="dead",
-                last_error="lease expired: the process running it stopped",
-                finished_at=now,
-            )
-        )
     query = (
         select(Job)
         .where(((Job.status == "pending") & (Job.due_at <= now)) | stale_running)
@@ -103,12 +126,19 @@ async def claim(db: Database, worker_id: str, *, limit: int = 10) -> list[Claime
         .limit(limit)
         .with_for_update(skip_locked=True, of=Job)
     )
+    if exclude_ids:
+        query = query.where(Job.id.not_in(list(exclude_ids)))
+    if exclude_keys:
+        query = query.where(
+            Job.ordering_key.is_(None) | Job.ordering_key.not_in(list(exclude_keys))
+        )
     claimed: list[ClaimedJob] = []
     async with db.transaction() as session:
         for job in (await session.scalars(query)).all():
             # Read before the UPDATE: the ORM syncs the new values into `job`.
             job_id, status, attempts = job.id, job.status, job.attempts
             kind, payload, max_attempts = job.kind, dict(job.payload), job.max_attempts
+            key = job.ordering_key
             result = await session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == status, Job.attempts == attempts)
@@ -116,37 +146,86 @@ async def claim(db: Database, worker_id: str, *, limit: int = 10) -> list[Claime
                     status="running",
                     attempts=attempts + 1,
                     locked_by=worker_id,
-                    locked_until=now + LEASE,
+                    locked_until=now + lease,
                 )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(ClaimedJob(job_id, kind, payload, attempts + 1, max_attempts))
+                claimed.append(
+                    ClaimedJob(job_id, kind, payload, attempts + 1, max_attempts, worker_id, key)
+                )
     return claimed
 
 
-async def complete(db: Database, job_id: int) -> None:
+def _held(job: ClaimedJob) -> Any:
+    """The claim is still this worker's: nobody took it over after its lease ran out."""
+    return and_(
+        Job.id == job.id,
+        Job.status == "running",
+        Job.locked_by == job.worker_id,
+        Job.attempts == job.attempts,
+    )
+
+
+async def _fenced(db: Database, job: ClaimedJob, **values: Any) -> bool:
     async with db.transaction() as session:
-        await session.execute(
-            update(Job).where(Job.id == job_id).values(status="done", finished_at=utcnow())
+        result = await session.execute(
+            update(Job)
+            .where(_held(job))
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-async def fail(db: Database, job: ClaimedJob, error: str) -> None:
-    """Retry with exponential backoff; after max_attempts the job is dead and stops blocking."""
+async def complete(db: Database, job: ClaimedJob) -> bool:
+    """Mark the job done; False when the claim was lost (the result is discarded)."""
+    return await _fenced(db, job, status="done", finished_at=utcnow(), locked_until=None)
+
+
+async def fail(db: Database, job: ClaimedJob, error: str) -> bool:
+    """Retry with exponential backoff; after max_attempts the job is dead and stops blocking.
+    False when the claim was lost."""
     dead = job.attempts >= job.max_attempts
     backoff = timedelta(seconds=min(2**job.attempts, 300))
-    async with db.transaction() as session:
-        await session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(
-                status="dead" if dead else "pending",
-                due_at=utcnow() + backoff,
-                last_error=error[:2000],
-                finished_at=utcnow() if dead else None,
-            )
+    now = utcnow()
+    return await _fenced(
+        db,
+        job,
+        status="dead" if dead else "pending",
+        due_at=now + backoff,
+        last_error=error[:2000],
+        finished_at=now if dead else None,
+        locked_until=None,
+    )
+
+
+async def renew(db: Database, job: ClaimedJob, lease: timedelta = LEASE) -> bool:
+    """Extend the lease; False when it was lost (taken over after it expired)."""
+    return await _fenced(db, job, locked_until=utcnow() + lease)
+
+
+async def release(db: Database, job: ClaimedJob, *, started: bool) -> bool:
+    """Hand a claim back at shutdown, due now, its attempt not counted. A single-attempt job
+    whose handler had started (an action run) must never run twice: it is dead instead."""
+    if started and job.max_attempts <= 1:
+        return await _fenced(
+            db,
+            job,
+            status="dead",
+            last_error="stopped at shutdown while running",
+            finished_at=utcnow(),
+            locked_until=None,
         )
+    return await _fenced(
+        db,
+        job,
+        status="pending",
+        attempts=job.attempts - 1,
+        due_at=utcnow(),
+        locked_by=None,
+        locked_until=None,
+    )
 
 
 async def cancel_in(session: AsyncSession, *, dedup_prefix: str) -> int:
