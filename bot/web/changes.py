@@ -52,7 +52,7 @@ def _auth_problem(request: Request, body: bytes, shared: str) -> tuple[int, str]
 def _stale(header: str, now: int) -> bool:
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.lstrip("-").isdigit():
+        if key == "t" and value.isascii() and value.lstrip("-").isdigit():
             return abs(now - int(value)) > SIGNATURE_TOLERANCE_SECONDS
     return False
 
