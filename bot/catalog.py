@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.yaml_lines import line_of
+from bot.domain.yaml_lines import DuplicateKeyError, line_of, safe_load
 
 
 class ServiceConfig(BaseModel):
@@ -179,7 +179,9 @@ class ConfigError(Exception):
 
 def parse_config(raw: str, source: str = "<config>") -> OodaConfig:
     try:
-        data = yaml.safe_load(raw) or {}
+        data = safe_load(raw) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{source}:{exc.problem_mark.line + 1}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
