@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -61,11 +60,10 @@ def serve(
         config = load_config(settings.config_path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    from bot.logs import configure_logging
     from bot.server import run_server
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from slack_bolt.async_app import AsyncApp
@@ -31,15 +31,22 @@ def run_server(
     # In Socket Mode Slack never posts to us: no /slack/events route to forge requests on.
     app = create_app(rt, bolt, slack_over_http=not socket_mode)
     if not socket_mode:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, **uvicorn_logging(settings))
         return
-    asyncio.run(_socket_mode(rt, bolt, app, host, port, secret(settings.slack_app_token) or ""))
+    app_token = secret(settings.slack_app_token) or ""
+    asyncio.run(_socket_mode(rt, bolt, app, host, port, app_token, uvicorn_logging(settings)))
 
 
-async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str) -> None:  # type: ignore[no-untyped-def]
+def uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn's own logging off (log_config=None): its records propagate to the root handler
+    that bot.logs.configure_logging installed (escaped, one per line), at OODA_LOG_LEVEL."""
+    return {"log_config": None, "log_level": settings.log_level.lower()}
+
+
+async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str, logs: dict) -> None:  # type: ignore[no-untyped-def]
     """Slack over Socket Mode; webhooks, health and metrics still served over HTTP."""
     handler = socket_mode_handler(bolt, app_token)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **logs))
     await handler.connect_async()
     try:
         await server.serve()
