@@ -24,6 +24,7 @@ _ESCAPES = {
     for code in _CONTROLS
 }
 BOLT_SIGNATURE_FAILURE = "Invalid request signature detected"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def escape_control(text: str) -> str:
@@ -93,7 +94,8 @@ def level_number(level: str) -> int:
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
     """The root logger at `level` with one stream handler (SafeFormatter, RedactBoltBodies);
-    handlers installed before are replaced. Returns the handler."""
+    handlers installed before are replaced, uvicorn's loggers propagate to it. Returns the
+    handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(SafeFormatter(FORMAT))
     handler.addFilter(RedactBoltBodies())
@@ -102,4 +104,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logg
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level_number(level))
+    for name in UVICORN_LOGGERS:  # a uvicorn dictConfig run before may have detached them
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = [], True
     return handler

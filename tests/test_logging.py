@@ -15,7 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from bot.devstack import DevStack, slack_signature
-from bot.logs import SafeFormatter, configure_logging, escape_control
+from bot.logs import UVICORN_LOGGERS, SafeFormatter, configure_logging, escape_control
 from bot.server import uvicorn_logging
 from bot.settings import Settings
 
@@ -27,6 +27,8 @@ def stream() -> Iterator[io.StringIO]:
     """The root logger as `ooda serve` sets it up, writing to a buffer; restored after."""
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level
+    loggers = [logging.getLogger(name) for name in UVICORN_LOGGERS]
+    uvicorn_saved = [(lg.handlers, lg.propagate, lg.level) for lg in loggers]
     buffer = io.StringIO()
     configure_logging("INFO", buffer)
     try:
@@ -37,6 +39,8 @@ def stream() -> Iterator[io.StringIO]:
         for handler in saved:
             root.addHandler(handler)
         root.setLevel(level)
+        for lg, (handlers, propagate, lg_level) in zip(loggers, uvicorn_saved, strict=True):
+            lg.handlers, lg.propagate, lg.level = handlers, propagate, lg_level
 
 
 def records(buffer: io.StringIO) -> list[str]:
