@@ -79,6 +79,14 @@ async def test_deep_nesting_and_odd_json_are_400_with_a_reason(stack: DevStack, 
     assert await _inbound(stack) == 0
 
 
+@pytest.mark.parametrize("route", ["pagerduty", "github", "changes"])
+async def test_oversize_body_is_413_and_stores_nothing(stack: DevStack, route: str) -> None:
+    raw = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = await _post(stack, route, raw)
+    assert response.status_code == 413 and response.json()["error"] == "body larger than 2 MB"
+    assert await _inbound(stack) == 0
+
+
 def test_decode_replaces_lone_surrogates_and_keeps_pairs() -> None:
     value = decode(b'{"a\\ud800": ["x\\udfffy", "\\ud83d\\ude00"]}')
     assert value == {"a\ufffd": ["x\ufffdy", "\U0001f600"]}
