@@ -131,7 +131,12 @@ def migration_lock(url: str) -> Iterator[None]:
     if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
         yield
         return
-    with open(f"{database}.migrate.lock", "a+b") as lock_file:
+    try:
+        lock_file = open(f"{database}.migrate.lock", "a+b")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only directory: migrate unlocked, as before
+        yield
+        return
+    with lock_file:
         fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
         try:
             yield

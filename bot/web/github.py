@@ -72,9 +72,9 @@ async def receive(request: Request) -> JSONResponse:
     except (KeyError, ValueError, TypeError) as exc:
         return ingest.error(400, f"cannot read the deployment: {exc}")
     assert change is not None  # the shape was checked above
-    too_long = ingest.too_long_field(change)
-    if too_long:
-        return ingest.error(400, too_long)
+    refusal = ingest.change_refusal(change)
+    if refusal:
+        return ingest.error(400, refusal)
     stored = await ingest.store_change(
         rt,
         source="github",

@@ -97,7 +97,7 @@ def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
     return value
 
 
-def too_long_field(change: Change) -> str | None:
+def change_refusal(change: Change) -> str | None:
     """Why the change is refused: a field of the wrong type or with text no database keeps
     (`change_problem`), or longer than its column (the insert would fail on PostgreSQL)."""
     problem = change_problem(change)
