@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.yaml_lines import line_of
+from bot.domain.yaml_lines import DuplicateKeyError, line_of, safe_load
 
 
 class ServiceConfig(BaseModel):
@@ -127,13 +127,15 @@ class OodaConfig(BaseModel):
     def service_for_repo(self, repo: str | None, environment: str | None) -> ServiceConfig | None:
         """The service deployed from this GitHub repo to this environment (names compared
         case-insensitively, as GitHub does). Without an environment, the first repo match."""
-        if not repo:
+        if not isinstance(repo, str) or not repo:
             return None
         matches = [
             s for s in self.services if s.github_repo and s.github_repo.lower() == repo.lower()
         ]
         if environment is None:
             return matches[0] if matches else None
+        if not isinstance(environment, str):  # a sender's odd value matches no environment
+            return None
         return next(
             (s for s in matches if s.github_environment.lower() == environment.lower()), None
         )
@@ -141,7 +143,7 @@ class OodaConfig(BaseModel):
     def service_for_source(self, *names: str | None) -> ServiceConfig | None:
         """A service named by a change event: its catalog name, GitHub repo or Argo CD app."""
         for name in names:
-            if not name:
+            if not isinstance(name, str) or not name:
                 continue
             wanted = name.strip().lower()
             for service in self.services:
@@ -177,7 +179,9 @@ class ConfigError(Exception):
 
 def parse_config(raw: str, source: str = "<config>") -> OodaConfig:
     try:
-        data = yaml.safe_load(raw) or {}
+        data = safe_load(raw) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{source}:{exc.problem_mark.line + 1}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -49,7 +48,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
     socket_mode: Annotated[
-        bool, typer.Option("--socket-mode", help="Use Slack Socket Mode.")
+        bool, typer.Option("--socket-mode/--no-socket-mode", help="Use Slack Socket Mode.")
     ] = False,
 ) -> None:
     """Run the bot (HTTP, or Slack Socket Mode); applies migrations first."""
@@ -61,11 +60,10 @@ def serve(
         config = load_config(settings.config_path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    from bot.logs import configure_logging
     from bot.server import run_server
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
 
 
@@ -194,7 +192,10 @@ def manifest(
         str | None, typer.Option(help="Public base URL, e.g. https://ooda.example.com")
     ] = None,
     socket_mode: Annotated[
-        bool, typer.Option("--socket-mode", help="For `ooda serve --socket-mode`: no URLs.")
+        bool,
+        typer.Option(
+            "--socket-mode/--no-socket-mode", help="For `ooda serve --socket-mode`: no URLs."
+        ),
     ] = False,
 ) -> None:
     """Print the Slack app manifest (JSON) for the configured command and URL."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from slack_bolt.async_app import AsyncApp
@@ -38,15 +38,22 @@ def run_server(
     if not socket_mode:
         # SIGTERM: uvicorn stops accepting, then the lifespan shutdown stops the worker
         # gracefully (Worker.stop: running jobs finish within the grace, the rest released).
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, **uvicorn_logging(settings))
         return
-    asyncio.run(_socket_mode(rt, bolt, app, host, port, secret(settings.slack_app_token) or ""))
+    app_token = secret(settings.slack_app_token) or ""
+    asyncio.run(_socket_mode(rt, bolt, app, host, port, app_token, uvicorn_logging(settings)))
 
 
-async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str) -> None:  # type: ignore[no-untyped-def]
+def uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn's own logging off (log_config=None): its records propagate to the root handler
+    that bot.logs.configure_logging installed (escaped, one per line), at OODA_LOG_LEVEL."""
+    return {"log_config": None, "log_level": settings.log_level.lower()}
+
+
+async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str, logs: dict) -> None:  # type: ignore[no-untyped-def]
     """Slack over Socket Mode; webhooks, health and metrics still served over HTTP."""
     handler = socket_mode_handler(bolt, app_token)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(app, host=host, port=port, **logs)
     server = _SocketModeServer(config, before_shutdown=handler.close_async)
     await handler.connect_async()
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, alias="OODA_JOB_LEASE_SECONDS", gt=0)
     # On shutdown (SIGTERM), how long running jobs may finish before they are released.
     worker_grace_seconds: float = Field(20.0, alias="OODA_WORKER_GRACE_SECONDS", ge=0)
+    # DEBUG, INFO, WARNING, ERROR or CRITICAL (any case): the root logger's level under `serve`.
+    log_level: str = Field("INFO", alias="OODA_LOG_LEVEL")
+    # Finished jobs and inbound webhook events older than this are deleted (bot.storage.retention).
+    retention_days: float = Field(14.0, alias="OODA_RETENTION_DAYS", gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        name = value.strip().upper()
+        if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return name
 
     @property
     def pagerduty_secrets(self) -> list[str]:

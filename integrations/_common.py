@@ -34,16 +34,23 @@ _STATUS_WORDS: dict[str, ChangeStatus] = {
 
 
 def parse_timestamp(value: Any, *, field: str = "timestamp") -> datetime:
-    """ISO 8601 (incl. "Z" and "+0000" offsets) to an aware UTC datetime; naive means UTC."""
+    """ISO 8601 (incl. "Z" and "+0000" offsets) to an aware UTC datetime; naive means UTC.
+
+    Total over odd input: anything that is not such a timestamp (another type, an empty or
+    overlong string, a date out of range once moved to UTC) raises ValueError naming `field`,
+    never another exception."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field} must be an ISO 8601 timestamp string")
+    shown = ascii(value[:40])
+    if len(value) > 64:
+        raise ValueError(f"{field} is not a valid ISO 8601 timestamp: {shown}")
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise ValueError(f"{field} is not a valid ISO 8601 timestamp: {value[:40]!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise ValueError(f"{field} is not a valid ISO 8601 timestamp: {shown}") from exc
 
 
 def infer_kind(text: str, default: ChangeKind = ChangeKind.DEPLOY) -> ChangeKind:

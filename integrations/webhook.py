@@ -50,6 +50,8 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 
         if not sep:
             continue
         if key == "t":
+            if not value.isascii():
+                return False
             try:
                 timestamp = int(value)
             except ValueError:
@@ -58,9 +60,10 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 
             candidates.append(value)
     if timestamp is None or not candidates or abs(now - timestamp) > tolerance:
         return False
-    expected = _digest(secret, body, timestamp)
+    expected = _digest(secret, body, timestamp).encode()
     # Compare against every candidate (several during secret rotation) without short-circuit.
-    matches = [hmac.compare_digest(expected, c) for c in candidates]
+    # As bytes: compare_digest raises TypeError on a str holding non-ASCII characters.
+    matches = [hmac.compare_digest(expected, c.encode("utf-8", "replace")) for c in candidates]
     return any(matches)
 
 

@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import bot, respx, pytest, xdist" 2>/dev/null; then
+if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
 fi
 
 PG_URL="${OODA_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}"

@@ -75,7 +75,8 @@ def test_missing_file_is_an_empty_catalog(tmp_path: Path) -> None:
             "'ledger', which is not in the catalog",
         ),
         (
-            GOOD.replace("  - name: checkout\n", "  - pagerduty_service_ids: []\n", 1),
+            # (not pagerduty_service_ids: the service has that key already, a duplicate)
+            GOOD.replace("  - name: checkout\n", "  - slack_channel: '#checkout'\n", 1),
             "services.0.name: Field required",
         ),
         ("services:\n  - name: a\n   bad: [\n", "ooda.yaml:3: not valid YAML"),

@@ -10,11 +10,12 @@ replace single blocks.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -29,6 +30,7 @@ Format = Literal["markdown", "html"]
 TEMPLATE_NAMES: dict[str, str] = {"markdown": "postmortem.md.j2", "html": "postmortem.html.j2"}
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+URL_SAFE = ":/?#[]@!$&'*+,;=%~"  # kept as they are in a link target; all else percent-encoded
 VERDICT_LABELS = {
     Verdict.SUSPECT: "Suspect",
     Verdict.CAUSED: "Caused",
@@ -67,13 +69,47 @@ def who(context: Context, user: str | None) -> str:
     return str(names.get(user, user))
 
 
+_HTML = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+# A line of user text starting like this would become a heading, a fence, a rule, a table or a
+# setext underline: escape its first character.
+_BLOCK_START = re.compile(r"^(\s{0,3})(#|```|~~~|\||[-=]+\s*$|[_*]{3,}\s*$)")
+
+
+def _neutral(text: str) -> str:
+    """Backslashes, HTML (&, <, >) and link brackets made literal: user text never becomes a
+    tag, an entity, an autolink, a link or an image, in any Markdown viewer."""
+    text = text.replace("\\", "\\\\")
+    for raw, entity in _HTML:
+        text = text.replace(raw, entity)
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
 def md_cell(value: Any) -> str:
     """Make text safe inside a Markdown table cell: one line, escaped pipes, no raw HTML."""
     if value is None or value == "":
         return "—"
     text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
-    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    text = _neutral(text).replace("|", "\\|")
     return text.replace("\n", "<br>")
+
+
+def md_inline(value: Any) -> str:
+    """User text on one line outside a table (the title, list items): one line, no raw HTML,
+    no link, and no leading or trailing "#" that a heading would swallow."""
+    text = _neutral(oneline(value))
+    if text.startswith("#"):
+        text = "\\" + text
+    return text[:-1] + "\\#" if text.endswith("#") else text
+
+
+def md_text(value: Any) -> str:
+    """User prose as a paragraph (summary, impact, root cause): line breaks kept, no raw HTML,
+    no link, and no line that opens a heading, a code fence, a rule or a table."""
+    text = str(value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    lines = []
+    for line in _neutral(text).split("\n"):
+        lines.append(_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line))
+    return "\n".join(lines)
 
 
 def oneline(value: Any) -> str:
@@ -94,13 +130,12 @@ def safe_url(url: str | None) -> str:
 
 def md_link(label: Any, url: str | None) -> str:
     """``[label](url)`` usable in a table cell, or just the label when the URL is missing/unsafe."""
-    text = md_cell(label).replace("[", "\\[").replace("]", "\\]")
+    text = md_cell(label)  # brackets already escaped
     target = safe_url(url)
     if not target:
         return text
-    for raw, quoted in ((" ", "%20"), ("(", "%28"), (")", "%29"), ("|", "%7C"), ("<", "%3C"),
-                        (">", "%3E")):  # fmt: skip
-        target = target.replace(raw, quoted)
+    # Percent-encode what could end the link or the line: spaces, newlines, (), |, <, >, ...
+    target = quote(target, safe=URL_SAFE)
     return f"[{text}]({target})"
 
 
@@ -136,6 +171,8 @@ FILTERS = {
     "ts": ts,
     "who": who,
     "md_cell": md_cell,
+    "md_inline": md_inline,
+    "md_text": md_text,
     "md_link": md_link,
     "oneline": oneline,
     "safe_url": safe_url,

@@ -7,6 +7,7 @@ from typing import Any
 from bot.service import act, context, decide, incidents, pagerduty_events, postmortems, reminders
 from bot.service.runtime import Runtime
 from bot.slack import events
+from bot.storage import retention
 from bot.storage.tables import InboundEvent
 
 
@@ -48,6 +49,7 @@ def register(rt: Runtime) -> None:
         "action.verify": verify,
         "incident.postmortem": postmortem,
         context.RESPONDERS_JOB: lambda payload: context.invite_responders(rt, payload["incident"]),
+        retention.JOB_KIND: retention.handler(rt.db, rt.settings.retention_days),
         reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
         act.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
         events.JOB_KIND: lambda payload: events.run_pin(rt, payload),

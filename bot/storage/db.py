@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +19,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no file lock for SQLite migrations
+    fcntl = None  # type: ignore[assignment]
 
 
 def async_url(url: str) -> str:
@@ -121,6 +128,50 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# pg_advisory_lock key held while migrating: any constant shared by every replica ("ooda").
+MIGRATION_LOCK_KEY = 0x6F6F6461
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Held by one process at a time for a database: on PostgreSQL a session advisory lock on a
+    dedicated connection (released when it closes, even if the process dies); on a SQLite file
+    an exclusive lock on `<file>.migrate.lock` beside it; otherwise nothing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = sa_create_engine(sync_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+        finally:
+            engine.dispose()
+        return
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    try:
+        lock_file = open(f"{database}.migrate.lock", "a+b")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only directory: migrate unlocked, as before
+        yield
+        return
+    with lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations (blocking; call before the event loop or in a thread)."""
-    command.upgrade(alembic_config(url), revision)
+    """Apply migrations (blocking; call before the event loop or in a thread). Replicas
+    starting together take turns (`migration_lock`): the first migrates, the others find
+    the database at head; none fails on a table another is creating."""
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)

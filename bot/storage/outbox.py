@@ -20,6 +20,7 @@ from bot.domain.model import utcnow
 from bot.storage.tables import Incident, OutboxRow, SlackCardRow, SlackLaneRow
 
 PENDING = ("pending", "sending", "unknown")  # not yet known to be delivered
+DONE = ("sent", "failed")
 TOPIC = "topic"  # the card kind whose "message" is the channel topic
 LINK = "\u0000link\u0000"  # where a post's upload permalink goes, filled in at delivery
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bot.metrics import counted_webhook
 from bot.service.runtime import Runtime
+from bot.storage import retention
 from bot.web import changes, github, pagerduty
 
 
@@ -44,6 +45,7 @@ def create_app(
         if run_worker:
             rt.worker.start()
             rt.sender.start()
+            await retention.schedule_retention(rt.db)
         try:
             yield
         finally:

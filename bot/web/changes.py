@@ -52,7 +52,7 @@ def _auth_problem(request: Request, body: bytes, shared: str) -> tuple[int, str]
 def _stale(header: str, now: int) -> bool:
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.lstrip("-").isdigit():
+        if key == "t" and value.isascii() and value.lstrip("-").isdigit():
             return abs(now - int(value)) > SIGNATURE_TOLERANCE_SECONDS
     return False
 
@@ -106,9 +106,9 @@ async def receive(request: Request) -> JSONResponse:
         return ingest.error(400, str(exc))
     if service is not None:
         change = replace(change, service=service)  # the catalog's name, not the sender's alias
-    too_long = ingest.too_long_field(change)
-    if too_long:
-        return ingest.error(400, too_long)
+    refusal = ingest.change_refusal(change)
+    if refusal:
+        return ingest.error(400, refusal)
     stored = await ingest.store_change(
         rt,
         source="changes",

@@ -26,6 +26,7 @@ from integrations.github import deployment_webhook_to_change
 log = logging.getLogger(__name__)
 
 HANDLED = ("deployment", "deployment_status")
+MAX_DELIVERY_ID = 200  # inbound_events.dedup_key
 
 
 async def receive(request: Request) -> JSONResponse:
@@ -50,14 +51,16 @@ async def receive(request: Request) -> JSONResponse:
     if event_name == "ping":
         return JSONResponse({"ok": True, "pong": True})
     if event_name not in HANDLED:
-        log.debug("GitHub event %s ignored", event_name)
-        return JSONResponse({"ok": True, "ignored": event_name})
+        log.debug("GitHub event %r ignored", event_name)
+        return JSONResponse({"ok": True, "ignored": ingest.shown(event_name)})
     problem = _shape_problem(event_name, payload)
     if problem:
         return ingest.error(400, problem)
     delivery = request.headers.get("x-github-delivery")
     if not delivery:
         return ingest.error(400, "missing X-GitHub-Delivery")
+    if len(delivery) > MAX_DELIVERY_ID:
+        return ingest.error(400, f"X-GitHub-Delivery is longer than {MAX_DELIVERY_ID} characters")
 
     deployment = payload["deployment"]
     repo_name = payload["repository"]["full_name"]
@@ -69,9 +72,9 @@ async def receive(request: Request) -> JSONResponse:
     except (KeyError, ValueError, TypeError) as exc:
         return ingest.error(400, f"cannot read the deployment: {exc}")
     assert change is not None  # the shape was checked above
-    too_long = ingest.too_long_field(change)
-    if too_long:
-        return ingest.error(400, too_long)
+    refusal = ingest.change_refusal(change)
+    if refusal:
+        return ingest.error(400, refusal)
     stored = await ingest.store_change(
         rt,
         source="github",
@@ -100,17 +103,48 @@ async def _known(session: AsyncSession, change: Change) -> bool:
     return (await session.scalar(query)) is not None
 
 
+# Fields the mapping reads, each a string (or absent/null) in every GitHub delivery.
+_DEPLOYMENT_TEXT = ("sha", "ref", "environment", "description", "repository_url", "url")
+_STATUS_TEXT = ("state", "log_url", "target_url")
+
+
+def _text_problem(obj: dict[str, Any], where: str, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"{where}.{key} must be a string"
+    return None
+
+
 def _shape_problem(event_name: str, payload: dict[str, Any]) -> str | None:
     deployment = payload.get("deployment")
     if not isinstance(deployment, dict):
         return f"{event_name} event without a deployment object"
-    if "id" not in deployment:
+    deployment_id = deployment.get("id")
+    if deployment_id is None:
         return "deployment.id is required"
+    if isinstance(deployment_id, bool) or not isinstance(deployment_id, int | str):
+        return "deployment.id must be an integer or a string"
+    if not str(deployment_id).strip():
+        return "deployment.id is empty"
     if not deployment.get("created_at"):
         return "deployment.created_at is required"
+    problem = _text_problem(deployment, "deployment", _DEPLOYMENT_TEXT)
+    if problem:
+        return problem
+    creator = deployment.get("creator")
+    if creator is not None and not isinstance(creator, dict):
+        return "deployment.creator must be an object"
+    if isinstance(creator, dict) and not isinstance(creator.get("login"), str | None):
+        return "deployment.creator.login must be a string"
     repository = payload.get("repository")
     if not isinstance(repository, dict) or not isinstance(repository.get("full_name"), str):
         return "repository.full_name is required"
-    if event_name == "deployment_status" and not isinstance(payload.get("deployment_status"), dict):
-        return "deployment_status event without a deployment_status object"
+    if not isinstance(repository.get("html_url"), str | None):
+        return "repository.html_url must be a string"
+    if event_name == "deployment_status":
+        status = payload.get("deployment_status")
+        if not isinstance(status, dict):
+            return "deployment_status event without a deployment_status object"
+        return _text_problem(status, "deployment_status", _STATUS_TEXT)
     return None

@@ -7,7 +7,6 @@ Each route keeps its own checks (which secret, which signature, which headers) a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot.domain import json_values
 from bot.domain.model import Change
 from bot.service import context
 from bot.service.runtime import Runtime
 from bot.settings import secret
 from bot.storage import repo
+from bot.storage.repo.changes import change_problem
 from bot.storage.tables import ChangeRow
 
 MAX_BODY = 2 * 1024 * 1024
@@ -30,6 +31,14 @@ TOO_LARGE = "body larger than 2 MB"
 
 def error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": reason}, status_code=status)
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A sender's value safe to echo in an answer: text, at most `limit` characters, with
+    control characters and anything that is not valid Unicode (a lone surrogate) as "?"."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text[:limit].encode("utf-8", "replace").decode("utf-8")
+    return "".join("?" if not ch.isprintable() else ch for ch in text)
 
 
 def duplicate() -> JSONResponse:
@@ -70,11 +79,12 @@ async def body_and_secret(
 
 
 def parse_json(body: bytes) -> Any:
-    """The decoded body, or the 400 answer (a JSONResponse) when it is not valid JSON."""
+    """The decoded body, or the 400 answer (a JSONResponse) with the reason: not UTF-8, not
+    valid JSON, nested too deep, or holding values no database or answer can keep."""
     try:
-        return json.loads(body)
-    except ValueError as exc:
-        return error(400, f"body is not valid JSON: {exc}")
+        return json_values.decode(body)
+    except json_values.BodyError as exc:
+        return error(400, str(exc))
 
 
 def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
@@ -87,8 +97,12 @@ def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
     return value
 
 
-def too_long_field(change: Change) -> str | None:
-    """A field longer than its column would fail the insert on PostgreSQL: say so up front."""
+def change_refusal(change: Change) -> str | None:
+    """Why the change is refused: a field of the wrong type or with text no database keeps
+    (`change_problem`), or longer than its column (the insert would fail on PostgreSQL)."""
+    problem = change_problem(change)
+    if problem:
+        return problem
     for column in ChangeRow.__table__.columns:
         limit = getattr(column.type, "length", None)
         value = getattr(change, column.name, None)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.domain.model import utcnow
-from bot.service import pagerduty_events
+from bot.service import pagerduty_events, pagerduty_payload
 from bot.service.runtime import Runtime
 from bot.storage import jobs, repo
 from bot.storage.tables import Job, PagerDutyLink
@@ -20,6 +20,8 @@ from bot.web import ingest
 from bot.web.signatures import pagerduty_header_wellformed, pagerduty_valid
 
 log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_ID = 200  # inbound_events.dedup_key
 
 
 KEY_MARK = "pagerduty.key"  # kind of the row remembering the key of one PagerDuty incident
@@ -96,14 +98,20 @@ async def receive(request: Request) -> JSONResponse:
         return ingest.error(400, "expected a V3 webhook body with event.event_type")
     event_type = event["event_type"]
     if event_type not in pagerduty_events.HANDLED:
-        log.debug("PagerDuty event %s ignored", event_type)
-        return JSONResponse({"ok": True, "ignored": event_type})
+        log.debug("PagerDuty event %r ignored", event_type)
+        return JSONResponse({"ok": True, "ignored": ingest.shown(event_type)})
     pd_id = pagerduty_events.pd_incident_id(event)
+    problem = pagerduty_payload.event_problem(event)
     if not pd_id:
-        return ingest.error(400, f"{event_type} without an incident id in event.data")
+        why = f" ({problem})" if problem else ""
+        return ingest.error(400, f"{event_type} without an incident id in event.data{why}")
+    if problem:
+        return ingest.error(400, problem)
     dedup = request.headers.get("x-webhook-id") or str(event.get("id") or "")
     if not dedup:
         return ingest.error(400, "no X-Webhook-Id header and no event.id")
+    if len(dedup) > MAX_WEBHOOK_ID:
+        return ingest.error(400, f"X-Webhook-Id is longer than {MAX_WEBHOOK_ID} characters")
     async with rt.db.transaction() as session:
         row = await repo.record_inbound(session, "pagerduty", dedup, event_type, payload)
         if row is None:

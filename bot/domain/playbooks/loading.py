@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain.playbooks.errors import PlaybookError
 from bot.domain.playbooks.schema import Playbook
-from bot.domain.yaml_lines import line_of
+from bot.domain.yaml_lines import line_of, safe_load
 
 # --- loading ----------------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ def _message(error: Any) -> str:
 def parse_playbook(text: str, name: str = "<playbook>") -> Playbook:
     """Parse one playbook file's text; errors name the file, the field path and the line."""
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise PlaybookError(f"{name}: line {line}: not valid YAML: {exc.problem}") from exc

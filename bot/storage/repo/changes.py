@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.json_values import check_value, text_problem
 from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Verdict, utcnow
 from bot.storage.tables import ChangeRow, IncidentChangeRow
 
@@ -43,8 +45,52 @@ def _clip(table: type, column: str, value: object) -> object:
     return value
 
 
+_REQUIRED_TEXT = ("source", "external_id", "summary")
+_OPTIONAL_TEXT = ("service", "repo", "environment", "sha", "ref", "previous_sha", "url")
+_OPTIONAL_TEXT += ("author", "image_tag")
+INT32 = 2**31 - 1  # ChangeRow.size is an Integer column (int4 on PostgreSQL)
+
+
+def change_problem(change: Change) -> str | None:
+    """Why a change cannot be stored as it is (a field of the wrong type, text no database
+    keeps, a size out of range, data that is not JSON); None when it can. Text longer than
+    its column is clipped by `upsert_change`, not refused here."""
+    for name in _REQUIRED_TEXT + _OPTIONAL_TEXT:
+        value = getattr(change, name)
+        if value is None and name in _OPTIONAL_TEXT:
+            continue
+        if not isinstance(value, str):
+            return f"{name} must be a string, not {type(value).__name__}"
+        problem = text_problem(value)
+        if problem:
+            return f"{name} {problem}"
+    if not change.external_id.strip():
+        return "external_id is empty"
+    if not isinstance(change.kind, ChangeKind) or not isinstance(change.status, ChangeStatus):
+        return "kind and status must be a ChangeKind and a ChangeStatus"
+    size = change.size
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        return f"size must be an integer, not {type(size).__name__}"
+    if size is not None and abs(size) > INT32:
+        return "size is outside the 32-bit range"
+    if not isinstance(change.created_at, datetime) or change.created_at.tzinfo is None:
+        return "created_at must be an aware datetime"
+    if not isinstance(change.data, dict):
+        return "data must be a JSON object"
+    try:
+        json.dumps(change.data, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return "data is not JSON"
+    problem = check_value(change.data)
+    return f"data: {problem}" if problem else None
+
+
 async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
-    """Insert or update by (source, external_id): a status update refreshes the same change."""
+    """Insert or update by (source, external_id): a status update refreshes the same change.
+    ValueError (before any write) when `change_problem` finds the change cannot be stored."""
+    problem = change_problem(change)
+    if problem:
+        raise ValueError(f"change {change.source}:{str(change.external_id)[:80]}: {problem}")
     query = select(ChangeRow).where(
         ChangeRow.source == change.source, ChangeRow.external_id == change.external_id
     )

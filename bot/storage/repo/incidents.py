@@ -79,7 +79,11 @@ async def active_incidents(session: AsyncSession) -> list[Incident]:
 
 
 async def link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any) -> bool:
-    """Attach a PagerDuty incident; False when it is already linked (a redelivery)."""
+    """Attach a PagerDuty incident; False when it is already linked (a redelivery). A title
+    longer than its column (PagerDuty allows longer ones) is clipped, not refused."""
+    title = fields.get("title")
+    if isinstance(title, str):
+        fields["title"] = title[: PagerDutyLink.__table__.c.title.type.length]
     try:
         async with session.begin_nested():
             session.add(PagerDutyLink(incident_id=incident_id, **fields))
