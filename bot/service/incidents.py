@@ -48,6 +48,7 @@ async def open_incident(
     is_drill: bool = False,
     origin_channel: str | None = None,
     pd_link: dict[str, Any] | None = None,
+    opened_at: datetime | None = None,
 ) -> int:
     """Store the incident and queue its channel set-up; returns the INC number. Fast: no I/O
     beyond the database, so webhook handlers can answer at once."""
@@ -63,6 +64,7 @@ async def open_incident(
             description=description,
             first_alert_at=first_alert_at,
             is_drill=is_drill,
+            opened_at=opened_at,
             **(pd or {}),
         )
         if declared_by:
@@ -75,7 +77,11 @@ async def open_incident(
             TimelineKind.OPENED,
             f"Incident opened: {title}",
             actor=actor or declared_by,
-            data={"severity": severity.label, "service": service},
+            data={
+                "severity": severity.label,
+                "service": service,
+                "learned_at": utcnow().isoformat(),
+            },
             at=row.opened_at,
             source_key=source_key,
         )

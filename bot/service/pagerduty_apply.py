@@ -5,6 +5,7 @@ noted on the timeline."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from bot.service.pagerduty_payload import (
     ASSIGNING,
     agent,
     mapped_severity,
+    occurred_at,
     pd_incident_id,
     source_key,
 )
@@ -22,7 +24,6 @@ from bot.service.runtime import Runtime
 from bot.slack.text import render
 from bot.storage import repo
 from bot.storage.tables import StageSpanRow
-from integrations._common import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +52,21 @@ async def apply(rt: Runtime, number: int, event_type: str, event: dict[str, Any]
     data = event.get("data") or {}
     who = agent(event)
     key = source_key(event)
-    at = parse_timestamp(event["occurred_at"]) if event.get("occurred_at") else utcnow()
+    at = await vendor_time(rt, number, occurred_at(event))
     if event_type == "incident.acknowledged":
         await incidents.acknowledge(rt, number, by=who, at=at, source_key=key)
     elif event_type == "incident.resolved":
         await incidents.resolve(rt, number, by=who, at=at, source_key=key)
     elif event_type == "incident.reopened":
-        await reopen(rt, number, by=who, source_key=key)
+        await reopen(rt, number, by=who, source_key=key, at=at)
     elif event_type == "incident.unacknowledged":
-        await _unacknowledge(rt, number, who, key)
+        await _unacknowledge(rt, number, who, key, at)
     elif event_type == "incident.priority_updated":
-        await _priority(rt, number, data, who, key)
+        await _priority(rt, number, data, who, key, at)
     elif event_type == "incident.annotated":
-        await _note(rt, number, data.get("content") or "", who, key)
+        await _note(rt, number, data.get("content") or "", who, key, at)
     else:
-        await _event_entry(rt, number, _describe(event_type, data), who, key)
+        await _event_entry(rt, number, _describe(event_type, data), who, key, at)
         invitees: list[dict[str, Any]] = []
         if event_type in ASSIGNING:
             invitees = list(data.get("assignees") or [])
@@ -109,17 +110,44 @@ async def attached_event(rt: Runtime, number: int, event_type: str, event: dict[
         )
 
 
-async def _event_entry(rt: Runtime, number: int, text: str, who: str, key: str) -> None:
+async def vendor_time(rt: Runtime, number: int, reported: datetime | None) -> datetime:
+    """When a PagerDuty fact happened, on PagerDuty's clock (a delivery may be hours late).
+    Never before the incident opened: a fact that would be (clock skew between PagerDuty and
+    us) is put at the opening, and the log says by how much."""
+    if reported is None:
+        return utcnow()
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+    if row is not None and reported < row.opened_at:
+        skew = (row.opened_at - reported).total_seconds()
+        log.warning("PagerDuty time %s is %.0fs before INC-%s opened; using the opening",
+                    reported.isoformat(), skew, number)  # fmt: skip
+        return row.opened_at
+    return reported
+
+
+async def _event_entry(
+    rt: Runtime, number: int, text: str, who: str, key: str, at: datetime
+) -> None:
     async with rt.db.transaction() as session:
         entry = await repo.add_entry(
-            session, number, TimelineKind.PAGERDUTY, f"PagerDuty: {text}", actor=who, source_key=key
+            session,
+            number,
+            TimelineKind.PAGERDUTY,
+            f"PagerDuty: {text}",
+            actor=who,
+            source_key=key,
+            at=at,
+            data={"learned_at": utcnow().isoformat()},
         )
         if entry is not None:
             await cards.say(session, number, render("pd_event", text=text, who=who))
     rt.wake()
 
 
-async def _note(rt: Runtime, number: int, content: str, who: str, key: str) -> None:
+async def _note(
+    rt: Runtime, number: int, content: str, who: str, key: str, at: datetime
+) -> None:
     if not content:
         return
     async with rt.db.transaction() as session:
@@ -132,14 +160,17 @@ async def _note(rt: Runtime, number: int, content: str, who: str, key: str) -> N
             content,
             actor=who,
             source_key=key,
-            data={"source": "pagerduty"},
+            at=at,
+            data={"source": "pagerduty", "learned_at": utcnow().isoformat()},
         )
         if entry is not None:
             await cards.say(session, number, render("pd_note", who=who, text=content))
     rt.wake()
 
 
-async def _priority(rt: Runtime, number: int, data: dict[str, Any], who: str, key: str) -> None:
+async def _priority(
+    rt: Runtime, number: int, data: dict[str, Any], who: str, key: str, at: datetime
+) -> None:
     severity = mapped_severity(rt, data)
     priority = (data.get("priority") or {}).get("summary")
     if severity is None:
@@ -157,13 +188,14 @@ async def _priority(rt: Runtime, number: int, data: dict[str, Any], who: str, ke
             f"Severity → {severity.label} (PagerDuty priority {priority})",
             actor=who,
             source_key=key,
+            at=at,
             data={"severity": severity.label, "priority": priority},
         )
         await cards.refresh_summary(session, number)
     rt.wake()
 
 
-async def _unacknowledge(rt: Runtime, number: int, who: str, key: str) -> None:
+async def _unacknowledge(rt: Runtime, number: int, who: str, key: str, at: datetime) -> None:
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number, lock=True)
         if row is None or row.status != Status.ACKNOWLEDGED.value:
@@ -176,12 +208,21 @@ async def _unacknowledge(rt: Runtime, number: int, who: str, key: str) -> None:
             "Unacknowledged (ack timed out)",
             actor=who,
             source_key=key,
+            at=at,
         )
         await cards.refresh_summary(session, number)
     rt.wake()
 
 
-async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = None) -> None:
+async def reopen(
+    rt: Runtime,
+    number: int,
+    *,
+    by: str,
+    source_key: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    at = at or utcnow()
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number, lock=True)
         if row is None or row.status != Status.RESOLVED.value:
@@ -189,7 +230,7 @@ async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = 
         row.status, row.resolved_at = Status.TRIGGERED.value, None
         row.stage = "resolved"  # force a fresh Observe span, as a new loop iteration
         before = await repo.spans(session, number)
-        await repo.move_stage(session, row, Stage.OBSERVE)
+        await repo.move_stage(session, row, Stage.OBSERVE, at=at)
         await session.flush()
         # Even when it was resolved during Observe, a reopen is a new pass through the loop.
         fresh = select(StageSpanRow).where(
@@ -204,6 +245,7 @@ async def reopen(rt: Runtime, number: int, *, by: str, source_key: str | None = 
             "Reopened: back to Observe",
             actor=by,
             source_key=source_key,
+            at=at,
         )
         await cards.say(
             session, number, render("pd_event", text="reopened, back to Observe", who=by)

@@ -10,12 +10,11 @@ from sqlalchemy import select
 
 from bot.domain.model import Status, TimelineKind, utcnow
 from bot.service import cards, context, incidents
-from bot.service.pagerduty_payload import agent, severity_for
+from bot.service.pagerduty_payload import agent, created_at, severity_for
 from bot.service.runtime import Runtime
 from bot.slack.text import render
 from bot.storage import repo
 from bot.storage.tables import Incident
-from integrations._common import parse_timestamp
 
 
 async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
@@ -66,7 +65,11 @@ async def open_for(
     """Open an ooda incident (own channel) mirroring this PagerDuty incident, and link it."""
     service_ref = data.get("service") or {}
     catalog = rt.config.service_for_pagerduty(service_ref.get("id"))
-    created = data.get("created_at")
+    created = created_at(data)
+    learned = utcnow()
+    # Opened when PagerDuty opened it, not when its webhook reached us (PagerDuty retries a
+    # delivery for up to 48 h); never later than we learned of it, whatever PagerDuty's clock.
+    opened = min(created, learned) if created else None
     number = await incidents.open_incident(
         rt,
         title=data.get("title") or f"PagerDuty incident {data['id']}",
@@ -78,7 +81,8 @@ async def open_for(
             "pd_url": data.get("html_url"),
             "urgency": data.get("urgency"),
         },
-        first_alert_at=parse_timestamp(created) if created else None,
+        first_alert_at=opened,
+        opened_at=opened,
         actor=actor,
         source_key=source_key,
         pd_link={
