@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -30,10 +31,19 @@ def run_server(
     bolt = build_bolt_app(rt)
     # In Socket Mode Slack never posts to us: no /slack/events route to forge requests on.
     app = create_app(rt, bolt, slack_over_http=not socket_mode)
+    freeze_startup_heap()
     if not socket_mode:
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
         return
     asyncio.run(_socket_mode(rt, bolt, app, host, port, secret(settings.slack_app_token) or ""))
+
+
+def freeze_startup_heap() -> None:
+    """Everything built at startup lives as long as the process: keep it out of the garbage
+    collector's full passes, which would otherwise scan it all and stall the event loop (and
+    every Slack ack waiting on it) for ~90 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _socket_mode(rt, bolt, app, host: str, port: int, app_token: str) -> None:  # type: ignore[no-untyped-def]

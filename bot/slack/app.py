@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.service.runtime import Runtime
 from bot.settings import secret
@@ -15,8 +17,24 @@ from bot.slack import actions, commands, events, interactions, modals
 log = logging.getLogger(__name__)
 
 
+class _CountingApp(AsyncApp):
+    """Bolt, counting the requests it is answering (see interactions.Acks)."""
+
+    def __init__(self, rt: Runtime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.acks = interactions.acks(rt)
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        self.acks.enter()
+        try:
+            return await super().async_dispatch(req)
+        finally:
+            self.acks.leave()
+
+
 def build_bolt_app(rt: Runtime) -> AsyncApp:
-    app = AsyncApp(
+    app = _CountingApp(
+        rt,
         client=rt.slack.client,
         signing_secret=secret(rt.settings.slack_signing_secret) or "",
         # The listener runs before the 200: what changes state is stored first, then acked

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table
 
 from bot.domain.model import IncidentView, Severity, Stage, utcnow
 from bot.service import cards, incidents, postmortems
@@ -73,20 +73,15 @@ async def answer(rt: Runtime, word: str, rest: str, body: dict[str, Any], respon
         await respond(response_type="ephemeral", text="Something went wrong; it is logged.")
 
 
-async def _store_note(
-    session: AsyncSession, body: dict[str, Any], number: int | None, key: str
-) -> None:
+def _store_note(
+    body: dict[str, Any], number: int | None, key: str
+) -> list[tuple[Table, dict[str, Any]]]:
     """Part of the ack: the note goes on the timeline when sent (PagerDuty comes in the job)."""
     _word, rest = _words(body)
-    if number is not None and rest:
-        stored.add_note(
-            session,
-            number,
-            from_slack(rest),
-            actor=body.get("user_id"),
-            key=note_key(key),
-            at=utcnow(),
-        )
+    if number is None or not rest:
+        return []
+    text, actor = from_slack(rest), body.get("user_id")
+    return [stored.note_row(number, text, actor=actor, key=note_key(key), at=utcnow())]
 
 
 async def dispatch(rt: Runtime, word: str, rest: str, body: dict[str, Any], respond: Reply) -> None:

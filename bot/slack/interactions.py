@@ -9,11 +9,16 @@ process that dies right after the 200 loses nothing: another process runs the jo
 
 What only answers (help, status, a modal opened with its trigger_id) is acked at once and
 finishes in a task tracked here (`after_ack`), so tests can wait on it instead of sleeping.
+
+Nothing that follows an ack competes with the acks still due: records that arrive together
+share one commit (bot.slack.recorder), and the worker is woken for their jobs, and answers
+start, once no Slack request is being answered in this process (`Acks`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,21 +28,18 @@ from typing import Any
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.service.incidents import incident_key
 from bot.service.runtime import Runtime
-from bot.storage import jobs
+from bot.slack.recorder import JOB_KIND, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "slack.interaction"
+__all__ = ["JOB_KIND", "interaction_key", "record", "record_then_ack", "run"]
+
 MAX_KEY = 200  # inbound_events.dedup_key
+AFTER_ACK_WAIT = 0.25  # longest an answer waits for other requests' acks
 
 Work = Callable[[Runtime, dict[str, Any]], Awaitable[None]]
-# Which incident an interaction is about, read inside the recording transaction.
-Locate = Callable[[AsyncSession, dict[str, Any]], Awaitable[int | None]]
-# More to store in that same transaction (a note's timeline entry): (session, body, incident, key).
-Also = Callable[[AsyncSession, dict[str, Any], int | None, str], Awaitable[None]]
 Listener = Callable[..., Awaitable[None]]
 
 
@@ -87,24 +89,13 @@ def interaction_key(body: dict[str, Any]) -> str:
 async def record(
     rt: Runtime, body: dict[str, Any], *, locate: Locate | None = None, also: Also | None = None
 ) -> bool:
-    """Store the interaction and its job in one transaction; False for a redelivery."""
+    """Store the interaction and its job (committed when this returns); False for a
+    redelivery. Records arriving together share one transaction (bot.slack.recorder)."""
+    found = rt.extras.get("slack.recorder")
+    if not isinstance(found, Recorder):
+        found = rt.extras["slack.recorder"] = Recorder(rt, lambda: wake_after_acks(rt))
     key = interaction_key(body)
-    async with rt.db.transaction() as session:
-        number = await locate(session, body) if locate else None
-        inbound = await stored.record_interaction(session, key, kind_of(body), body)
-        if inbound is None:
-            return False
-        if also is not None:
-            await also(session, body, number, key)
-        jobs.add_job(
-            session,
-            JOB_KIND,
-            {"inbound": inbound},
-            ordering_key=incident_key(number) if number is not None else None,
-            max_attempts=3,  # a failure is reported, not retried; attempts cover a dead process
-        )
-    rt.worker.wake()
-    return True
+    return await found.record(body, key=key, kind=kind_of(body), locate=locate, also=also)
 
 
 async def record_then_ack(
@@ -136,7 +127,12 @@ def stored_listener(rt: Runtime, locate: Locate | None = None) -> Listener:
 
 
 async def by_channel(session: AsyncSession, body: dict[str, Any]) -> int | None:
-    return await stored.incident_for_channel(session, channel_id(body))
+    """The incident of the channel (asked once per channel per transaction)."""
+    channel = channel_id(body)
+    known = session.info.setdefault("incident_by_channel", {})
+    if channel not in known:
+        known[channel] = await stored.incident_for_channel(session, channel)
+    return known[channel]
 
 
 def number_in(value: Any) -> int | None:
@@ -186,7 +182,54 @@ def responder(body: dict[str, Any]) -> AsyncRespond:
     return AsyncRespond(response_url=body.get("response_url"))
 
 
-# ---- work after the ack, and failures -----------------------------------------------------
+# ---- what runs after the acks --------------------------------------------------------------
+
+
+class Acks:
+    """Slack requests being answered in this process. Work that follows an ack (jobs, answers)
+    waits until every ack then pending is out: on this event loop it would hold them up."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.answering = 0
+        self.wake_owed = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def enter(self) -> None:
+        self.answering += 1
+        self.idle.clear()
+
+    def leave(self) -> None:
+        self.answering -= 1
+        if self.answering:
+            return
+        self.idle.set()
+        if self.wake_owed:
+            self.wake_owed = False
+            self.rt.worker.wake()
+
+    async def quiet(self, longest: float = AFTER_ACK_WAIT) -> None:
+        """Until no ack is pending, or `longest` seconds (requests may never stop coming)."""
+        if not self.idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.idle.wait(), longest)
+
+
+def acks(rt: Runtime) -> Acks:
+    found = rt.extras.get("slack.acks")
+    if not isinstance(found, Acks):
+        found = rt.extras["slack.acks"] = Acks(rt)
+    return found
+
+
+def wake_after_acks(rt: Runtime) -> None:
+    """Wake the worker for new jobs, once the pending acks are out (else its next poll)."""
+    state = acks(rt)
+    if state.answering:
+        state.wake_owed = True
+    else:
+        rt.worker.wake()
 
 
 def _tasks(rt: Runtime) -> set[asyncio.Task[None]]:
@@ -200,6 +243,7 @@ def after_ack(rt: Runtime, body: dict[str, Any], work: Coroutine[Any, Any, None]
 
     async def finish() -> None:
         try:
+            await acks(rt).quiet()
             await work
         except Exception as exc:
             await report_failure(rt, body, exc)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,27 +17,36 @@ from bot.storage.tables import InboundEvent, Incident, TimelineRow
 SOURCE = "slack-interaction"  # inbound_events.source (Events API deliveries are "slack")
 
 
-async def record_interaction(
-    session: AsyncSession, key: str, kind: str | None, payload: dict[str, Any]
-) -> int | None:
-    """Insert the interaction under its key; its id, or None when the key was stored before.
-
-    One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on the ack path."""
+async def record_interactions(
+    session: AsyncSession, records: list[tuple[str, str | None, dict[str, Any]]]
+) -> dict[str, int]:
+    """Insert (key, kind, payload) rows in one statement; the ids of those inserted, by key.
+    A key stored before (or twice in `records`) is left out: one INSERT … ON CONFLICT DO
+    NOTHING, no savepoints, on the ack path."""
+    if not records:
+        return {}
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = InboundEvent.__table__
+    now = utcnow()
     statement = (
-        insert(InboundEvent)
+        insert(table)
         .values(
-            source=SOURCE,
-            dedup_key=key,
-            event_type=kind,
-            payload=payload,
-            received_at=utcnow(),
+            [
+                {
+                    "source": SOURCE,
+                    "dedup_key": key,
+                    "event_type": kind,
+                    "payload": payload,
+                    "received_at": now,
+                }
+                for key, kind, payload in records
+            ]
         )
         .on_conflict_do_nothing(index_elements=["source", "dedup_key"])
-        .returning(InboundEvent.id)
+        .returning(table.c.id, table.c.dedup_key)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return {key: id_ for id_, key in (await session.execute(statement)).all()}
 
 
 async def interaction(session: AsyncSession, inbound_id: int) -> dict[str, Any] | None:
@@ -61,22 +71,45 @@ async def incident_for_channel(session: AsyncSession, channel_id: str | None) ->
     return await session.scalar(select(Incident.id).where(Incident.channel_id == channel_id))
 
 
-def add_note(
-    session: AsyncSession, number: int, text: str, *, actor: str | None, key: str, at: datetime
-) -> None:
-    """The note's timeline entry, in the ack's transaction: its place is when it was sent."""
-    session.add(
-        TimelineRow(
-            incident_id=number,
-            at=at,
-            kind=TimelineKind.NOTE.value,
-            actor=actor,
-            text=text,
-            data={"slack": key},  # found by this even after its PagerDuty key replaced `key`
-            source_key=key,
-            pinned=False,
-        )
-    )
+def note_row(
+    number: int, text: str, *, actor: str | None, key: str, at: datetime
+) -> tuple[Table, dict[str, Any]]:
+    """A note's timeline entry, to insert in the ack's transaction: its place is when sent."""
+    return TimelineRow.__table__, {  # type: ignore[return-value]
+        "incident_id": number,
+        "at": at,
+        "kind": TimelineKind.NOTE.value,
+        "actor": actor,
+        "text": text,
+        "data": {"slack": key},  # found by this even after its PagerDuty key replaced `key`
+        "source_key": key,
+        "pinned": False,
+    }
+
+
+def as_row(session: AsyncSession, obj: Any) -> tuple[Table, dict[str, Any]]:
+    """An ORM object just added (a job from jobs.add_job) as a row for `insert_rows`, taken
+    out of the session: on SQLite the ORM inserts such objects one statement each. Unset
+    columns keep their defaults."""
+    session.expunge(obj)
+    mapper = sa_inspect(type(obj))
+    row = {}
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        value = getattr(obj, attr.key)
+        if value is not None or (column.default is None and column.server_default is None):
+            row[column.key] = value
+    row.pop("id", None)
+    return mapper.local_table, row  # type: ignore[return-value]
+
+
+async def insert_rows(session: AsyncSession, rows: list[tuple[Table, dict[str, Any]]]) -> None:
+    """Insert rows, one executemany per table (and set of columns)."""
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for table, row in rows:
+        groups.setdefault((table, tuple(sorted(row))), []).append(row)
+    for (table, _columns), values in groups.items():
+        await session.execute(table.insert(), values)
 
 
 async def stored_note(session: AsyncSession, number: int, key: str) -> tuple[int, str] | None:
