@@ -25,6 +25,8 @@ from bot.storage.repo import interactions as stored
 log = logging.getLogger(__name__)
 
 JOB_KIND = "slack.interaction"
+GATHER_TURNS = 3  # event-loop turns a transaction waits for more records to join it
+MAX_BATCH = 200
 
 # Which incident an interaction is about, read inside the recording transaction.
 Locate = Callable[[AsyncSession, dict[str, Any]], Awaitable[int | None]]
@@ -72,11 +74,12 @@ class Recorder:
             while self.waiting:
                 # Let requests already being read join this transaction: a burst of them then
                 # costs one or two commits.
-                queued = -1
-                while queued != len(self.waiting):
+                for _ in range(GATHER_TURNS):
                     queued = len(self.waiting)
                     await asyncio.sleep(0)
-                batch, self.waiting = self.waiting, []
+                    if len(self.waiting) == queued:
+                        break
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
                 await self._write(batch)
         finally:
             self.writer = None

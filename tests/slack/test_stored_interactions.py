@@ -4,6 +4,7 @@ leaves the work to another one on the same database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
@@ -190,13 +191,16 @@ async def test_redelivered_command_click_and_submission_apply_once(
     for body in (note, click, submission):
         await deliver(stack, body)
         await deliver(stack, body, retry=1)  # Slack's retry of the same delivery
+    # Two copies at the same moment: one transaction may hold both.
+    twice = command_form(stack, "note paged payments", channel=channel, trigger="trig.note.2")
+    await asyncio.gather(deliver(stack, twice), deliver(stack, twice, retry=1))
     await deliver(stack, note, retry=2)
     await stack.settle()
 
-    assert len(await interaction_jobs(stack)) == before + 3
+    assert len(await interaction_jobs(stack)) == before + 4
     notes = [e.text for e in await timeline(stack) if e.kind == "note"]
-    assert notes == ["rolled back 1.44"]
-    assert [n["content"] for n in stack.pagerduty.notes(PD)] == ["rolled back 1.44"]
+    assert notes == ["rolled back 1.44", "paged payments"]
+    assert [n["content"] for n in stack.pagerduty.notes(PD)] == notes
     assert len([t for t in texts(stack, channel) if "rolled back 1.44" in t]) == 1
     assert len([e for e in await timeline(stack) if e.kind == "stage" and "decide" in e.text]) == 1
     assert await decisions(stack) == ["Roll back checkout"]
