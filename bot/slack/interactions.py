@@ -29,7 +29,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.runtime import Runtime
-from bot.slack.recorder import JOB_KIND, Also, Locate, Recorder
+from bot.slack.recorder import CHANNELS, JOB_KIND, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
@@ -127,12 +127,16 @@ def stored_listener(rt: Runtime, locate: Locate | None = None) -> Listener:
 
 
 async def by_channel(session: AsyncSession, body: dict[str, Any]) -> int | None:
-    """The incident of the channel (asked once per channel per transaction)."""
+    """The incident of the channel. Remembered once found (the recorder keeps the memo across
+    its transactions): an incident's channel never changes hands."""
     channel = channel_id(body)
-    known = session.info.setdefault("incident_by_channel", {})
-    if channel not in known:
-        known[channel] = await stored.incident_for_channel(session, channel)
-    return known[channel]
+    known = session.info.setdefault(CHANNELS, {})
+    if channel in known:
+        return int(known[channel])
+    number = await stored.incident_for_channel(session, channel)
+    if number is not None:
+        known[channel] = number
+    return number
 
 
 def number_in(value: Any) -> int | None:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 JOB_KIND = "slack.interaction"
 GATHER_TURNS = 3  # event-loop turns a transaction waits for more records to join it
 MAX_BATCH = 200
+CHANNELS = "incident_by_channel"  # session.info key: channel id -> incident number
 
 # Which incident an interaction is about, read inside the recording transaction.
 Locate = Callable[[AsyncSession, dict[str, Any]], Awaitable[int | None]]
@@ -51,6 +52,7 @@ class Recorder:
         self.rt = rt
         self.committed = committed  # called after each commit that added jobs
         self.waiting: list[Record] = []
+        self.channels: dict[str, int] = {}  # incidents found by channel, for `locate`
         self.writer: asyncio.Task[None] | None = None
 
     async def record(
@@ -105,6 +107,7 @@ class Recorder:
         fresh: list[bool] = []
         rows: list[tuple[Table, dict[str, Any]]] = []
         async with self.rt.db.transaction() as session:
+            session.info[CHANNELS] = self.channels
             numbers = [await r.locate(session, r.body) if r.locate else None for r in batch]
             ids = await stored.record_interactions(
                 session, [(r.key, r.kind, r.body) for r in batch]
