@@ -30,6 +30,7 @@ from bot.service.handlers import register
 from bot.service.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
+from bot.slack.interactions import after_ack_done, after_ack_running
 from bot.storage.db import upgrade
 from bot.web.app import create_app
 
@@ -133,11 +134,13 @@ class DevStack:
         await self.stop()
 
     async def settle(self, timeout: float = 30.0, *, horizon: float = 2.0) -> None:
-        """Wait until every job due within `horizon` s ran (webhooks, cards, actions, verify)."""
-        await asyncio.sleep(0.05)  # let Bolt's post-ack listener tasks start
-        await self.runtime.drain(timeout, horizon=horizon)
-        await asyncio.sleep(0.05)
-        await self.runtime.drain(timeout, horizon=horizon)
+        """Wait until every job due within `horizon` s ran (webhooks, cards, actions, verify),
+        and every Slack listener's work after its ack (ephemeral answers, modals) is done."""
+        while True:
+            await asyncio.wait_for(after_ack_done(self.runtime), timeout)
+            await self.runtime.drain(timeout, horizon=horizon)
+            if not after_ack_running(self.runtime):
+                return
 
     # ---- PagerDuty ---------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ def run_server(
     bolt = build_bolt_app(rt)
     # In Socket Mode Slack never posts to us: no /slack/events route to forge requests on.
     app = create_app(rt, bolt, slack_over_http=not socket_mode)
+    freeze_startup_heap()
     if not socket_mode:
         # SIGTERM: uvicorn stops accepting, then the lifespan shutdown stops the worker
         # gracefully (Worker.stop: running jobs finish within the grace, the rest released).
@@ -42,6 +44,14 @@ def run_server(
         return
     app_token = secret(settings.slack_app_token) or ""
     asyncio.run(_socket_mode(rt, bolt, app, host, port, app_token, uvicorn_logging(settings)))
+
+
+def freeze_startup_heap() -> None:
+    """Everything built at startup lives as long as the process: keep it out of the garbage
+    collector's full passes, which would otherwise scan it all and stall the event loop (and
+    every Slack ack waiting on it) for ~90 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_logging(settings: Settings) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.service import act, context, decide, incidents, pagerduty_events, postmortems, reminders
 from bot.service.runtime import Runtime
-from bot.slack import events
+from bot.slack import events, interactions
 from bot.storage import retention
 from bot.storage.tables import InboundEvent
 
@@ -53,5 +53,6 @@ def register(rt: Runtime) -> None:
         reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
         act.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
         events.JOB_KIND: lambda payload: events.run_pin(rt, payload),
+        interactions.JOB_KIND: lambda payload: interactions.run(rt, payload),
     }.items():
         rt.worker.register(kind, handler)

@@ -1,4 +1,6 @@
-"""Button clicks (block_actions). Each handler acks first and does its work after."""
+"""Button clicks (block_actions). A click that changes something is stored before its ack and
+handled by its `slack.interaction` job (bot.slack.interactions); one that opens a modal is
+acked and opens it at once."""
 
 from __future__ import annotations
 
@@ -7,14 +9,16 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import Stage, TimelineKind, Verdict
 from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, context, decide, incidents, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
-from bot.slack import views
+from bot.slack import interactions, views
 from bot.slack.context import incident_by_number
+from bot.slack.interactions import Work
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
@@ -42,118 +46,130 @@ async def _ephemeral(rt: Runtime, body: dict[str, Any], text: str) -> None:
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.action("incident_ack")
-    async def on_ack(ack: Any, body: dict[str, Any]) -> None:
+    # State changes: stored with a job before the ack; the job runs the handler in STORED.
+    for action_id in STORED:
+        app.action(action_id)(interactions.stored_listener(rt, _locate))
+    # Answers that open a modal with the trigger_id: acked, then opened at once.
+    for action_id, opener in OPENERS.items():
+        app.action(action_id)(_opening(rt, opener))
+
+
+def _opening(rt: Runtime, opener: Work) -> Any:
+    async def ack_and_open(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        inc = await incident_by_number(rt, _action(body).get("value"))
-        if inc is not None:
-            await acknowledge_everywhere(rt, inc.number, body["user"]["id"])
-            await context.observe(rt, inc.number)
+        interactions.after_ack(rt, body, opener(rt, body))
 
-    for stage in (Stage.OBSERVE, Stage.ORIENT, Stage.DECIDE, Stage.ACT):
-        app.action(f"stage_{stage.value}")(_stage_mover(rt, stage))
+    return ack_and_open
 
-    for verdict in Verdict:
-        app.action(f"verdict_{verdict.value}")(_verdict_marker(rt, verdict))
 
-    @app.action("decide_run")
-    async def on_run(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        value = _json_value(body)
-        number, playbook_id = value.get("i"), value.get("p")
-        inc = await incident_by_number(rt, number)
-        if inc is None or not playbook_id:
-            return
-        try:
-            suggestion = await decide.resolve_choice(rt, inc.number, playbook_id)
-        except PlaybookError as exc:
-            await _ephemeral(rt, body, f"Cannot run that now: {exc}")
-            return
-        message_ts = (body.get("container") or {}).get("message_ts")
-        try:
-            row = await act.prepare(
-                rt,
-                inc.number,
-                suggestion,
-                key=act.action_key(inc.number, playbook_id, message_ts),
-                requested_by=body["user"]["id"],
-            )
-        except act.NotAllowed as exc:
-            await _ephemeral(rt, body, str(exc))
-            return
-        modal = views.confirm_action(
-            inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
+async def _locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
+    """The incident a click is about, for the job's ordering key."""
+    action = _action(body)
+    action_id, value = str(action.get("action_id")), action.get("value") or ""
+    if action_id in ("act_approve", "act_cancel"):  # an action key: "<incident>:<playbook>:…"
+        return interactions.number_in(value.split(":", 1)[0])
+    if action_id.startswith(("verdict_", "reminder_snooze_")):
+        payload = _json_value(body)
+        return interactions.number_in(payload.get("i", payload.get("incident")))
+    if action_id == "pagerduty_split":
+        row = await repo.incident_by_pagerduty(session, value)
+        return row.id if row else None
+    return interactions.number_in(value)
+
+
+async def _on_ack(rt: Runtime, body: dict[str, Any]) -> None:
+    inc = await incident_by_number(rt, _action(body).get("value"))
+    if inc is not None:
+        await acknowledge_everywhere(rt, inc.number, body["user"]["id"])
+        await context.observe(rt, inc.number)
+
+
+async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
+    value = _json_value(body)
+    number, playbook_id = value.get("i"), value.get("p")
+    inc = await incident_by_number(rt, number)
+    if inc is None or not playbook_id:
+        return
+    try:
+        suggestion = await decide.resolve_choice(rt, inc.number, playbook_id)
+    except PlaybookError as exc:
+        await _ephemeral(rt, body, f"Cannot run that now: {exc}")
+        return
+    message_ts = (body.get("container") or {}).get("message_ts")
+    try:
+        row = await act.prepare(
+            rt,
+            inc.number,
+            suggestion,
+            key=act.action_key(inc.number, playbook_id, message_ts),
+            requested_by=body["user"]["id"],
         )
-        await rt.slack.open_view(body["trigger_id"], modal)
-
-    @app.action("decide_other")
-    async def on_other(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        inc = await incident_by_number(rt, _action(body).get("value"))
-        if inc is not None:
-            choices = [(p.title, p.id) for p in rt.playbooks]
-            await rt.slack.open_view(body["trigger_id"], views.other_decision_modal(inc, choices))
-
-    @app.action("incident_resolve")
-    async def on_resolve(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        inc = await incident_by_number(rt, _action(body).get("value"))
-        if inc is not None:
-            await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
-
-    @app.action("pagerduty_split")
-    async def on_split(ack: Any, body: dict[str, Any]) -> None:
-        """Split an attached PagerDuty incident out into its own ooda incident."""
-        await ack()
-        from bot.service.pagerduty_split import split_out
-
-        pd_id = _action(body).get("value") or ""
-        if await split_out(rt, pd_id, by=body["user"]["id"]) is None:
-            await _ephemeral(rt, body, "That PagerDuty incident is not attached here any more.")
-
-    _register_cancel(app, rt)
-
-    @app.action("act_approve")
-    async def on_approve(ack: Any, body: dict[str, Any]) -> None:
-        """A second approver for a high-risk action."""
-        await ack()
-        key = _action(body).get("value") or ""
-        async with rt.db.session() as session:
-            row = await repo.action_run(session, key)
-        if row is None:
-            return
-        playbook = decide.find_playbook(rt, row.playbook_id)
-        user = body["user"]["id"]
-        try:
-            status = await act.approve(
-                rt,
-                key,
-                user=user,
-                reason="second approval",
-                roles_required=list(playbook.requires.roles) if playbook else [],
-                evidence=[],
-            )
-        except act.NotAllowed as exc:
-            await _ephemeral(rt, body, str(exc))
-            return
-        if status == "cancelled":
-            await _ephemeral(rt, body, f"{row.title} was cancelled; nothing to approve.")
-            return
-        channel = (body.get("container") or {}).get("channel_id")
-        message_ts = (body.get("container") or {}).get("message_ts")
-        if status == "queued" and channel and message_ts:
-            # The Approve button has done its job: show who approved instead.
-            first = (row.approved_by or [None])[0]
-            text, blocks = views.second_approval_given(row.title, first, user)
-            await rt.slack.update(channel, message_ts, text, blocks)
-
-    for minutes in reminders.SNOOZE_MINUTES:
-        app.action(f"reminder_snooze_{minutes}")(_snoozer(rt, minutes))
+    except act.NotAllowed as exc:
+        await _ephemeral(rt, body, str(exc))
+        return
+    modal = views.confirm_action(
+        inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
+    )
+    await rt.slack.open_view(body["trigger_id"], modal)
 
 
-def _snoozer(rt: Runtime, minutes: int) -> Any:
-    async def snooze(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
+async def _on_other(rt: Runtime, body: dict[str, Any]) -> None:
+    inc = await incident_by_number(rt, _action(body).get("value"))
+    if inc is not None:
+        choices = [(p.title, p.id) for p in rt.playbooks]
+        await rt.slack.open_view(body["trigger_id"], views.other_decision_modal(inc, choices))
+
+
+async def _on_resolve(rt: Runtime, body: dict[str, Any]) -> None:
+    inc = await incident_by_number(rt, _action(body).get("value"))
+    if inc is not None:
+        await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
+
+
+async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:
+    """Split an attached PagerDuty incident out into its own ooda incident."""
+    from bot.service.pagerduty_split import split_out
+
+    pd_id = _action(body).get("value") or ""
+    if await split_out(rt, pd_id, by=body["user"]["id"]) is None:
+        await _ephemeral(rt, body, "That PagerDuty incident is not attached here any more.")
+
+
+async def _on_approve(rt: Runtime, body: dict[str, Any]) -> None:
+    """A second approver for a high-risk action."""
+    key = _action(body).get("value") or ""
+    async with rt.db.session() as session:
+        row = await repo.action_run(session, key)
+    if row is None:
+        return
+    playbook = decide.find_playbook(rt, row.playbook_id)
+    user = body["user"]["id"]
+    try:
+        status = await act.approve(
+            rt,
+            key,
+            user=user,
+            reason="second approval",
+            roles_required=list(playbook.requires.roles) if playbook else [],
+            evidence=[],
+        )
+    except act.NotAllowed as exc:
+        await _ephemeral(rt, body, str(exc))
+        return
+    if status == "cancelled":
+        await _ephemeral(rt, body, f"{row.title} was cancelled; nothing to approve.")
+        return
+    channel = (body.get("container") or {}).get("channel_id")
+    message_ts = (body.get("container") or {}).get("message_ts")
+    if status == "queued" and channel and message_ts:
+        # The Approve button has done its job: show who approved instead.
+        first = (row.approved_by or [None])[0]
+        text, blocks = views.second_approval_given(row.title, first, user)
+        await rt.slack.update(channel, message_ts, text, blocks)
+
+
+def _snoozer(minutes: int) -> Work:
+    async def snooze(rt: Runtime, body: dict[str, Any]) -> None:
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
         payload = _json_value(body)
@@ -168,26 +184,22 @@ def _snoozer(rt: Runtime, minutes: int) -> Any:
     return snooze
 
 
-def _register_cancel(app: AsyncApp, rt: Runtime) -> None:
-    @app.action("act_cancel")
-    async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
-        """Withdraw a high-risk action still waiting for its second approver."""
-        await ack()
-        user = body["user"]["id"]
-        try:
-            title = await act.cancel(rt, _action(body).get("value") or "", user=user)
-        except act.NotAllowed as exc:
-            await _ephemeral(rt, body, str(exc))
-            return
-        container = body.get("container") or {}
-        if container.get("channel_id") and container.get("message_ts"):
-            text, blocks = views.action_cancelled(title, user)
-            await rt.slack.update(container["channel_id"], container["message_ts"], text, blocks)
+async def _on_cancel(rt: Runtime, body: dict[str, Any]) -> None:
+    """Withdraw a high-risk action still waiting for its second approver."""
+    user = body["user"]["id"]
+    try:
+        title = await act.cancel(rt, _action(body).get("value") or "", user=user)
+    except act.NotAllowed as exc:
+        await _ephemeral(rt, body, str(exc))
+        return
+    container = body.get("container") or {}
+    if container.get("channel_id") and container.get("message_ts"):
+        text, blocks = views.action_cancelled(title, user)
+        await rt.slack.update(container["channel_id"], container["message_ts"], text, blocks)
 
 
-def _stage_mover(rt: Runtime, stage: Stage) -> Any:
-    async def move(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
+def _stage_mover(stage: Stage) -> Work:
+    async def move(rt: Runtime, body: dict[str, Any]) -> None:
         inc = await incident_by_number(rt, _action(body).get("value"))
         if inc is not None:
             await incidents.move_stage(rt, inc.number, stage, by=body["user"]["id"])
@@ -195,9 +207,8 @@ def _stage_mover(rt: Runtime, stage: Stage) -> Any:
     return move
 
 
-def _verdict_marker(rt: Runtime, verdict: Verdict) -> Any:
-    async def mark(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
+def _verdict_marker(verdict: Verdict) -> Work:
+    async def mark(rt: Runtime, body: dict[str, Any]) -> None:
         value = _json_value(body)
         user = body["user"]["id"]
         async with rt.db.transaction() as session:
@@ -220,3 +231,26 @@ def _verdict_marker(rt: Runtime, verdict: Verdict) -> Any:
         await cards.refresh(rt, int(value["i"]))
 
     return mark
+
+
+# Clicks that change something, by action_id: what their `slack.interaction` job runs.
+STORED: dict[str, Work] = {
+    "incident_ack": _on_ack,
+    **{
+        f"stage_{s.value}": _stage_mover(s)
+        for s in (Stage.OBSERVE, Stage.ORIENT, Stage.DECIDE, Stage.ACT)
+    },
+    **{f"verdict_{v.value}": _verdict_marker(v) for v in Verdict},
+    "pagerduty_split": _on_split,
+    "act_approve": _on_approve,
+    "act_cancel": _on_cancel,
+    **{f"reminder_snooze_{m}": _snoozer(m) for m in reminders.SNOOZE_MINUTES},
+}
+
+# Clicks that open a modal (trigger_id valid 3 s): nothing to store. decide_run stores only
+# the pending run the modal confirms, idempotent per decision card.
+OPENERS: dict[str, Work] = {
+    "decide_run": _on_run,
+    "decide_other": _on_other,
+    "incident_resolve": _on_resolve,
+}

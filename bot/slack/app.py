@@ -7,20 +7,39 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.service.runtime import Runtime
 from bot.settings import secret
-from bot.slack import actions, commands, events, modals
+from bot.slack import actions, commands, events, interactions, modals
 
 log = logging.getLogger(__name__)
 
 
+class _CountingApp(AsyncApp):
+    """Bolt, counting the requests it is answering (see interactions.Acks)."""
+
+    def __init__(self, rt: Runtime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.acks = interactions.acks(rt)
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        self.acks.enter()
+        try:
+            return await super().async_dispatch(req)
+        finally:
+            self.acks.leave()
+
+
 def build_bolt_app(rt: Runtime) -> AsyncApp:
-    app = AsyncApp(
+    app = _CountingApp(
+        rt,
         client=rt.slack.client,
         signing_secret=secret(rt.settings.slack_signing_secret) or "",
-        # Ack first, work after: listeners keep running once Slack has its 200.
-        process_before_response=False,
+        # The listener runs before the 200: what changes state is stored first, then acked
+        # (bot.slack.interactions); what only answers acks and finishes in a tracked task.
+        process_before_response=True,
         # Over HTTP every request is verified (`serve` refuses to start without the secret);
         # Socket Mode has no /slack/events route at all.
         request_verification_enabled=rt.settings.slack_signing_secret is not None,
@@ -31,27 +50,10 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
 
 
 def _report_failure(rt: Runtime) -> Any:
-    """A listener that raised: log it and tell the person who clicked, so nothing fails silently."""
+    """A listener that raised before its ack: Slack gets a 500, the person is told."""
 
-    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
-        logger.error("Slack listener failed: %s", error, exc_info=error)
-        user = (body.get("user") or {}).get("id") or body.get("user_id")
-        channel = (
-            (body.get("channel") or {}).get("id")
-            or (body.get("container") or {}).get("channel_id")
-            or body.get("channel_id")
-        )
-        if not (user and channel):
-            return
-        try:
-            await rt.slack.ephemeral(
-                channel,
-                user,
-                f"That did not work ({type(error).__name__}); it is logged. "
-                f"Try again, or use `{rt.settings.slash_command} help`.",
-            )
-        except Exception:  # the report itself must never raise
-            logger.warning("could not tell the user about a failed listener", exc_info=True)
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        await interactions.report_failure(rt, body, error)
 
     return on_error
 

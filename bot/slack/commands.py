@@ -8,14 +8,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy import Table
 
 from bot.domain.model import IncidentView, Severity, Stage, utcnow
-from bot.service import incidents, postmortems
+from bot.service import cards, incidents, postmortems
+from bot.service.pagerduty_payload import note_key as pd_note_key
 from bot.service.runtime import Runtime
-from bot.slack import views
+from bot.slack import interactions, views
 from bot.slack.context import active, incident_in_channel
 from bot.slack.text import escape, from_slack, mention, render
 from bot.storage import repo
+from bot.storage.repo import interactions as stored
+from integrations.http import UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +31,57 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
     @app.command(command)
     async def on_command(ack: Any, body: dict[str, Any], respond: Reply) -> None:
+        word, rest = _words(body)
+        if changes_state(word, rest, body):
+            also = _store_note if word == "note" else None
+            await interactions.record_then_ack(
+                rt, ack, body, locate=interactions.by_channel, also=also
+            )
+            return
         await ack()
-        text = (body.get("text") or "").strip()
-        word, _, rest = text.partition(" ")
-        try:
-            await dispatch(rt, word.lower(), rest.strip(), body, respond)
-        except Exception:
-            log.exception("slash command %r failed", word)
-            await respond(response_type="ephemeral", text="Something went wrong; it is logged.")
+        interactions.after_ack(rt, body, answer(rt, word, rest, body, respond))
+
+
+def _words(body: dict[str, Any]) -> tuple[str, str]:
+    word, _, rest = (body.get("text") or "").strip().partition(" ")
+    return word.lower(), rest.strip()
+
+
+def changes_state(word: str, rest: str, body: dict[str, Any]) -> bool:
+    """Stored before the ack: everything but answers and modals opened with the trigger_id."""
+    opens_modal = bool(body.get("trigger_id"))
+    if word == "declare":
+        return bool(from_slack(rest))
+    if word == "resolve":
+        return bool(rest) or not opens_modal
+    if word == "postmortem":
+        return not (rest.lower() == "edit" and opens_modal)
+    return word in STORED_WORDS
+
+
+async def run_stored(rt: Runtime, body: dict[str, Any]) -> None:
+    """The `slack.interaction` job of a stored command."""
+    word, rest = _words(body)
+    await answer(rt, word, rest, body, interactions.responder(body))
+
+
+async def answer(rt: Runtime, word: str, rest: str, body: dict[str, Any], respond: Reply) -> None:
+    try:
+        await dispatch(rt, word, rest, body, respond)
+    except Exception:
+        log.exception("slash command %r failed", word)
+        await respond(response_type="ephemeral", text="Something went wrong; it is logged.")
+
+
+def _store_note(
+    body: dict[str, Any], number: int | None, key: str
+) -> list[tuple[Table, dict[str, Any]]]:
+    """Part of the ack: the note goes on the timeline when sent (PagerDuty comes in the job)."""
+    _word, rest = _words(body)
+    if number is None or not rest:
+        return []
+    text, actor = from_slack(rest), body.get("user_id")
+    return [stored.note_row(number, text, actor=actor, key=note_key(key), at=utcnow())]
 
 
 async def dispatch(rt: Runtime, word: str, rest: str, body: dict[str, Any], respond: Reply) -> None:
@@ -122,11 +169,40 @@ async def _note(
             response_type="ephemeral", text=f"Usage: `{rt.settings.slash_command} note <text>`"
         )
         return
-    from bot.service.sync import note_everywhere
+    await mirror_note(rt, inc, from_slack(rest), user, note_key(interactions.interaction_key(body)))
 
-    rest = from_slack(rest)
 
-    await note_everywhere(rt, inc.number, rest, user)
+def note_key(interaction: str) -> str:
+    """The source key of a note stored at its ack (until PagerDuty's note id replaces it)."""
+    return f"slack:{interaction}"[:200]
+
+
+async def mirror_note(rt: Runtime, inc: IncidentView, text: str, user: str, key: str) -> None:
+    """The job's half of a note stored at the ack: PagerDuty, then the channel. The entry takes
+    the key of PagerDuty's note, so its incident.annotated echo does not land twice."""
+    async with rt.db.session() as session:
+        entry = await stored.stored_note(session, inc.number, key)
+    if entry is None:  # not stored at the ack (no incident then): the whole note here
+        from bot.service.sync import note_everywhere
+
+        await note_everywhere(rt, inc.number, text, user)
+        return
+    entry_id, source_key = entry
+    echoed = False
+    if source_key == key and inc.pd_incident_id and rt.pagerduty is not None:
+        try:
+            note = await rt.pagerduty.create_note(inc.pd_incident_id, text)
+        except (UpstreamError, ValueError) as exc:
+            log.warning("PagerDuty add the note failed for %s: %s", inc.ref, exc)
+            failed = render("pd_write_failed", what="add the note", error=str(exc))
+            await cards.say_now(rt, inc.number, failed)
+        else:
+            if note.get("id"):
+                async with rt.db.transaction() as session:
+                    pd_key = pd_note_key(str(note["id"]))
+                    echoed = await stored.rekey_note(session, inc.number, entry_id, pd_key)
+    if not echoed:  # an echo that landed first was shown in the channel already
+        await cards.say_now(rt, inc.number, render("note_added", by=user, text=text))
 
 
 def _stage(stage: Stage) -> Callable[..., Awaitable[None]]:
@@ -242,6 +318,8 @@ async def _timeline(
         entries = await repo.timeline(session, inc.number, limit=int(raw))
     await respond(response_type="ephemeral", text=render("timeline", inc=inc, entries=entries))
 
+
+STORED_WORDS = {"note", "observe", "orient", "decide", "act", "followup", "ack", "sev", "role"}
 
 INCIDENT_COMMANDS: dict[str, Callable[..., Awaitable[None]]] = {
     "status": _status,

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
-from bot.slack import views
+from bot.slack import interactions, views
 from bot.slack.blocks import view_values
 from bot.slack.context import active, incident_by_number, incident_in_channel
 from bot.slack.text import from_slack, render
@@ -212,7 +212,14 @@ def _pick_metadata(channel: str, ts: str, author: str | None, text: str) -> str:
         keep = max(0, keep - (len(meta) - MAX_METADATA) - 1)
 
 
-async def on_pick(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> None:
+async def run_shortcut(rt: Runtime, body: dict[str, Any]) -> None:
+    """The `slack.interaction` job of a shortcut stored before its ack."""
+    await on_shortcut(rt, body, interactions.responder(body))
+
+
+async def on_pick(rt: Runtime, body: dict[str, Any]) -> None:
+    """The `slack.interaction` job of a submitted incident picker."""
+    view = body.get("view") or {}
     meta = json.loads(view.get("private_metadata") or "{}")
     inc = await incident_by_number(rt, view_values(view).get("incident"))
     channel, ts = meta.get("c") or "", meta.get("t") or ""
@@ -238,13 +245,12 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
     @app.shortcut(SHORTCUT)
     async def add_to_timeline(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await ack()
-        await on_shortcut(rt, body, respond)
-
-    @app.view(PICK_VIEW)
-    async def picked(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
-        await on_pick(rt, body, view)
+        channel = (body.get("channel") or {}).get("id")
+        if await incident_in_channel(rt, channel) is not None:  # a capture: stored first
+            await interactions.record_then_ack(rt, ack, body, locate=interactions.by_channel)
+            return
+        await ack()  # elsewhere: the incident picker (its submission is stored, in modals)
+        interactions.after_ack(rt, body, on_shortcut(rt, body, respond))
 
 
 def register_fallback(app: AsyncApp) -> None:
