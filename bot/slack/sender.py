@@ -140,7 +140,8 @@ class SlackSender:
             async with self.db.transaction() as session:
                 if not await outbox.claim_lane(session, lane, self.owner, self.lease):
                     continue
-            task = asyncio.create_task(self._deliver_lane(lane), name=f"ooda-lane-{lane}")
+                first = await outbox.next_items(session, lane)  # one round trip fewer
+            task = asyncio.create_task(self._deliver_lane(lane, first), name=f"ooda-lane-{lane}")
             self._lanes[lane] = task
             task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
             started += 1
@@ -171,21 +172,21 @@ class SlackSender:
 
     # ---- one lane ----------------------------------------------------------------------
 
-    async def _deliver_lane(self, lane: str) -> None:
+    async def _deliver_lane(self, lane: str, first: list[outbox.Item] | None = None) -> None:
         not_before = None
         held = False
         try:
             while True:
-                async with self.db.session() as session:
-                    items = await outbox.next_items(session, lane)
+                items, first = first, None
+                if items is None:
+                    async with self.db.session() as session:
+                        items = await outbox.next_items(session, lane)
                 if not items:
                     break
                 for item in items:
-                    await self._deliver(item)
-                    async with self.db.transaction() as session:
-                        if not await outbox.renew_lane(session, lane, self.owner, self.lease):
-                            log.warning("lost the lease of %s; another sender goes on", lane)
-                            return
+                    if not await self._deliver(item):
+                        log.warning("lost the lease of %s; another sender goes on", lane)
+                        return
             await self._update_cards(lane)
         except Held:
             held = True
@@ -206,10 +207,10 @@ class SlackSender:
                 async with self.db.transaction() as session:
                     await outbox.release_lane(session, lane, self.owner, not_before=not_before)
 
-    async def _deliver(self, item: outbox.Item) -> None:
+    async def _deliver(self, item: outbox.Item) -> bool:
+        """Deliver one item; False when this sender no longer holds its lane."""
         if item.attempts >= MAX_ATTEMPTS:
-            await self._finish(item, "failed", error="too many attempts")
-            return
+            return await self._finish(item, "failed", error="too many attempts")
         uncertain = item.status in ("sending", "unknown")
         channel, text = await self._target(item)  # Held: nothing was tried, nothing counted
         async with self.db.transaction() as session:
@@ -233,9 +234,8 @@ class SlackSender:
                     await outbox.set_status(session, item.id, "pending", error=error)
                 raise Unknown(error) from exc
             log.warning("Slack refused outbox item %s (%s): %s", item.id, item.op, error)
-            await self._finish(item, "failed", error=error)
-            return
-        await self._finish(item, "sent", result=result)
+            return await self._finish(item, "failed", error=error)
+        return await self._finish(item, "sent", result=result)
 
     async def _finish(
         self,
@@ -244,9 +244,11 @@ class SlackSender:
         *,
         error: str | None = None,
         result: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record the outcome and renew the lane's lease in one transaction."""
         async with self.db.transaction() as session:
             await outbox.set_status(session, item.id, status, error=error, result=result or {})
+            return await outbox.renew_lane(session, item.lane, self.owner, self.lease)
 
     async def _call(self, coro: Any) -> Any:
         """One Slack call, its failure sorted into rate limit, unknown outcome or refusal."""
