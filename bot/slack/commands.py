@@ -202,7 +202,9 @@ async def mirror_note(rt: Runtime, inc: IncidentView, text: str, user: str, key:
                     pd_key = pd_note_key(str(note["id"]))
                     echoed = await stored.rekey_note(session, inc.number, entry_id, pd_key)
     if not echoed:  # an echo that landed first was shown in the channel already
-        await cards.say_now(rt, inc.number, render("note_added", by=user, text=text))
+        # Once per note: a job re-run after its replica died says it no second time.
+        note = render("note_added", by=user, text=text)
+        await cards.say_now(rt, inc.number, note, once=f"note:{key}")
 
 
 def _stage(stage: Stage) -> Callable[..., Awaitable[None]]:
