@@ -167,7 +167,7 @@ async def cancel(rt: Runtime, key: str, *, user: str) -> str:
         incident = await repo.get_incident(session, row.incident_id)
         assert incident is not None
         playbook = next((p for p in rt.playbooks if p.id == row.playbook_id), None)
-        roles = list(playbook.requires.roles) if playbook else []
+        roles: list[str] = list(playbook.requires.roles) if playbook else []
         involved = user == row.requested_by or user in (row.approved_by or [])
         if not involved and not _may_run(roles, incident.roles or {}, user):
             need = " or ".join(roles)
