@@ -163,7 +163,7 @@ class ActionRun:
     action: str  # e.g. github.workflow_dispatch
     params: dict[str, Any]
     requested_by: str | None
-    status: str  # pending | running | succeeded | failed | dry_run | cancelled
+    status: str  # a RunStatus value (bot.domain.action_runs)
     created_at: datetime
     approved_by: tuple[str, ...] = ()
     started_at: datetime | None = None

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.action_runs import RunStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always returns aware datetimes (SQLite drops the offset otherwise)."""
@@ -191,7 +193,7 @@ class ActionRunRow(Base):
     requested_by: Mapped[str | None] = mapped_column(String(40))
     approved_by: Mapped[list[Any]] = mapped_column(default=list)
     approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.AWAITING_APPROVAL.value)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     started_at: Mapped[datetime | None]

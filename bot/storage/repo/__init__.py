@@ -9,11 +9,14 @@ from __future__ import annotations
 from bot.storage.repo.actions import (
     action_from_row,
     action_run,
+    action_run_leases,
     action_runs,
     add_followup,
     decisions,
     followup_rows,
     followups,
+    running_action_runs,
+    update_action_run_if,
 )
 from bot.storage.repo.changes import (
     change_from_row,
@@ -48,6 +51,7 @@ from bot.storage.repo.timeline_entries import (
 __all__ = [
     "action_from_row",
     "action_run",
+    "action_run_leases",
     "action_runs",
     "active_incidents",
     "add_entry",
@@ -72,11 +76,13 @@ __all__ = [
     "record_inbound",
     "remember_message",
     "remove_entry",
+    "running_action_runs",
     "save_ranking",
     "set_mirrored_note",
     "set_verdict",
     "spans",
     "timeline",
     "to_view",
+    "update_action_run_if",
     "upsert_change",
 ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.action_runs import RunStatus
 from bot.domain.model import ActionRun, Decision, FollowUp
-from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow
+from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow, Job
 
 
 async def decisions(session: AsyncSession, incident_id: int) -> list[Decision]:
@@ -51,6 +55,38 @@ async def action_run(session: AsyncSession, key: str, *, lock: bool = False) -> 
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).first()
+
+
+async def update_action_run_if(
+    session: AsyncSession, key: str, *, status_was: str, **values: Any
+) -> bool:
+    """Compare-and-set: update the run only if its status is still `status_was`. True if it did.
+
+    Of two concurrent callers expecting the same status, exactly one gets True."""
+    result = await session.execute(
+        update(ActionRunRow)
+        .where(ActionRunRow.key == key, ActionRunRow.status == status_was)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def running_action_runs(session: AsyncSession) -> list[ActionRunRow]:
+    query = select(ActionRunRow).where(ActionRunRow.status == RunStatus.RUNNING.value)
+    return list((await session.scalars(query)).all())
+
+
+async def action_run_leases(session: AsyncSession, now: datetime) -> dict[str, datetime]:
+    """Action-run keys whose action.run job a worker holds a live lease on, with its expiry."""
+    query = select(Job).where(
+        Job.kind == "action.run", Job.status == "running", Job.locked_until > now
+    )
+    return {
+        str((job.payload or {}).get("key")): job.locked_until
+        for job in (await session.scalars(query)).all()
+        if job.locked_until is not None
+    }
 
 
 async def followups(session: AsyncSession, incident_id: int) -> list[FollowUp]:
