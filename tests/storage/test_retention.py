@@ -159,9 +159,15 @@ async def test_delivered_slack_messages_go_undelivered_ones_stay(db: Database) -
     async with db.transaction() as session:
         for status, sent_at in (("sent", OLD), ("failed", OLD), ("sent", NOW), ("pending", None)):
             session.add(
-                OutboxRow(lane=f"inc:{number}", incident_id=number, op="post",
-                          payload={"text": status}, status=status, sent_at=sent_at,
-                          created_at=OLD)  # fmt: skip
+                OutboxRow(
+                    lane=f"inc:{number}",
+                    incident_id=number,
+                    op="post",
+                    payload={"text": status},
+                    status=status,
+                    sent_at=sent_at,
+                    created_at=OLD,
+                )
             )
     purged = await retention.purge(db, days=14, now=NOW)
     assert purged.outbox_items == 2
