@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpx
@@ -20,11 +19,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.domain.model import StageSpan
 from integrations.http import ApiClient, UpstreamError
 
 # Stage durations run from seconds (a quick ack) to hours (a long investigation).
 STAGE_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
-CLOSED_SPANS = "ooda_closed_spans"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -93,11 +92,12 @@ class Metrics:
     def webhook(self, source: str, result: str) -> None:
         self.webhooks.labels(source=source, result=result).inc()
 
-    def observe_closed_spans(self, session: Any) -> None:
-        """Observe the spans repo.move_stage/close_spans closed in this (committed) session."""
-        closed: list[tuple[str, float]] = session.info.pop(CLOSED_SPANS, [])
-        for stage, seconds in closed:
-            self.stage_duration.labels(stage=stage).observe(seconds)
+    def observe_closed_spans(self, closed: Iterable[StageSpan]) -> None:
+        """Observe the stage spans a committed transaction closed (`repo.closed_spans`)."""
+        for span in closed:
+            ended = span.ended_at or span.started_at
+            seconds = max((ended - span.started_at).total_seconds(), 0.0)
+            self.stage_duration.labels(stage=span.stage.value).observe(seconds)
 
     def instrument(
         self, slack: AsyncWebClient, vendors: list[ApiClient | None] | None = None
@@ -134,12 +134,6 @@ def counted_webhook(source: str, endpoint: Endpoint) -> Endpoint:
         return response
 
     return route
-
-
-def note_closed_span(session: Any, stage: str, started_at: datetime, ended_at: datetime) -> None:
-    """Remember a closed span on the session; observed once the transaction commits."""
-    seconds = max((ended_at - started_at).total_seconds(), 0.0)
-    session.info.setdefault(CLOSED_SPANS, []).append((stage, seconds))
 
 
 # --------------------------------------------------------------------------- Slack

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite twice: on SQLite, then on PostgreSQL (127.0.0.1:5432, database test).
+# Checks the import contracts (lint-imports, pyproject.toml [tool.importlinter]), then runs the
+# whole test suite twice: on SQLite, then on PostgreSQL (127.0.0.1:5432, database test).
 # Self-sufficient on a fresh machine: creates .venv, installs the project, starts PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis" 2>/dev/null; then
+if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis, importlinter" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
 fi
@@ -19,6 +20,9 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q
   fi
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
+
+echo "== import contracts =="
+.venv/bin/lint-imports
 
 echo "== tests on SQLite =="
 .venv/bin/python -m pytest -q -n 2 "$@"

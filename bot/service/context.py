@@ -14,17 +14,16 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import Change, IncidentView, Status, TimelineKind, utcnow
 from bot.domain.ranking import RankingConfig, rank_changes
-from bot.domain.similar import PastIncident, describe, similar_incidents
+from bot.domain.similar import describe, similar_incidents
 from bot.service import cards, incidents, reminders, responders
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.storage import jobs, repo
-from bot.storage.tables import ActionRunRow, Incident, Job
+from bot.storage.tables import Incident
 from integrations._common import parse_timestamp
 from integrations.github import deployment_to_change
 from integrations.pagerduty import related_change_to_change
@@ -373,43 +372,15 @@ async def queue_reorient(session: AsyncSession, rt: Runtime, change: Change) -> 
         if not _concerns(rt, row.service, change):
             continue
         key = incidents.incident_key(row.id)
-        waiting = await session.scalar(
-            select(Job.id).where(
-                Job.kind == "incident.orient", Job.ordering_key == key, Job.status == "pending"
-            )
-        )
-        if waiting is None:
+        if not await jobs.has_pending(session, kind="incident.orient", ordering_key=key):
             jobs.add_job(session, "incident.orient", {"incident": row.id}, ordering_key=key)
         queued.append(row.id)
     return queued
 
 
-async def _similar(session: Any, inc: IncidentView) -> list[str]:
+async def _similar(session: AsyncSession, inc: IncidentView) -> list[str]:
     since = utcnow() - timedelta(days=90)
-    rows = (
-        await session.scalars(
-            select(Incident).where(
-                Incident.id != inc.number,
-                Incident.status == Status.RESOLVED.value,
-                Incident.opened_at >= since,
-                Incident.is_drill.is_(False),
-            )
-        )
-    ).all()
-    past = []
-    for r in rows:
-        fixed = (
-            await session.scalars(
-                select(ActionRunRow.title).where(
-                    ActionRunRow.incident_id == r.id, ActionRunRow.verify_passed.is_(True)
-                )
-            )
-        ).first()
-        past.append(
-            PastIncident(
-                r.id, r.title, r.service, r.opened_at, r.resolved_at, r.mitigated_at, fixed
-            )
-        )
+    past = await repo.resolved_incidents_since(session, since, excluding=inc.number)
     found = similar_incidents(inc.title, inc.service, past, now=utcnow())
     return [describe(p) for p, _score in found]
 

@@ -6,7 +6,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import TimelineKind, utcnow
@@ -17,7 +16,6 @@ from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.text import render
 from bot.storage import repo
-from bot.storage.tables import ActionRunRow, ChangeRow, DecisionRow, Incident
 
 
 async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
@@ -30,27 +28,12 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
         suspect = pick_suspect(ranked)
         rollback_to = None
         if suspect is not None:
-            family = await session.scalars(
-                select(ChangeRow).where(
-                    ChangeRow.source == suspect.change.source,
-                    ChangeRow.created_at < suspect.change.created_at,
-                )
+            family = await repo.earlier_changes(
+                session, suspect.change.source, suspect.change.created_at
             )
-            rollback_to = rollback_target(
-                [repo.change_from_row(r) for r in family.all()], suspect.change
-            )
+            rollback_to = rollback_target(family, suspect.change)
         past = Counter(
-            (
-                await session.scalars(
-                    select(ActionRunRow.playbook_id)
-                    .join(Incident, Incident.id == ActionRunRow.incident_id)
-                    .where(
-                        Incident.service == inc.service,
-                        Incident.id != number,
-                        ActionRunRow.verify_passed.is_(True),
-                    )
-                )
-            ).all()
+            await repo.verified_playbooks_on_service(session, inc.service, excluding=number)
         )
         alerts = [a.get("summary", "") for a in (row.observation or {}).get("alerts", [])]
     return DecisionContext(
@@ -108,16 +91,15 @@ async def add_decision(
     """Store a decision in the caller's transaction: the decision log and the timeline."""
     at = at or utcnow()
     data: dict[str, Any] = {"playbook": playbook_id, "reason": reason, "evidence": evidence or []}
-    session.add(
-        DecisionRow(
-            incident_id=number,
-            at=at,
-            by=by,
-            text=text,
-            reason=reason,
-            playbook_id=playbook_id,
-            evidence=evidence or [],
-        )
+    repo.add_decision(
+        session,
+        number,
+        at=at,
+        by=by,
+        text=text,
+        reason=reason,
+        playbook_id=playbook_id,
+        evidence=evidence or [],
     )
     await repo.add_entry(session, number, TimelineKind.DECISION, text, actor=by, data=data, at=at)
 

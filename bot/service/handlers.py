@@ -7,14 +7,13 @@ from typing import Any
 from bot.service import act, context, decide, incidents, pagerduty_events, postmortems, reminders
 from bot.service.runtime import Runtime
 from bot.slack import events, interactions
-from bot.storage import retention
-from bot.storage.tables import InboundEvent
+from bot.storage import repo, retention
 
 
 def register(rt: Runtime) -> None:
     async def inbound_pagerduty(payload: dict[str, Any]) -> None:
         async with rt.db.session() as session:
-            row = await session.get(InboundEvent, payload["inbound"])
+            row = await repo.inbound_event(session, payload["inbound"])
             event = dict(row.payload.get("event") or {}) if row else {}
         await pagerduty_events.handle(rt, event)
 

@@ -179,7 +179,7 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
             )
         await cards.say(session, number, render("stage_moved", stage=stage.value, by=by))
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(session)
+    rt.metrics.observe_closed_spans(repo.closed_spans(session))
     rt.wake()
     await reminders.stage_started(rt, number)
     return True
@@ -239,7 +239,7 @@ async def acknowledge(
         if row.stage == Stage.OBSERVE.value:
             await repo.move_stage(session, row, Stage.ORIENT, at=at)
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(session)
+    rt.metrics.observe_closed_spans(repo.closed_spans(session))
     rt.wake()
     await reminders.stage_started(rt, number)
     return True
@@ -288,7 +288,7 @@ async def resolve(
         text = render("resolved", inc=inc, duration=at - row.opened_at, by=by)
         await cards.say(session, number, text)
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(session)
+    rt.metrics.observe_closed_spans(repo.closed_spans(session))
     if not drill:
         rt.metrics.incidents_resolved.labels(severity=severity.label).inc()
     rt.wake()

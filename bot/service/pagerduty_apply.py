@@ -8,9 +8,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.domain.model import Stage, Status, TimelineKind, utcnow
+from bot.domain.model import Status, TimelineKind, utcnow
 from bot.service import cards, incidents, reminders, responders
 from bot.service.pagerduty_payload import (
     ASSIGNING,
@@ -23,7 +21,6 @@ from bot.service.pagerduty_payload import (
 from bot.service.runtime import Runtime
 from bot.slack.text import render
 from bot.storage import repo
-from bot.storage.tables import StageSpanRow
 
 log = logging.getLogger(__name__)
 
@@ -228,16 +225,7 @@ async def reopen(
         if row is None or row.status != Status.RESOLVED.value:
             return
         row.status, row.resolved_at = Status.TRIGGERED.value, None
-        row.stage = "resolved"  # force a fresh Observe span, as a new loop iteration
-        before = await repo.spans(session, number)
-        await repo.move_stage(session, row, Stage.OBSERVE, at=at)
-        await session.flush()
-        # Even when it was resolved during Observe, a reopen is a new pass through the loop.
-        fresh = select(StageSpanRow).where(
-            StageSpanRow.incident_id == number, StageSpanRow.ended_at.is_(None)
-        )
-        for span in (await session.scalars(fresh)).all():
-            span.iteration = max((s.iteration for s in before), default=0) + 1
+        await repo.restart_loop(session, row, at)
         await repo.add_entry(
             session,
             number,
@@ -251,6 +239,7 @@ async def reopen(
             session, number, render("pd_event", text="reopened, back to Observe", who=by)
         )
         await cards.refresh_summary(session, number)
+    rt.metrics.observe_closed_spans(repo.closed_spans(session))
     rt.wake()
     # Resolving cancelled every reminder: a reopened incident gets them back.
     await reminders.stage_started(rt, number)

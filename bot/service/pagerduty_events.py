@@ -26,8 +26,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.service import context, pagerduty_apply, pagerduty_open
 from bot.service.pagerduty_apply import reopen
 from bot.service.pagerduty_open import open_for
@@ -42,7 +40,6 @@ from bot.service.pagerduty_payload import (
 )
 from bot.service.runtime import Runtime
 from bot.storage import repo
-from bot.storage.tables import TimelineRow
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +77,7 @@ async def handle(rt: Runtime, event: dict[str, Any]) -> None:
         number, primary = row.id, row.pd_incident_id == pd_id
         # Applied before, under another webhook id (e.g. a second subscription): a late
         # redelivery must not undo what came after it (a resolve after a reopen).
-        if await _on_timeline(session, number, key):
+        if await repo.has_entry(session, number, key):
             log.debug("PagerDuty event %s already applied", key)
             return
     if primary:
@@ -88,10 +85,3 @@ async def handle(rt: Runtime, event: dict[str, Any]) -> None:
     else:
         await pagerduty_apply.attached_event(rt, number, event_type, event)
     await context.observe(rt, number)
-
-
-async def _on_timeline(session: Any, number: int, key: str) -> bool:
-    query = select(TimelineRow.id).where(
-        TimelineRow.incident_id == number, TimelineRow.source_key == key
-    )
-    return (await session.scalar(query)) is not None

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.domain.model import Status, TimelineKind, utcnow
+from bot.domain.model import TimelineKind, utcnow
 from bot.service import cards, context, incidents
 from bot.service.pagerduty_payload import agent, created_at, severity_for
 from bot.service.runtime import Runtime
@@ -103,13 +101,4 @@ async def _open_on_same_service(
     if not service_id or rt.config.dedup_window_minutes <= 0:
         return None
     since = utcnow() - timedelta(minutes=rt.config.dedup_window_minutes)
-    query = (
-        select(Incident)
-        .where(
-            Incident.pd_service_id == service_id,
-            Incident.status != Status.RESOLVED.value,
-            Incident.opened_at >= since,
-        )
-        .order_by(Incident.id)
-    )
-    return (await session.scalars(query)).first()
+    return await repo.open_incident_on_pagerduty_service(session, service_id, since)

@@ -19,7 +19,7 @@ from bot.service.runtime import Runtime
 from bot.slack.gateway import display_names
 from bot.slack.text import render as render_text
 from bot.storage import outbox, repo
-from bot.storage.tables import FollowUpRow, OutboxRow
+from bot.storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +232,7 @@ async def export_followups(rt: Runtime, number: int) -> ExportResult:
         url = str(issue.get("html_url") or issue.get("url") or "")
         # Stored at once: a failure on the next one must not re-create this issue on a rerun.
         async with rt.db.transaction() as session:
-            stored = await session.get(FollowUpRow, followup_id)
-            if stored is not None:
-                stored.url = url
+            await repo.set_followup_url(session, followup_id, url)
         result.created.append((text, url))
     return result
 

@@ -14,15 +14,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.model import Status, TimelineKind, utcnow
+from bot.domain.model import Status, utcnow
 from bot.service import cards
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.storage import jobs, repo
-from bot.storage.tables import Job, TimelineRow
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +72,8 @@ async def start_status_updates(rt: Runtime, number: int) -> None:
         if row is None or row.status == Status.RESOLVED.value:
             return
         label = f"SEV{row.severity}"
-        running = await session.scalar(
-            select(Job.id).where(
-                Job.dedup_key.like(f"{prefix(number, STATUS)}%"), Job.status == "pending"
-            )
-        )
-    if running is not None:
+        running = await jobs.has_pending(session, dedup_prefix=prefix(number, STATUS))
+    if running:
         return  # a retried set-up must not start a second chain
     every = _minutes(rt.config.reminder_policy(label).status_update_minutes)
     if every is not None:
@@ -96,7 +90,7 @@ async def _schedule_status(rt: Runtime, number: int, due_at: datetime) -> bool:
         if await _schedule(rt, key, {"incident": number, "kind": STATUS, "seq": seq}, due):
             return True
         async with rt.db.session() as session:
-            taken = await session.scalar(select(Job.status).where(Job.dedup_key == key))
+            taken = await jobs.status_of(session, key)
         if taken == "pending":
             return False  # this link of the chain exists already
         # Otherwise the key belongs to a finished or cancelled reminder: the next second.
@@ -120,7 +114,8 @@ async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
         await _say(rt, number, payload, text, blocks)
     elif kind == STATUS:
         every = _minutes(rt.config.reminder_policy(inc.severity.label).status_update_minutes)
-        last_note = await _last_note_at(rt, number)
+        async with rt.db.session() as session:
+            last_note = await repo.last_note_at(session, number)
         if every is not None and last_note is not None and utcnow() - last_note < every:
             # Someone posted an update meanwhile: no nudge, the next one counts from it.
             await _schedule_status(rt, number, last_note + every)
@@ -146,17 +141,6 @@ async def _say(
     rt.wake()
 
 
-async def _last_note_at(rt: Runtime, number: int) -> datetime | None:
-    async with rt.db.session() as session:
-        query = select(func.max(TimelineRow.at)).where(
-            TimelineRow.incident_id == number, TimelineRow.kind == TimelineKind.NOTE.value
-        )
-        at = await session.scalar(query)
-    if at is not None and at.tzinfo is None:  # SQLite hands back naive UTC
-        at = at.replace(tzinfo=UTC)
-    return at
-
-
 async def severity_changed(rt: Runtime, number: int) -> None:
     """Re-plan under the new severity's policy: pending reminders are replaced; a stall nudge
     already given for the current stage is not repeated."""
@@ -167,15 +151,7 @@ async def severity_changed(rt: Runtime, number: int) -> None:
         await jobs.cancel_in(session, dedup_prefix=prefix(number))
         spans = await repo.spans(session, number)
         span = len(spans)
-        nudged = await session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(
-                (Job.dedup_key == f"{prefix(number, STALL)}{span}")
-                | Job.dedup_key.like(f"{prefix(number, STALL)}{span}:%"),
-                Job.status == "done",
-            )
-        )
+        nudged = await jobs.done_count(session, f"{prefix(number, STALL)}{span}")
         label, stage = f"SEV{row.severity}", row.stage
     policy = rt.config.reminder_policy(label)
     after = _minutes(policy.stage_stall_minutes)
@@ -208,15 +184,7 @@ async def snooze(rt: Runtime, payload: dict[str, Any], minutes: int, *, message_
     if not await _schedule(rt, key, snoozed, due_at):
         return False
     async with rt.db.transaction() as session:
-        await session.execute(
-            update(Job)
-            .where(
-                Job.dedup_key.like(f"{prefix(number, kind)}%"),
-                Job.dedup_key != key,
-                Job.status == "pending",
-            )
-            .values(status="cancelled", finished_at=utcnow())
-        )
+        await jobs.cancel_in(session, dedup_prefix=prefix(number, kind), keep=key)
     return True
 
 

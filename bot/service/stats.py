@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from bot.domain.metrics import GroupStats, IncidentSample, StatsReport, compute_stats
-from bot.domain.model import STAGE_ORDER, Stage, StageSpan, utcnow
+from bot.domain.model import STAGE_ORDER, utcnow
 from bot.domain.stages import format_duration
 from bot.storage import repo
 from bot.storage.db import Database
-from bot.storage.tables import Incident, StageSpanRow
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
@@ -20,28 +17,9 @@ MAX_DAYS = 3650
 async def load_samples(
     db: Database, *, since: datetime | None = None, service: str | None = None
 ) -> list[IncidentSample]:
-    """Non-drill incidents opened since ``since``, with their stage spans (two queries)."""
-    query = select(Incident).where(Incident.is_drill.is_(False))
-    if since is not None:
-        query = query.where(Incident.opened_at >= since)
-    if service is not None:
-        query = query.where(Incident.service == service)
+    """Non-drill incidents opened since ``since``, with their stage spans."""
     async with db.session() as session:
-        incidents = list((await session.scalars(query.order_by(Incident.id))).all())
-        ids = [row.id for row in incidents]
-        spans: dict[int, list[StageSpan]] = {number: [] for number in ids}
-        span_query = (
-            select(StageSpanRow)
-            .join(Incident, Incident.id == StageSpanRow.incident_id)
-            .where(Incident.id.in_(query.with_only_columns(Incident.id).scalar_subquery()))
-            .order_by(StageSpanRow.started_at, StageSpanRow.id)
-        )
-        for row in (await session.scalars(span_query)).all():
-            if row.incident_id in spans:
-                spans[row.incident_id].append(
-                    StageSpan(Stage(row.stage), row.iteration, row.started_at, row.ended_at)
-                )
-    return [IncidentSample.from_view(repo.to_view(row), spans[row.id]) for row in incidents]
+        return await repo.incident_samples(session, since=since, service=service)
 
 
 async def gather(

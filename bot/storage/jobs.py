@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -228,14 +228,50 @@ async def release(db: Database, job: ClaimedJob, *, started: bool) -> bool:
     )
 
 
-async def cancel_in(session: AsyncSession, *, dedup_prefix: str) -> int:
-    """Cancel pending jobs whose dedup key starts with the prefix (e.g. an incident's reminders)."""
-    result = await session.execute(
-        update(Job)
-        .where(Job.dedup_key.like(f"{dedup_prefix}%"), Job.status == "pending")
-        .values(status="cancelled", finished_at=utcnow())
-    )
+async def cancel_in(session: AsyncSession, *, dedup_prefix: str, keep: str | None = None) -> int:
+    """Cancel pending jobs whose dedup key starts with the prefix (e.g. an incident's reminders),
+    except the one whose dedup key is `keep`."""
+    query = update(Job).where(Job.dedup_key.like(f"{dedup_prefix}%"), Job.status == "pending")
+    if keep is not None:
+        query = query.where(Job.dedup_key != keep)
+    result = await session.execute(query.values(status="cancelled", finished_at=utcnow()))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def has_pending(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    ordering_key: str | None = None,
+    dedup_prefix: str | None = None,
+) -> bool:
+    """Whether a pending job matches every filter given (kind, ordering key, dedup prefix)."""
+    query = select(Job.id).where(Job.status == "pending")
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    if ordering_key is not None:
+        query = query.where(Job.ordering_key == ordering_key)
+    if dedup_prefix is not None:
+        query = query.where(Job.dedup_key.like(f"{dedup_prefix}%"))
+    return (await session.scalar(query.limit(1))) is not None
+
+
+async def status_of(session: AsyncSession, dedup_key: str) -> str | None:
+    """The status of the job with this dedup key; None when there is none."""
+    return await session.scalar(select(Job.status).where(Job.dedup_key == dedup_key))
+
+
+async def done_count(session: AsyncSession, dedup_key: str) -> int:
+    """Jobs done under this dedup key or one of its variants (`<dedup_key>:…`)."""
+    query = (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            (Job.dedup_key == dedup_key) | Job.dedup_key.like(f"{dedup_key}:%"),
+            Job.status == "done",
+        )
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def pending_count(db: Database, *, within: timedelta = timedelta()) -> int:

@@ -11,14 +11,13 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.domain.model import Change, ChangeStatus
 from bot.service.runtime import Runtime
-from bot.storage.tables import ChangeRow
+from bot.storage import repo
 from bot.web import ingest
 from bot.web.signatures import github_valid
 from integrations.github import deployment_webhook_to_change
@@ -91,16 +90,9 @@ async def receive(request: Request) -> JSONResponse:
 
 async def _keep_known_status(session: AsyncSession, change: Change) -> Change:
     """Deliveries can arrive out of order: a status already seen outranks "created"."""
-    if await _known(session, change):
+    if await repo.change_exists(session, change.source, change.external_id):
         return replace(change, status=ChangeStatus.UNKNOWN)
     return change
-
-
-async def _known(session: AsyncSession, change: Change) -> bool:
-    query = select(ChangeRow.id).where(
-        ChangeRow.source == change.source, ChangeRow.external_id == change.external_id
-    )
-    return (await session.scalar(query)) is not None
 
 
 # Fields the mapping reads, each a string (or absent/null) in every GitHub delivery.

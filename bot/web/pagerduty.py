@@ -5,17 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from bot.domain.model import utcnow
 from bot.service import pagerduty_events, pagerduty_payload
 from bot.service.runtime import Runtime
 from bot.storage import jobs, repo
-from bot.storage.tables import Job, PagerDutyLink
 from bot.web import ingest
 from bot.web.signatures import pagerduty_header_wellformed, pagerduty_valid
 
@@ -24,56 +20,13 @@ log = logging.getLogger(__name__)
 MAX_WEBHOOK_ID = 200  # inbound_events.dedup_key
 
 
-KEY_MARK = "pagerduty.key"  # kind of the row remembering the key of one PagerDuty incident
-
-
 async def ordering_key(session: AsyncSession, event: dict[str, Any], pd_id: str) -> str:
-    """The one key every event of a PagerDuty incident is queued under, decided when the first
-    of its events is received: its *service* (`pdsvc:`) when known, so two pages on one service
-    never both miss the open incident they should attach to; else the incident (`pd:`).
-
-    The decision is stored in the receiving transaction, as a finished job row under the dedup
-    key `pdkey:<id>` (row-locked, so concurrent receives agree). A note that named no service
-    and came before its trigger is keyed `pd:<id>`; the trigger then moves that key, and the
-    jobs still queued or running under it, to the service: one key, delivery order kept."""
+    """The one key every event of a PagerDuty incident is queued under: its service when the
+    event (or the link) names one, else the incident (`repo.pagerduty_ordering_key`)."""
     data = event.get("data") or {}
     service = data.get("service") if isinstance(data, dict) else None
     service_id = service.get("id") if isinstance(service, dict) else None
-    if not service_id:  # notes and responder events name only the incident
-        service_id = await session.scalar(
-            select(PagerDutyLink.service_id).where(PagerDutyLink.pd_incident_id == pd_id)
-        )
-    wanted = f"pdsvc:{service_id}" if service_id else f"pd:{pd_id}"
-    mark = f"pdkey:{pd_id}"[:200]
-    stored = select(Job).where(Job.dedup_key == mark).with_for_update()
-    row = await session.scalar(stored)
-    if row is None:
-        try:
-            async with session.begin_nested():
-                session.add(
-                    Job(
-                        kind=KEY_MARK,
-                        payload={"pd_incident_id": pd_id},
-                        status="done",  # never claimed: it only remembers the key
-                        ordering_key=wanted,
-                        dedup_key=mark,
-                        finished_at=utcnow(),
-                    )
-                )
-            return wanted
-        except IntegrityError:  # a concurrent receive decided first: use its key
-            row = await session.scalar(stored.execution_options(populate_existing=True))
-            assert row is not None
-    key = row.ordering_key or wanted
-    if key.startswith("pd:") and wanted.startswith("pdsvc:"):
-        await session.execute(
-            update(Job)
-            .where(Job.ordering_key == key, Job.status.in_(jobs.ACTIVE))
-            .values(ordering_key=wanted)
-            .execution_options(synchronize_session=False)
-        )
-        row.ordering_key = key = wanted
-    return key
+    return await repo.pagerduty_ordering_key(session, pd_id, service_id or None)
 
 
 async def receive(request: Request) -> JSONResponse:

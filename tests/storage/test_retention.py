@@ -158,9 +158,17 @@ async def test_delivered_slack_messages_go_undelivered_ones_stay(db: Database) -
     number = await incident(db, "resolved")
     async with db.transaction() as session:
         for status, sent_at in (("sent", OLD), ("failed", OLD), ("sent", NOW), ("pending", None)):
-            row = OutboxRow(lane=f"inc:{number}", incident_id=number, op="post")
-            row.payload, row.status, row.sent_at, row.created_at = {}, status, sent_at, OLD
-            session.add(row)
+            session.add(
+                OutboxRow(
+                    lane=f"inc:{number}",
+                    incident_id=number,
+                    op="post",
+                    payload={"text": status},
+                    status=status,
+                    sent_at=sent_at,
+                    created_at=OLD,
+                )
+            )
     purged = await retention.purge(db, days=14, now=NOW)
     assert purged.outbox_items == 2
     async with db.session() as session:

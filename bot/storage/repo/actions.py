@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.action_runs import RunStatus
 from bot.domain.model import ActionRun, Decision, FollowUp
-from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow, Job
+from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow, Incident, Job
 
 
 async def decisions(session: AsyncSession, incident_id: int) -> list[Decision]:
@@ -21,6 +21,30 @@ async def decisions(session: AsyncSession, incident_id: int) -> list[Decision]:
         Decision(r.at, r.by, r.text, r.reason, r.playbook_id, tuple(r.evidence or ()))
         for r in (await session.scalars(query)).all()
     ]
+
+
+def add_decision(
+    session: AsyncSession,
+    incident_id: int,
+    *,
+    at: datetime,
+    by: str | None,
+    text: str,
+    reason: str,
+    playbook_id: str | None,
+    evidence: list[str],
+) -> DecisionRow:
+    row = DecisionRow(
+        incident_id=incident_id,
+        at=at,
+        by=by,
+        text=text,
+        reason=reason,
+        playbook_id=playbook_id,
+        evidence=evidence,
+    )
+    session.add(row)
+    return row
 
 
 def action_from_row(r: ActionRunRow) -> ActionRun:
@@ -89,6 +113,23 @@ async def action_run_leases(session: AsyncSession, now: datetime) -> dict[str, d
     }
 
 
+async def verified_playbooks_on_service(
+    session: AsyncSession, service: str | None, *, excluding: int
+) -> list[str]:
+    """The playbook of each verified action run on the service's other incidents (one entry
+    per run, so a playbook that fixed it twice is named twice)."""
+    query = (
+        select(ActionRunRow.playbook_id)
+        .join(Incident, Incident.id == ActionRunRow.incident_id)
+        .where(
+            Incident.service == service,
+            Incident.id != excluding,
+            ActionRunRow.verify_passed.is_(True),
+        )
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def followups(session: AsyncSession, incident_id: int) -> list[FollowUp]:
     query = (
         select(FollowUpRow).where(FollowUpRow.incident_id == incident_id).order_by(FollowUpRow.id)
@@ -118,3 +159,10 @@ async def followup_rows(session: AsyncSession, incident_id: int) -> list[FollowU
         select(FollowUpRow).where(FollowUpRow.incident_id == incident_id).order_by(FollowUpRow.id)
     )
     return list((await session.scalars(query)).all())
+
+
+async def set_followup_url(session: AsyncSession, followup_id: int, url: str) -> None:
+    """Remember where a follow-up was exported (its issue); nothing when it is gone."""
+    row = await session.get(FollowUpRow, followup_id)
+    if row is not None:
+        row.url = url

@@ -132,6 +132,19 @@ async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
     return row
 
 
+async def change_exists(session: AsyncSession, source: str, external_id: str) -> bool:
+    query = select(ChangeRow.id).where(
+        ChangeRow.source == source, ChangeRow.external_id == external_id
+    )
+    return (await session.scalar(query)) is not None
+
+
+async def earlier_changes(session: AsyncSession, source: str, before: datetime) -> list[Change]:
+    """Changes from the same source made before `before` (where a rollback could go)."""
+    query = select(ChangeRow).where(ChangeRow.source == source, ChangeRow.created_at < before)
+    return [change_from_row(r) for r in (await session.scalars(query)).all()]
+
+
 async def changes_since(session: AsyncSession, since: datetime) -> list[ChangeRow]:
     query = select(ChangeRow).where(
         (ChangeRow.created_at >= since) | ChangeRow.status.in_(["in_progress", "pending"])

@@ -25,3 +25,7 @@ async def record_inbound(
         return row
     except IntegrityError:
         return None
+
+
+async def inbound_event(session: AsyncSession, inbound_id: int) -> InboundEvent | None:
+    return await session.get(InboundEvent, inbound_id)

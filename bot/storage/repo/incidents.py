@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -9,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import IncidentView, Severity, Stage, Status, utcnow
-from bot.storage.tables import Incident, PagerDutyLink, StageSpanRow
+from bot.domain.similar import PastIncident
+from bot.storage.tables import ActionRunRow, Incident, PagerDutyLink, StageSpanRow
 
 
 def to_view(row: Incident) -> IncidentView:
@@ -78,6 +80,54 @@ async def active_incidents(session: AsyncSession) -> list[Incident]:
     return list((await session.scalars(query)).all())
 
 
+async def open_incident_on_pagerduty_service(
+    session: AsyncSession, service_id: str, since: datetime
+) -> Incident | None:
+    """The oldest open incident on this PagerDuty service opened since `since`."""
+    query = (
+        select(Incident)
+        .where(
+            Incident.pd_service_id == service_id,
+            Incident.status != Status.RESOLVED.value,
+            Incident.opened_at >= since,
+        )
+        .order_by(Incident.id)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def resolved_incidents_since(
+    session: AsyncSession, since: datetime, *, excluding: int
+) -> list[PastIncident]:
+    """Resolved incidents (drills excluded) opened since `since`, each with the title of an
+    action that fixed it (verified), for the "similar incidents" hint."""
+    rows = (
+        await session.scalars(
+            select(Incident).where(
+                Incident.id != excluding,
+                Incident.status == Status.RESOLVED.value,
+                Incident.opened_at >= since,
+                Incident.is_drill.is_(False),
+            )
+        )
+    ).all()
+    past = []
+    for r in rows:
+        fixed = (
+            await session.scalars(
+                select(ActionRunRow.title).where(
+                    ActionRunRow.incident_id == r.id, ActionRunRow.verify_passed.is_(True)
+                )
+            )
+        ).first()
+        past.append(
+            PastIncident(
+                r.id, r.title, r.service, r.opened_at, r.resolved_at, r.mitigated_at, fixed
+            )
+        )
+    return past
+
+
 async def link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any) -> bool:
     """Attach a PagerDuty incident; False when it is already linked (a redelivery). A title
     longer than its column (PagerDuty allows longer ones) is clipped, not refused."""
@@ -100,6 +150,12 @@ async def move_or_link_pagerduty(session: AsyncSession, incident_id: int, **fiel
         await link_pagerduty(session, incident_id, **fields)
     else:
         existing.incident_id = incident_id
+
+
+async def pagerduty_service_id(session: AsyncSession, pd_incident_id: str) -> str | None:
+    """The PagerDuty service of a linked PagerDuty incident (None when unlinked or unknown)."""
+    query = select(PagerDutyLink.service_id).where(PagerDutyLink.pd_incident_id == pd_incident_id)
+    return await session.scalar(query)
 
 
 async def pagerduty_links(session: AsyncSession, incident_id: int) -> list[PagerDutyLink]:

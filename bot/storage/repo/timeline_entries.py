@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +56,25 @@ async def remove_entry(session: AsyncSession, incident_id: int, source_key: str)
         return False
     await session.delete(row)
     return True
+
+
+async def has_entry(session: AsyncSession, incident_id: int, source_key: str) -> bool:
+    """Whether this source key already produced an entry on the incident's timeline."""
+    query = select(TimelineRow.id).where(
+        TimelineRow.incident_id == incident_id, TimelineRow.source_key == source_key
+    )
+    return (await session.scalar(query)) is not None
+
+
+async def last_note_at(session: AsyncSession, incident_id: int) -> datetime | None:
+    """When the incident's latest note was made (None when it has none)."""
+    query = select(func.max(TimelineRow.at)).where(
+        TimelineRow.incident_id == incident_id, TimelineRow.kind == TimelineKind.NOTE.value
+    )
+    at = await session.scalar(query)
+    if at is not None and at.tzinfo is None:  # SQLite hands back naive UTC
+        at = at.replace(tzinfo=UTC)
+    return at
 
 
 async def timeline(
