@@ -4,17 +4,19 @@ through 429 storms, lost answers and two senders on one database."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.devstack import DevStack
-from bot.domain.model import Severity
+from bot.domain.model import Severity, utcnow
 from bot.service import cards, incidents
 from bot.service.handlers import register
 from bot.service.runtime import build_runtime
-from bot.storage import outbox
-from bot.storage.tables import OutboxRow
+from bot.slack.sender_ops import METADATA_EVENT
+from bot.storage import outbox_delivery
+from bot.storage.tables import OutboxRow, SlackLaneRow
 from tests.slack.helpers import ALICE, add_people, config
 
 
@@ -147,7 +149,7 @@ async def test_an_announcement_names_the_channel_once_it_exists(
         [opened] = [m for m in announced if f"INC-{number} opened" in m["text"]]
         assert f"join <#{incident_channel(stack, number)}>" in opened["text"]
         async with stack.runtime.db.session() as session:
-            assert await outbox.undelivered(session) == 0
+            assert await outbox_delivery.undelivered(session) == 0
 
 
 async def test_a_channel_created_by_a_call_whose_answer_was_lost_is_adopted(
@@ -162,3 +164,34 @@ async def test_a_channel_created_by_a_call_whose_answer_was_lost_is_adopted(
         assert len(made) == 1, [c["name"] for c in made]  # no "-2" twin
         assert stack.slack.calls("conversations.list")
         assert any(t.startswith(f"INC-{number} Observe") for t in texts(stack, made[0]["id"]))
+
+
+async def test_a_sender_that_died_mid_post_is_not_repeated_by_the_next(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with DevStack(tmp_path, config=config(), database_url=database_url) as stack:
+        add_people(stack)
+        number = await open_quietly(stack)
+        await stack.settle()
+        channel = incident_channel(stack, number)
+        await stack.runtime.sender.stop()
+        await incidents.add_note(stack.runtime, number, "said by the dead", by=ALICE)
+        async with stack.runtime.db.transaction() as session:
+            [item] = (
+                await session.scalars(select(OutboxRow).where(OutboxRow.status == "pending"))
+            ).all()
+            # The dead sender had claimed the lane and posted; its answer never got recorded.
+            lane = await session.get(SlackLaneRow, item.lane)
+            assert lane is not None
+            lane.leased_by, lane.lease_until = "dead-host:1:x", utcnow() - timedelta(seconds=1)
+        await stack.runtime.sender.slack.client.chat_postMessage(
+            channel=channel,
+            text="said by the dead",
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
+        )
+        stack.runtime.sender.start()
+        await stack.settle()
+        assert sum("said by the dead" in t for t in texts(stack, channel)) == 1
+        async with stack.runtime.db.session() as session:
+            done = await session.get(OutboxRow, item.id)
+        assert done is not None and done.status == "sent" and done.result.get("recovered")
