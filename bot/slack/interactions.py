@@ -29,7 +29,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.runtime import Runtime
-from bot.slack.recorder import CHANNELS, JOB_KIND, Also, Locate, Recorder
+from bot.slack.recorder import CHANNELS, FINGERPRINT, JOB_KIND, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,24 @@ async def record(
 ) -> bool:
     """Store the interaction and its job (committed when this returns); False for a
     redelivery. Records arriving together share one transaction (bot.slack.recorder)."""
+    key = interaction_key(body)
+    return await _recorder(rt).record(body, key=key, kind=kind_of(body), locate=locate, also=also)
+
+
+async def remember_request(rt: Runtime, fingerprint: str, kind: str) -> bool:
+    """Store an accepted request's fingerprint (committed with the records arriving along with
+    it); False when it was stored before: a replay."""
+    body = {"kind": kind[:80]}
+    return await _recorder(rt).record(
+        body, key=fingerprint, kind=FINGERPRINT, locate=None, also=None
+    )
+
+
+def _recorder(rt: Runtime) -> Recorder:
     found = rt.extras.get("slack.recorder")
     if not isinstance(found, Recorder):
         found = rt.extras["slack.recorder"] = Recorder(rt, lambda: wake_after_acks(rt))
-    key = interaction_key(body)
-    return await found.record(body, key=key, kind=kind_of(body), locate=locate, also=also)
+    return found
 
 
 async def record_then_ack(
