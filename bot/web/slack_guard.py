@@ -77,7 +77,9 @@ def fingerprint(timestamp: str, signature: str) -> str:
 def _bolt_request(request: Request, raw: str, parsed: payloads.SlackRequest) -> AsyncBoltRequest:
     """Bolt's request for the body read and checked here: Bolt's own parse is replaced by ours
     (it reads a command whose text holds "payload" as an empty body)."""
-    bolt_request = AsyncBoltRequest(body=raw, query=request.url.query, headers=dict(request.headers))
+    bolt_request = AsyncBoltRequest(
+        body=raw, query=request.url.query, headers=dict(request.headers)
+    )
     bolt_request.body = parsed.body
     bolt_request.context = build_async_context(AsyncBoltContext({}), parsed.body)
     return bolt_request

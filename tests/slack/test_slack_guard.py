@@ -39,7 +39,9 @@ async def stored(stack: DevStack) -> tuple[int, int, int]:
     async with stack.runtime.db.session() as session:
         counts = [
             await session.scalar(
-                select(func.count()).select_from(InboundEvent).where(InboundEvent.source != REQUESTS)
+                select(func.count())
+                .select_from(InboundEvent)
+                .where(InboundEvent.source != REQUESTS)
             ),
             await session.scalar(select(func.count()).select_from(Incident)),
             await session.scalar(select(func.count()).select_from(Job)),
