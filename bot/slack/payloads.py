@@ -95,6 +95,9 @@ def _shape_problem(node: dict[str, Any], where: str, depth: int = 0) -> str | No
         value = node.get(key)
         if value is not None and not isinstance(value, str):
             return f"{where}{key} must be a string, not {_type_name(value)}"
+    url = node.get("response_url")
+    if isinstance(url, str) and not url.startswith(("https://", "http://")):
+        return f"{where}response_url is not an http(s) URL"
     text = node.get("text")
     if where in TEXT_HOLDERS and text is not None and not isinstance(text, str):
         return f"{where}text must be a string, not {_type_name(text)}"
@@ -196,6 +199,10 @@ def _kind_of_payload(body: dict[str, Any]) -> SlackRequest:
         view = body.get("view")
         if not isinstance(view, dict) or not isinstance(view.get("callback_id"), str):
             raise Refused("view_submission without a view that has a callback_id")
+        if not isinstance(view.get("type"), str):  # Bolt reads it for every submission
+            raise Refused("view_submission without a view type")
+        if view["type"] == "workflow_step" and not isinstance(body.get("workflow_step"), dict):
+            raise Refused("workflow_step view_submission without its workflow_step")
         problem = _state_problem(view)
         if problem:
             raise Refused(problem)
