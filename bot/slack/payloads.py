@@ -206,8 +206,11 @@ def _kind_of_payload(body: dict[str, Any]) -> SlackRequest:
         problem = _state_problem(view)
         if problem:
             raise Refused(problem)
-    elif kind == "message_action" and not isinstance(body.get("callback_id"), str):
-        raise Refused("message_action without a callback_id")
+    elif kind == "message_action":
+        if not isinstance(body.get("callback_id"), str):
+            raise Refused("message_action without a callback_id")
+        if not body.get("response_url"):  # Slack always sends one: the answer goes there
+            raise Refused("message_action without a response_url")
     return SlackRequest(kind, body, kind in HANDLED_INTERACTIONS)
 
 
@@ -231,7 +234,10 @@ def read(raw: bytes, content_type: str | None, *, slash_command: str) -> SlackRe
     if "payload" in form:
         return _kind_of_payload(body)
     if "command" in form:
-        return SlackRequest("slash_command", body, form["command"] == slash_command)
+        ours = form["command"] == slash_command
+        if ours and not form.get("response_url"):  # Slack always sends one: answers go there
+            raise Refused("slash command without a response_url")
+        return SlackRequest("slash_command", body, ours)
     if form.get("ssl_check"):
         return SlackRequest("ssl_check", body, True)
     raise Refused("form body without a payload or a command")
