@@ -81,6 +81,7 @@ def seed_scenario(stack: DevStack, *, now: datetime) -> Scenario:
         urgency="high",
         created_at=first_alert,
         priority="P2",
+        assignees=[{"id": "PALICE1"}],  # paged: invited to the channel, so a responder
     )
     for minutes, summary in (
         (0, "checkout-api 5xx rate 12% (SLO 1%)"),

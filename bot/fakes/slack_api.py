@@ -102,6 +102,14 @@ class FakeSlack(FakeService):
                 chan["members"].discard(BOT_USER_ID)
             return self.state.public_channel(chan)
 
+    def join(self, channel: str, user: str) -> None:
+        """A person joins a channel on their own (conversations.members lists them)."""
+        with self._lock:
+            cid = self.state.resolve(channel)
+            if cid is None:
+                raise KeyError(channel)
+            self.state.channels[cid]["members"].add(user)
+
     def user_says(self, channel: str, user: str, text: str) -> str:
         """A person posts a message (as if typed in Slack); returns its ts."""
         with self._lock:

@@ -4,7 +4,6 @@ acked and opens it at once."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,7 +15,7 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, context, decide, incidents, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
-from bot.slack import interactions, views
+from bot.slack import authorize, interactions, views
 from bot.slack.context import incident_by_number
 from bot.slack.interactions import Work
 from bot.storage import repo
@@ -29,11 +28,11 @@ def _action(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_value(body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(_action(body).get("value") or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return interactions.json_object(_action(body).get("value"))
+
+
+def _user(body: dict[str, Any]) -> str:
+    return interactions.user_id(body) or ""
 
 
 async def _ephemeral(rt: Runtime, body: dict[str, Any], text: str) -> None:
@@ -48,7 +47,7 @@ async def _ephemeral(rt: Runtime, body: dict[str, Any], text: str) -> None:
 def register(app: AsyncApp, rt: Runtime) -> None:
     # State changes: stored with a job before the ack; the job runs the handler in STORED.
     for action_id in STORED:
-        app.action(action_id)(interactions.stored_listener(rt, _locate))
+        app.action(action_id)(interactions.stored_listener(rt, locate))
     # Answers that open a modal with the trigger_id: acked, then opened at once.
     for action_id, opener in OPENERS.items():
         app.action(action_id)(_opening(rt, opener))
@@ -57,18 +56,29 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 def _opening(rt: Runtime, opener: Work) -> Any:
     async def ack_and_open(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        interactions.after_ack(rt, body, opener(rt, body))
+        interactions.after_ack(rt, body, _checked(rt, body, opener))
 
     return ack_and_open
 
 
-async def _locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
-    """The incident a click is about, for the job's ordering key."""
+async def _checked(rt: Runtime, body: dict[str, Any], opener: Work) -> None:
+    """Open the modal only for a responder clicking in the incident's own channel."""
+    async with rt.db.session() as session:
+        named = await locate(session, body)
+    why = await authorize.click_refusal(rt, body, named)
+    if why is not None:
+        await authorize.tell(rt, body, named, why)
+        return
+    await opener(rt, body)
+
+
+async def locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
+    """The incident a click names: for the job's ordering key and the authorization check."""
     action = _action(body)
-    action_id, value = str(action.get("action_id")), action.get("value") or ""
+    action_id, value = str(action.get("action_id")), str(action.get("value") or "")
     if action_id in ("act_approve", "act_cancel"):  # an action key: "<incident>:<playbook>:…"
         return interactions.number_in(value.split(":", 1)[0])
-    if action_id.startswith(("verdict_", "reminder_snooze_")):
+    if action_id.startswith(("verdict_", "reminder_snooze_")) or action_id == "decide_run":
         payload = _json_value(body)
         return interactions.number_in(payload.get("i", payload.get("incident")))
     if action_id == "pagerduty_split":
@@ -80,7 +90,7 @@ async def _locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
 async def _on_ack(rt: Runtime, body: dict[str, Any]) -> None:
     inc = await incident_by_number(rt, _action(body).get("value"))
     if inc is not None:
-        await acknowledge_everywhere(rt, inc.number, body["user"]["id"])
+        await acknowledge_everywhere(rt, inc.number, _user(body))
         await context.observe(rt, inc.number)
 
 
@@ -88,21 +98,21 @@ async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
     value = _json_value(body)
     number, playbook_id = value.get("i"), value.get("p")
     inc = await incident_by_number(rt, number)
-    if inc is None or not playbook_id:
+    if inc is None or not isinstance(playbook_id, str) or not playbook_id:
         return
     try:
         suggestion = await decide.resolve_choice(rt, inc.number, playbook_id)
     except PlaybookError as exc:
         await _ephemeral(rt, body, f"Cannot run that now: {exc}")
         return
-    message_ts = (body.get("container") or {}).get("message_ts")
+    message_ts = str((body.get("container") or {}).get("message_ts") or "")[:40]
     try:
         row = await act.prepare(
             rt,
             inc.number,
             suggestion,
             key=act.action_key(inc.number, playbook_id, message_ts),
-            requested_by=body["user"]["id"],
+            requested_by=_user(body),
         )
     except act.NotAllowed as exc:
         await _ephemeral(rt, body, str(exc))
@@ -110,20 +120,22 @@ async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
     modal = views.confirm_action(
         inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
     )
-    await rt.slack.open_view(body["trigger_id"], modal)
+    await rt.slack.open_view(body.get("trigger_id") or "", modal)
 
 
 async def _on_other(rt: Runtime, body: dict[str, Any]) -> None:
     inc = await incident_by_number(rt, _action(body).get("value"))
     if inc is not None:
         choices = [(p.title, p.id) for p in rt.playbooks]
-        await rt.slack.open_view(body["trigger_id"], views.other_decision_modal(inc, choices))
+        await rt.slack.open_view(
+            body.get("trigger_id") or "", views.other_decision_modal(inc, choices)
+        )
 
 
 async def _on_resolve(rt: Runtime, body: dict[str, Any]) -> None:
     inc = await incident_by_number(rt, _action(body).get("value"))
     if inc is not None:
-        await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
+        await rt.slack.open_view(body.get("trigger_id") or "", views.resolve_modal(inc))
 
 
 async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:
@@ -131,7 +143,7 @@ async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:
     from bot.service.pagerduty_split import split_out
 
     pd_id = _action(body).get("value") or ""
-    if await split_out(rt, pd_id, by=body["user"]["id"]) is None:
+    if await split_out(rt, pd_id, by=_user(body)) is None:
         await _ephemeral(rt, body, "That PagerDuty incident is not attached here any more.")
 
 
@@ -143,7 +155,7 @@ async def _on_approve(rt: Runtime, body: dict[str, Any]) -> None:
     if row is None:
         return
     playbook = decide.find_playbook(rt, row.playbook_id)
-    user = body["user"]["id"]
+    user = _user(body)
     try:
         status = await act.approve(
             rt,
@@ -160,7 +172,7 @@ async def _on_approve(rt: Runtime, body: dict[str, Any]) -> None:
         await _ephemeral(rt, body, f"{row.title} was cancelled; nothing to approve.")
         return
     channel = (body.get("container") or {}).get("channel_id")
-    message_ts = (body.get("container") or {}).get("message_ts")
+    message_ts = str((body.get("container") or {}).get("message_ts") or "")[:40]
     if status == "queued" and channel and message_ts:
         # The Approve button has done its job: show who approved instead.
         first = (row.approved_by or [None])[0]
@@ -168,15 +180,28 @@ async def _on_approve(rt: Runtime, body: dict[str, Any]) -> None:
         await rt.slack.update(channel, message_ts, text, blocks)
 
 
+def _reminder(value: dict[str, Any]) -> dict[str, Any] | None:
+    """The reminder payload a snooze button carries, checked field by field."""
+    number = interactions.number_in(value.get("incident"))
+    kind, stage = value.get("kind"), value.get("stage")
+    if number is None or not isinstance(kind, str) or not isinstance(stage, str | None):
+        return None
+    counters = {k: value[k] for k in ("span", "seq") if k in value}
+    if not all(type(c) is int and 0 <= c < 2**40 for c in counters.values()):
+        return None
+    known = {"stage": stage[:20]} if stage is not None else {}
+    return {"incident": number, "kind": kind[:20], **known, **counters}
+
+
 def _snoozer(minutes: int) -> Work:
     async def snooze(rt: Runtime, body: dict[str, Any]) -> None:
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
-        payload = _json_value(body)
-        if not channel or not ts or "incident" not in payload:
+        payload = _reminder(_json_value(body))
+        if not channel or not ts or payload is None:
             return
-        user = body["user"]["id"]
-        if await reminders.snooze(rt, payload, minutes, message_ts=ts):
+        user = _user(body)
+        if await reminders.snooze(rt, payload, minutes, message_ts=ts[:40]):
             original = (body.get("message") or {}).get("text") or "Reminder"
             text, blocks = views.reminder_snoozed(original, minutes=minutes, by=user)
             await rt.slack.update(channel, ts, text, blocks)
@@ -186,7 +211,7 @@ def _snoozer(minutes: int) -> Work:
 
 async def _on_cancel(rt: Runtime, body: dict[str, Any]) -> None:
     """Withdraw a high-risk action still waiting for its second approver."""
-    user = body["user"]["id"]
+    user = _user(body)
     try:
         title = await act.cancel(rt, _action(body).get("value") or "", user=user)
     except act.NotAllowed as exc:
@@ -202,7 +227,7 @@ def _stage_mover(stage: Stage) -> Work:
     async def move(rt: Runtime, body: dict[str, Any]) -> None:
         inc = await incident_by_number(rt, _action(body).get("value"))
         if inc is not None:
-            await incidents.move_stage(rt, inc.number, stage, by=body["user"]["id"])
+            await incidents.move_stage(rt, inc.number, stage, by=_user(body))
 
     return move
 
@@ -210,25 +235,26 @@ def _stage_mover(stage: Stage) -> Work:
 def _verdict_marker(verdict: Verdict) -> Work:
     async def mark(rt: Runtime, body: dict[str, Any]) -> None:
         value = _json_value(body)
-        user = body["user"]["id"]
+        number, change_id = interactions.number_in(value.get("i")), value.get("c")
+        if number is None or not isinstance(change_id, str):
+            return
+        user = _user(body)
         async with rt.db.transaction() as session:
-            change = await repo.set_verdict(
-                session, int(value.get("i", 0)), str(value.get("c", "")), verdict, user
-            )
+            change = await repo.set_verdict(session, number, change_id, verdict, user)
             if change is not None:
                 label = verdict.value.replace("_", " ")
                 await repo.add_entry(
                     session,
-                    int(value["i"]),
+                    number,
                     TimelineKind.CHANGE_VERDICT,
                     f"Marked {change.summary} as {label}",
                     actor=user,
-                    data={"change": value["c"], "verdict": verdict.value},
+                    data={"change": change_id, "verdict": verdict.value},
                 )
         if change is None:
             return
-        await context.repost_orient(rt, int(value["i"]))
-        await cards.refresh(rt, int(value["i"]))
+        await context.repost_orient(rt, number)
+        await cards.refresh(rt, number)
 
     return mark
 

@@ -50,10 +50,17 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
 
 
 def _report_failure(rt: Runtime) -> Any:
-    """A listener that raised before its ack: Slack gets a 500, the person is told."""
+    """A listener raised. Before its ack: Slack gets a 500 (nothing was stored). After it: the
+    ack already given goes out at once. Either way the person is told, after the answer."""
 
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        await interactions.report_failure(rt, body, error)
+    async def on_error(
+        error: Exception, body: Any, request: AsyncBoltRequest
+    ) -> BoltResponse | None:
+        interactions.report_after_ack(rt, body if isinstance(body, dict) else {}, error)
+        acked = request.context.ack.response
+        if acked is None:
+            return None
+        return BoltResponse(status=acked.status, body=acked.body, headers=acked.headers)
 
     return on_error
 

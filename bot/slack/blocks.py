@@ -127,16 +127,26 @@ def modal(
     }
 
 
-def view_values(view: dict[str, Any]) -> dict[str, str | None]:
-    """Flatten a submitted view's state: block_id -> value (text or selected option)."""
+def view_values(view: Any) -> dict[str, str | None]:
+    """Flatten a submitted view's state: block_id -> value (text or selected option). Whatever
+    is not shaped like Slack's state (not an object, a value that is not text) is left out."""
     values: dict[str, str | None] = {}
-    for block_id, inputs in view.get("state", {}).get("values", {}).items():
+    state = view.get("state") if isinstance(view, dict) else None
+    blocks = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(blocks, dict):
+        return values
+    for block_id, inputs in blocks.items():
+        if not isinstance(inputs, dict):
+            continue
         for element in inputs.values():
+            if not isinstance(element, dict):
+                continue
             if element.get("type") == "static_select":
-                option = element.get("selected_option") or {}
-                values[block_id] = option.get("value")
+                option = element.get("selected_option")
+                value = option.get("value") if isinstance(option, dict) else None
             elif element.get("type") == "users_select":
-                values[block_id] = element.get("selected_user")
+                value = element.get("selected_user")
             else:
-                values[block_id] = element.get("value")
+                value = element.get("value")
+            values[block_id] = value if isinstance(value, str) else None
     return values

@@ -39,6 +39,19 @@ MAX_TEXT = 2500
 MAX_METADATA = 3000  # Slack's limit for a view's private_metadata
 
 
+_ID = re.compile(r"[A-Z0-9]{1,40}")
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,8}")
+
+
+def _slack_id(value: object) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _slack_ts(value: object) -> bool:
+    """A message ts as Slack writes them ("1700000000.000100"): what slack_time can read."""
+    return isinstance(value, str) and _TS.fullmatch(value) is not None
+
+
 def source_key(channel: str, ts: str) -> str:
     return f"slack:{channel}:{ts}"
 
@@ -118,7 +131,7 @@ def _pin_target(rt: Runtime, body: dict[str, Any]) -> tuple[str, str] | None:
     if not _is_pin(rt, event) or item.get("type") != "message":
         return None
     channel, ts = item.get("channel"), item.get("ts")
-    return (str(channel), str(ts)) if channel and ts else None
+    return (channel, ts) if _slack_id(channel) and _slack_ts(ts) else None
 
 
 async def on_reaction_added(rt: Runtime, body: dict[str, Any]) -> None:
@@ -176,13 +189,14 @@ async def run_pin(rt: Runtime, payload: dict[str, Any]) -> None:
 
 
 async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
-    channel = (body.get("channel") or {}).get("id") or ""
+    channel = interactions.channel_id(body) or ""
     message = body.get("message") or {}
     ts = message.get("ts") or body.get("message_ts") or ""
-    user = (body.get("user") or {}).get("id")
+    user = interactions.user_id(body)
     author = message.get("user") or message.get("bot_id")
-    text = message.get("text") or ""
-    if not channel or not ts:
+    author = author if isinstance(author, str) else None
+    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    if not _slack_id(channel) or not _slack_ts(ts):
         return
     inc = await incident_in_channel(rt, channel)
     if inc is not None:
@@ -220,15 +234,15 @@ async def run_shortcut(rt: Runtime, body: dict[str, Any]) -> None:
 async def on_pick(rt: Runtime, body: dict[str, Any]) -> None:
     """The `slack.interaction` job of a submitted incident picker."""
     view = body.get("view") or {}
-    meta = json.loads(view.get("private_metadata") or "{}")
+    meta = interactions.json_object(view.get("private_metadata"))
     inc = await incident_by_number(rt, view_values(view).get("incident"))
-    channel, ts = meta.get("c") or "", meta.get("t") or ""
-    if inc is None or not channel or not ts:
+    channel, ts, author, text = (meta.get(k) for k in ("c", "t", "a", "x"))
+    if inc is None or not _slack_id(channel) or not _slack_ts(ts):
         return
-    user = (body.get("user") or {}).get("id")
-    added = await capture(
-        rt, inc, channel=channel, ts=ts, author=meta.get("a"), text=meta.get("x") or "", by=user
-    )
+    author = author if isinstance(author, str) else None
+    text = text[:MAX_TEXT] if isinstance(text, str) else ""
+    user = interactions.user_id(body)
+    added = await capture(rt, inc, channel=channel, ts=ts, author=author, text=text, by=user)
     if added:
         await _confirm(rt, channel, ts)
         await cards.say_now(rt, inc.number, render("timeline_captured", by=user, source=channel))

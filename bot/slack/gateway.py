@@ -133,6 +133,20 @@ class SlackGateway:
         found = (response.get("messages") or [None])[0]
         return found if isinstance(found, dict) and found.get("ts") == ts else None
 
+    async def is_member(self, channel: str, user: str, *, pages: int = 20) -> bool:
+        """`user` is a member of the channel (conversations.members, page by page)."""
+        cursor = None
+        for _ in range(pages):
+            response = await self.client.conversations_members(
+                channel=channel, cursor=cursor, limit=1000
+            )
+            if user in (response.get("members") or []):
+                return True
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return False
+        return False
+
     async def lookup_user_by_email(self, email: str) -> str | None:
         try:
             response = await self.client.users_lookupByEmail(email=email)

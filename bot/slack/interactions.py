@@ -26,15 +26,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import json_values
 from bot.service.runtime import Runtime
-from bot.slack.recorder import CHANNELS, JOB_KIND, Also, Locate, Recorder
+from bot.slack.context import number_in
+from bot.slack.recorder import CHANNELS, FINGERPRINT, JOB_KIND, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JOB_KIND", "interaction_key", "record", "record_then_ack", "run"]
+__all__ = ["JOB_KIND", "interaction_key", "number_in", "record", "record_then_ack", "run"]
 
 MAX_KEY = 200  # inbound_events.dedup_key
 AFTER_ACK_WAIT = 0.25  # longest an answer waits for other requests' acks
@@ -43,15 +46,25 @@ Work = Callable[[Runtime, dict[str, Any]], Awaitable[None]]
 Listener = Callable[..., Awaitable[None]]
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _field(body: dict[str, Any], key: str, inner: str) -> str | None:
+    """body[key][inner] when body[key] is an object, else body[key] itself when it is text."""
+    value = body.get(key)
+    return _text(value.get(inner)) if isinstance(value, dict) else _text(value)
+
+
 def user_id(body: dict[str, Any]) -> str | None:
-    return (body.get("user") or {}).get("id") or body.get("user_id")
+    return _field(body, "user", "id") or _text(body.get("user_id"))
 
 
 def channel_id(body: dict[str, Any]) -> str | None:
     return (
-        (body.get("channel") or {}).get("id")
-        or (body.get("container") or {}).get("channel_id")
-        or body.get("channel_id")
+        _field(body, "channel", "id")
+        or _field(body, "container", "channel_id")
+        or _text(body.get("channel_id"))
     )
 
 
@@ -91,11 +104,24 @@ async def record(
 ) -> bool:
     """Store the interaction and its job (committed when this returns); False for a
     redelivery. Records arriving together share one transaction (bot.slack.recorder)."""
+    key = interaction_key(body)
+    return await _recorder(rt).record(body, key=key, kind=kind_of(body), locate=locate, also=also)
+
+
+async def remember_request(rt: Runtime, fingerprint: str, kind: str) -> bool:
+    """Store an accepted request's fingerprint (committed with the records arriving along with
+    it); False when it was stored before: a replay."""
+    body = {"kind": kind[:80]}
+    return await _recorder(rt).record(
+        body, key=fingerprint, kind=FINGERPRINT, locate=None, also=None
+    )
+
+
+def _recorder(rt: Runtime) -> Recorder:
     found = rt.extras.get("slack.recorder")
     if not isinstance(found, Recorder):
         found = rt.extras["slack.recorder"] = Recorder(rt, lambda: wake_after_acks(rt))
-    key = interaction_key(body)
-    return await found.record(body, key=key, kind=kind_of(body), locate=locate, also=also)
+    return found
 
 
 async def record_then_ack(
@@ -139,11 +165,16 @@ async def by_channel(session: AsyncSession, body: dict[str, Any]) -> int | None:
     return number
 
 
-def number_in(value: Any) -> int | None:
+def json_object(text: Any) -> dict[str, Any]:
+    """A button value or private_metadata the bot wrote as a JSON object; {} for anything
+    else (strict decoding: no depth, NUL or 64-bit surprises reach the handlers)."""
+    if not isinstance(text, str) or not text:
+        return {}
     try:
-        return int(str(value).upper().removeprefix("INC-"))
-    except (TypeError, ValueError):
-        return None
+        value = json_values.decode(text.encode("utf-8"))
+    except json_values.BodyError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 # ---- the job ------------------------------------------------------------------------------
@@ -160,7 +191,13 @@ async def run(rt: Runtime, payload: dict[str, Any]) -> None:
     if work is None:
         log.warning("no handler for stored Slack interaction %s", interaction_key(body))
         return
+    from bot.slack import authorize  # late: it imports this module
+
     try:
+        number, why = await authorize.stored_refusal(rt, body)
+        if why is not None:  # not this person's incident, or not from its channel
+            await authorize.tell(rt, body, number, why)
+            return
         await work(rt, body)
     except Exception as exc:  # told to the user, like a listener failing; not retried
         await report_failure(rt, body, exc)
@@ -252,8 +289,12 @@ def after_ack(rt: Runtime, body: dict[str, Any], work: Coroutine[Any, Any, None]
         except Exception as exc:
             await report_failure(rt, body, exc)
 
+    _track(rt, finish())
+
+
+def _track(rt: Runtime, work: Coroutine[Any, Any, None]) -> None:
     tasks = _tasks(rt)
-    task = asyncio.create_task(finish())
+    task = asyncio.create_task(work)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 
@@ -269,9 +310,28 @@ def after_ack_running(rt: Runtime) -> int:
     return len(_tasks(rt))
 
 
+def log_failure(error: Exception) -> None:
+    """A refusal by Slack (an expired trigger_id, a user not in the channel) is not our bug:
+    a warning with Slack's error; anything else is an error with its traceback."""
+    if isinstance(error, SlackApiError):
+        log.warning("Slack refused a listener's call: %s", error.response.get("error"))
+    else:
+        log.error("Slack listener failed: %s", error, exc_info=error)
+
+
 async def report_failure(rt: Runtime, body: dict[str, Any], error: Exception) -> None:
     """A listener or its job raised: log it and tell the person who acted."""
-    log.error("Slack listener failed: %s", error, exc_info=error)
+    log_failure(error)
+    await _tell_failure(rt, body, error)
+
+
+def report_after_ack(rt: Runtime, body: dict[str, Any], error: Exception) -> None:
+    """Log it now, tell the person in a tracked task: the answer to Slack does not wait."""
+    log_failure(error)
+    _track(rt, _tell_failure(rt, body, error))
+
+
+async def _tell_failure(rt: Runtime, body: dict[str, Any], error: Exception) -> None:
     user, channel = user_id(body), channel_id(body)
     if not (user and channel):
         return

@@ -3,7 +3,6 @@ a valid submission is stored before its ack and handled by its `slack.interactio
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -15,7 +14,7 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
-from bot.slack import events, interactions, views
+from bot.slack import authorize, events, interactions, views
 from bot.slack.blocks import view_values
 from bot.slack.interactions import Work
 from bot.storage import repo
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     for callback_id in ("resolve", "postmortem_edit", events.PICK_VIEW):
-        app.view(callback_id)(interactions.stored_listener(rt, _locate))
+        app.view(callback_id)(interactions.stored_listener(rt, locate))
 
     @app.view("declare")
     async def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -43,14 +42,31 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         await _other(rt, ack, body, view)
 
 
-async def _locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
-    """The incident a submission is about, for the job's ordering key."""
+async def locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
+    """The incident a submission names: for the job's ordering key and the authorization."""
     view = body.get("view") or {}
     if view.get("callback_id") == events.PICK_VIEW:
         return interactions.number_in(view_values(view).get("incident"))
     if view.get("callback_id") == "act_confirm":  # an action key: "<incident>:<playbook>:…"
-        key = str(json.loads(view.get("private_metadata") or "{}").get("k", ""))
-        return interactions.number_in(key.split(":", 1)[0])
+        return interactions.number_in(_action_key(view).split(":", 1)[0])
+    return interactions.number_in(view.get("private_metadata"))
+
+
+def _meta(view: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object the bot put in private_metadata ({} when it is anything else)."""
+    return interactions.json_object(view.get("private_metadata"))
+
+
+def _action_key(view: dict[str, Any]) -> str:
+    key = _meta(view).get("k")
+    return key if isinstance(key, str) else ""
+
+
+def _user(body: dict[str, Any]) -> str:
+    return interactions.user_id(body) or ""
+
+
+def _number(view: dict[str, Any]) -> int | None:
     return interactions.number_in(view.get("private_metadata"))
 
 
@@ -63,28 +79,29 @@ async def _declared(rt: Runtime, body: dict[str, Any]) -> None:
         severity=Severity.parse(values.get("severity") or "SEV3"),
         service=values.get("service"),
         description=values.get("description"),
-        declared_by=body["user"]["id"],
+        declared_by=_user(body) or None,
         origin_channel=view.get("private_metadata") or None,
     )
 
 
 async def _resolved(rt: Runtime, body: dict[str, Any]) -> None:
     view = body["view"]
+    number = _number(view)
+    if number is None:
+        return
     values = view_values(view)
-    await resolve_everywhere(
-        rt,
-        int(view["private_metadata"]),
-        body["user"]["id"],
-        fields={k: values.get(k) for k in ("summary", "impact", "root_cause")},
-    )
+    fields = {k: values.get(k) for k in ("summary", "impact", "root_cause")}
+    await resolve_everywhere(rt, number, _user(body), fields=fields)
 
 
 async def _postmortem_edited(rt: Runtime, body: dict[str, Any]) -> None:
     view = body["view"]
     values = view_values(view)
-    number = int(view["private_metadata"])
+    number = _number(view)
+    if number is None:
+        return
     fields = {k: values.get(k) for k in postmortems.EDITABLE}
-    if await postmortems.update_fields(rt, number, fields, by=body["user"]["id"]):
+    if await postmortems.update_fields(rt, number, fields, by=_user(body)):
         await postmortems.publish(rt, number, announce=False)
 
 
@@ -93,16 +110,21 @@ async def _confirm(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, 
     if await interactions.seen(rt, body):  # a redelivery: approved once already
         await ack()
         return
-    meta = json.loads(view.get("private_metadata") or "{}")
-    key = meta.get("k", "")
-    user = body["user"]["id"]
+    meta = _meta(view)
+    key = _action_key(view)
+    user = _user(body)
     async with rt.db.session() as session:
-        row = await repo.action_run(session, key)
+        row = await repo.action_run(session, key) if key else None
     playbook = decide.find_playbook(rt, row.playbook_id) if row else None
     if row is None or playbook is None:
         await ack(
             response_action="errors", errors={"reason": "This action expired; pick it again."}
         )
+        return
+    why = await authorize.submission_refusal(rt, body, row.incident_id)
+    if why is not None:  # before anything is approved: nothing runs
+        await ack(response_action="errors", errors={"reason": why[:150]})
+        interactions.after_ack(rt, body, authorize.tell(rt, body, row.incident_id, why))
         return
     reason = (view_values(view).get("reason") or "").strip()
     # Database work only before the ack (role check, approval, queued run): Slack gives a
@@ -114,7 +136,7 @@ async def _confirm(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, 
             user=user,
             reason=reason,
             roles_required=list(playbook.requires.roles),
-            evidence=meta.get("e", []),
+            evidence=_evidence(meta),
         )
     except act.NotAllowed as exc:
         # The modal error is only seen while the modal is open; the ephemeral stays.
@@ -127,7 +149,12 @@ async def _confirm(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, 
             errors={"reason": "This action was cancelled; pick it again from Decide."},
         )
         return
-    await interactions.record_then_ack(rt, ack, body, locate=_locate)
+    await interactions.record_then_ack(rt, ack, body, locate=locate)
+
+
+def _evidence(meta: dict[str, Any]) -> list[str]:
+    found = meta.get("e")
+    return [e for e in found if isinstance(e, str)][:20] if isinstance(found, list) else []
 
 
 async def _refused(rt: Runtime, number: int, user: str, why: str) -> None:
@@ -138,10 +165,10 @@ async def _refused(rt: Runtime, number: int, user: str, why: str) -> None:
 
 async def _confirmed(rt: Runtime, body: dict[str, Any]) -> None:
     """After the first of two approvals: ask for the second one in the channel."""
-    key = json.loads(body["view"].get("private_metadata") or "{}").get("k", "")
-    user = body["user"]["id"]
+    key = _action_key(body["view"])
+    user = _user(body)
     async with rt.db.session() as session:
-        row = await repo.action_run(session, key)
+        row = await repo.action_run(session, key) if key else None
     if row is None or row.status != "awaiting_approval" or list(row.approved_by) != [user]:
         return
     text, blocks = views.needs_second_approval(row.title, key, user)
@@ -150,10 +177,13 @@ async def _confirmed(rt: Runtime, body: dict[str, Any]) -> None:
 
 async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
     values = view_values(view)
-    number = int(view["private_metadata"])
-    user = body["user"]["id"]
+    number = _number(view)
+    user = _user(body)
     own = (values.get("decision") or "").strip()
     playbook_id = values.get("playbook")
+    if number is None:
+        await ack()  # not a modal the bot opened: nothing to decide on
+        return
     if not own and not playbook_id:
         await ack(
             response_action="errors",
@@ -161,7 +191,12 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
         )
         return
     if own:
-        await interactions.record_then_ack(rt, ack, body, locate=_locate)
+        await interactions.record_then_ack(rt, ack, body, locate=locate)
+        return
+    why = await authorize.submission_refusal(rt, body, number)
+    if why is not None:  # before a run is prepared
+        await ack(response_action="errors", errors={"playbook": why[:150]})
+        interactions.after_ack(rt, body, authorize.tell(rt, body, number, why))
         return
     # A playbook: its confirmation modal is pushed in the ack; only a pending run is stored.
     try:
@@ -169,10 +204,12 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
     except PlaybookError as exc:
         await ack(response_action="errors", errors={"playbook": str(exc)[:150]})
         return
-    key = act.action_key(number, suggestion.playbook.id, view.get("id"))
+    key = act.action_key(number, suggestion.playbook.id, str(view.get("id") or "")[:40])
     await act.prepare(rt, number, suggestion, key=key, requested_by=user)
     inc = await incidents.load(rt, number)
-    assert inc is not None
+    if inc is None:
+        await ack(response_action="errors", errors={"playbook": f"No incident INC-{number}."})
+        return
     modal = views.confirm_action(
         inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=key
     )
@@ -182,10 +219,13 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
 async def _decided(rt: Runtime, body: dict[str, Any]) -> None:
     view = body["view"]
     values = view_values(view)
+    number = _number(view)
+    if number is None:
+        return
     await decide.record_decision(
         rt,
-        int(view["private_metadata"]),
-        by=body["user"]["id"],
+        number,
+        by=_user(body),
         text=(values.get("decision") or "").strip(),
         reason=values.get("reason") or "",
     )

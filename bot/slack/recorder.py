@@ -28,6 +28,7 @@ JOB_KIND = "slack.interaction"
 GATHER_TURNS = 3  # event-loop turns a transaction waits for more records to join it
 MAX_BATCH = 200
 CHANNELS = "incident_by_channel"  # session.info key: channel id -> incident number
+FINGERPRINT = "fingerprint"  # a record's kind: an accepted request's fingerprint, no job
 
 # Which incident an interaction is about, read inside the recording transaction.
 Locate = Callable[[AsyncSession, dict[str, Any]], Awaitable[int | None]]
@@ -100,7 +101,7 @@ class Recorder:
             return
         for record, added in zip(batch, fresh, strict=True):
             _settle(record, result=added)
-        if any(fresh):
+        if any(a for r, a in zip(batch, fresh, strict=True) if r.kind != FINGERPRINT):
             self.committed()
 
     async def _transaction(self, batch: list[Record]) -> list[bool]:
@@ -110,9 +111,14 @@ class Recorder:
             session.info[CHANNELS] = self.channels
             numbers = [await r.locate(session, r.body) if r.locate else None for r in batch]
             ids = await stored.record_interactions(
-                session, [(r.key, r.kind, r.body) for r in batch]
+                session, [(r.key, r.kind, r.body) for r in batch if r.kind != FINGERPRINT]
             )
+            prints = [(r.key, r.body.get("kind"), {}) for r in batch if r.kind == FINGERPRINT]
+            seen = await stored.record_interactions(session, prints, source=stored.REQUESTS)
             for record, number in zip(batch, numbers, strict=True):
+                if record.kind == FINGERPRINT:
+                    fresh.append(seen.pop(record.key, None) is not None)
+                    continue
                 # pop: a second record with the same key in this batch is a redelivery too
                 inbound = ids.pop(record.key, None)
                 fresh.append(inbound is not None)

@@ -12,6 +12,9 @@ What is never deleted, whatever its age:
   younger than MIN_DEDUP_WINDOW: its (source, dedup_key) is what makes a vendor's redelivery a
   no-op, and PagerDuty retries for up to 48 hours.
 
+The fingerprints of accepted Slack requests (source "slack-request") only stop a replay within
+Slack's 5-minute window: they go once older than REPLAY_KEEP, whatever OODA_RETENTION_DAYS says.
+
 `purge` does the deleting, in batches; `schedule_retention` queues the periodic job (one per
 RUN_EVERY slot, whichever replica queues it first) and `handler` is what runs it. Wiring, in
 bot/service/handlers.py and at start-up:
@@ -32,11 +35,13 @@ from sqlalchemy import delete, func, select
 from bot.domain.model import utcnow
 from bot.storage import jobs, outbox
 from bot.storage.db import Database
+from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job, OutboxRow
 
 JOB_KIND = "storage.retention"
 FINISHED = ("done", "cancelled", "dead")
 MIN_DEDUP_WINDOW = timedelta(days=3)
+REPLAY_KEEP = timedelta(minutes=10)  # Slack refuses a timestamp older than 5 minutes
 RUN_EVERY = timedelta(hours=6)
 BATCH = 1000
 
@@ -93,6 +98,10 @@ async def purge(
     deleted_inbound = await _delete_in_batches(
         db, InboundEvent, _deletable_inbound(inbound_cutoff), batch
     )
+    stale = select(InboundEvent.id).where(
+        InboundEvent.source == REQUESTS, InboundEvent.received_at < now - REPLAY_KEEP
+    )
+    deleted_inbound += await _delete_in_batches(db, InboundEvent, stale, batch)
     delivered = select(OutboxRow.id).where(
         OutboxRow.status.in_(outbox.DONE), OutboxRow.sent_at < cutoff
     )

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -17,16 +16,13 @@ from starlette.routing import Route
 from bot.metrics import counted_webhook
 from bot.service.runtime import Runtime
 from bot.storage import retention
-from bot.web import changes, github, pagerduty
+from bot.web import changes, github, pagerduty, slack_guard
 
 
 def create_app(
     rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True, slack_over_http: bool = True
 ) -> Starlette:
-    slack_handler = AsyncSlackRequestHandler(bolt)
-
-    async def slack_events(request: Request) -> Response:
-        return await slack_handler.handle(request)
+    slack_events = slack_guard.slack_events(rt, bolt)  # verified and parsed before Bolt
 
     async def healthz(request: Request) -> Response:
         try:

@@ -101,6 +101,7 @@ async def open_incident(stack: DevStack) -> Opened:
     await stack.settle()
     channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
     assert channel is not None
+    stack.slack.join(channel["id"], scenario.bob)  # Alice was paged; Bob joins to help
     return Opened(scenario, channel["id"])
 
 

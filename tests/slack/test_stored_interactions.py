@@ -43,6 +43,7 @@ async def paged(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[DevSta
         await stack.settle()
         [inc] = await incidents(stack)
         assert inc.channel_id
+        stack.slack.join(inc.channel_id, ALICE)  # a responder: she joined the channel
         yield stack, inc.channel_id
 
 

@@ -14,6 +14,7 @@ from bot.domain.model import utcnow
 from bot.settings import Settings
 from bot.storage import repo, retention
 from bot.storage.db import Database, upgrade
+from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Job, OutboxRow
 from bot.worker import Worker
 
@@ -123,6 +124,16 @@ async def test_short_retention_still_keeps_the_vendors_retry_window(db: Database
     assert await names(db) == set()  # a finished job has no such window
     with pytest.raises(ValueError):
         await retention.purge(db, days=0)
+
+
+async def test_request_fingerprints_go_after_the_replay_window(db: Database) -> None:
+    for key, age in (("old", timedelta(minutes=11)), ("fresh", timedelta(minutes=4))):
+        async with db.transaction() as session:
+            row = await repo.record_inbound(session, REQUESTS, key, "slash_command", {})
+            assert row is not None
+            row.received_at = NOW - age
+    assert await retention.purge(db, days=14, now=NOW) == retention.Purged(0, 1)
+    assert await inbound_keys(db) == {"fresh"}
 
 
 async def test_scheduled_once_per_slot_and_run_by_the_worker(db: Database) -> None:

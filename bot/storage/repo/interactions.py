@@ -15,10 +15,14 @@ from bot.domain.model import TimelineKind, utcnow
 from bot.storage.tables import InboundEvent, Incident, TimelineRow
 
 SOURCE = "slack-interaction"  # inbound_events.source (Events API deliveries are "slack")
+REQUESTS = "slack-request"  # fingerprints of accepted Slack requests (replay window)
 
 
 async def record_interactions(
-    session: AsyncSession, records: list[tuple[str, str | None, dict[str, Any]]]
+    session: AsyncSession,
+    records: list[tuple[str, str | None, dict[str, Any]]],
+    *,
+    source: str = SOURCE,
 ) -> dict[str, int]:
     """Insert (key, kind, payload) rows in one statement; the ids of those inserted, by key.
     A key stored before (or twice in `records`) is left out: one INSERT … ON CONFLICT DO
@@ -34,7 +38,7 @@ async def record_interactions(
         .values(
             [
                 {
-                    "source": SOURCE,
+                    "source": source,
                     "dedup_key": key,
                     "event_type": kind,
                     "payload": payload,
