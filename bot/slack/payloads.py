@@ -182,6 +182,8 @@ def _kind_of_json(body: dict[str, Any]) -> SlackRequest:
         event = body.get("event")
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise Refused("event_callback without an event object with a type")
+        if not body.get("event_id"):  # what makes Slack's retries of it a no-op
+            raise Refused("event_callback without an event_id")
     if kind == "url_verification" and not isinstance(body.get("challenge"), str):
         raise Refused("url_verification without a challenge")
     return SlackRequest(kind, body, kind in HANDLED_ENVELOPES)

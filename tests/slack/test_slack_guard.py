@@ -105,7 +105,13 @@ async def test_unknown_but_well_formed_requests_are_ignored(stack: DevStack) -> 
     before = await stored(stack)
     bodies = [
         json.dumps({"type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 1}),
-        json.dumps({"type": "event_callback", "event": {"type": "team_join", "user": {}}}),
+        json.dumps(
+            {
+                "type": "event_callback",
+                "event_id": "Ev1",
+                "event": {"type": "team_join", "user": {}},
+            }
+        ),
     ]
     for raw in bodies:
         body = raw.encode()
