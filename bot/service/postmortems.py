@@ -160,7 +160,8 @@ async def update_fields(
 
 # --------------------------------------------------------------------------- follow-ups
 
-_OWNER = re.compile(r"\s+(<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@[\w.\-]+)$")
+# A trailing owner, short enough for followups.owner (a longer word stays in the text).
+_OWNER = re.compile(r"\s+(<@([UW][A-Z0-9]{1,39})(?:\|[^>]*)?>|@[\w.\-]{1,39})$")
 
 
 def parse_followup(text: str) -> tuple[str, str | None]:

@@ -287,7 +287,7 @@ async def _sev(
 
 
 # <@U123> or <@U123|name>, as Slack escapes a mention in command text.
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,39})(?:\|[^>]*)?>$")  # ids fit user columns
 
 
 async def _role(

@@ -194,7 +194,7 @@ async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
     ts = message.get("ts") or body.get("message_ts") or ""
     user = interactions.user_id(body)
     author = message.get("user") or message.get("bot_id")
-    author = author if isinstance(author, str) else None
+    author = author if _slack_id(author) else None
     text = message.get("text") if isinstance(message.get("text"), str) else ""
     if not _slack_id(channel) or not _slack_ts(ts):
         return
@@ -239,7 +239,7 @@ async def on_pick(rt: Runtime, body: dict[str, Any]) -> None:
     channel, ts, author, text = (meta.get(k) for k in ("c", "t", "a", "x"))
     if inc is None or not _slack_id(channel) or not _slack_ts(ts):
         return
-    author = author if isinstance(author, str) else None
+    author = author if _slack_id(author) else None
     text = text[:MAX_TEXT] if isinstance(text, str) else ""
     user = interactions.user_id(body)
     added = await capture(rt, inc, channel=channel, ts=ts, author=author, text=text, by=user)

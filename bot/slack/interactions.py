@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -106,6 +107,11 @@ async def record(
     redelivery. Records arriving together share one transaction (bot.slack.recorder)."""
     key = interaction_key(body)
     return await _recorder(rt).record(body, key=key, kind=kind_of(body), locate=locate, also=also)
+
+
+# The fingerprint of the Slack request being answered (set by bot.web.slack_guard): what does
+# not store the interaction itself (answers, modals opened) stores this before it acts.
+FINGERPRINT_OF_REQUEST: ContextVar[str | None] = ContextVar("slack_request", default=None)
 
 
 async def remember_request(rt: Runtime, fingerprint: str, kind: str) -> bool:
@@ -280,11 +286,17 @@ def _tasks(rt: Runtime) -> set[asyncio.Task[None]]:
 
 
 def after_ack(rt: Runtime, body: dict[str, Any], work: Coroutine[Any, Any, None]) -> None:
-    """Finish a listener's answer after its ack, in a tracked task; failures reach the user."""
+    """Finish a listener's answer after its ack, in a tracked task; failures reach the user.
+    A replayed request (its fingerprint stored before) gets its ack and nothing more."""
+    fingerprint = FINGERPRINT_OF_REQUEST.get()
 
     async def finish() -> None:
         try:
             await acks(rt).quiet()
+            if fingerprint and not await remember_request(rt, fingerprint, kind_of(body)):
+                log.info("ignored a replayed Slack %s", kind_of(body))
+                work.close()
+                return
             await work
         except Exception as exc:
             await report_failure(rt, body, exc)

@@ -14,7 +14,7 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
-from bot.slack import authorize, events, interactions, views
+from bot.slack import authorize, events, interactions, payloads, views
 from bot.slack.blocks import view_values
 from bot.slack.interactions import Work
 from bot.storage import repo
@@ -73,14 +73,20 @@ def _number(view: dict[str, Any]) -> int | None:
 async def _declared(rt: Runtime, body: dict[str, Any]) -> None:
     view = body["view"]
     values = view_values(view)
+    try:
+        severity = Severity.parse(values.get("severity") or "SEV3")
+    except ValueError:  # not one of the form's options
+        severity = Severity.SEV3
+    service = values.get("service")
+    origin = view.get("private_metadata")
     await incidents.open_incident(
         rt,
         title=(values.get("title") or "").strip(),
-        severity=Severity.parse(values.get("severity") or "SEV3"),
-        service=values.get("service"),
+        severity=severity,
+        service=service if rt.config.service(service) else None,  # a catalog service only
         description=values.get("description"),
         declared_by=_user(body) or None,
-        origin_channel=view.get("private_metadata") or None,
+        origin_channel=origin if payloads.SLACK_ID.fullmatch(origin or "") else None,
     )
 
 

@@ -14,6 +14,7 @@ error or retries).
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,10 @@ OBJECTS = (
 # Lists of objects (or null).
 LISTS = ("authorizations", "actions", "response_urls")
 MAX_DEPTH = 4  # how far down the checks follow OBJECTS and LISTS
+# Who acted and where, as the bot stores them (user columns hold 40 characters).
+SLACK_ID = re.compile(r"[A-Z0-9]{1,40}")
+ID_FIELDS = (("user_id",), ("user", "id"), ("channel_id",), ("channel", "id"),
+             ("container", "channel_id"))  # fmt: skip
 
 
 class Refused(ValueError):
@@ -134,6 +139,21 @@ def _shape_problem(node: dict[str, Any], where: str, depth: int = 0) -> str | No
     return None
 
 
+def _id_problem(body: dict[str, Any]) -> str | None:
+    """A user or channel id of the request that is not shaped like Slack's."""
+    for path in ID_FIELDS:
+        value: Any = body
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if path == ("user", "id") and isinstance(body.get("user"), str):
+            value = body["user"]
+        if path == ("channel", "id") and isinstance(body.get("channel"), str):
+            value = body["channel"]
+        if value and not SLACK_ID.fullmatch(value):
+            return f"{'.'.join(path)} is not a Slack id"
+    return None
+
+
 def _state_problem(view: dict[str, Any]) -> str | None:
     """A submitted view's state: values → block id → action id → element object."""
     values = (view.get("state") or {}).get("values")
@@ -182,6 +202,8 @@ def _kind_of_json(body: dict[str, Any]) -> SlackRequest:
         event = body.get("event")
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise Refused("event_callback without an event object with a type")
+        if not body.get("event_id"):  # what makes Slack's retries of it a no-op
+            raise Refused("event_callback without an event_id")
     if kind == "url_verification" and not isinstance(body.get("challenge"), str):
         raise Refused("url_verification without a challenge")
     return SlackRequest(kind, body, kind in HANDLED_ENVELOPES)
@@ -226,7 +248,7 @@ def read(raw: bytes, content_type: str | None, *, slash_command: str) -> SlackRe
         body: dict[str, Any] = _json(text, "body")
     else:
         body = _json(form["payload"], "payload") if "payload" in form else dict(form)
-    problem = _shape_problem(body, "")
+    problem = _shape_problem(body, "") or _id_problem(body)
     if problem:
         raise Refused(problem)
     if is_json:

@@ -8,9 +8,11 @@ Bolt parses a body before it checks its signature, so anyone on the internet cou
    SignatureVerifier): 401, nothing stored and nothing logged with the body;
 3. the body read as Bolt will read it, field types checked (bot.slack.payloads): 400 and why;
 4. a kind no listener takes (another command, a view_closed, an app_rate_limited): 200, ignored;
-5. a replay: the fingerprint of (timestamp, signature) is stored for every accepted request, and
-   one seen before is answered 200 without doing anything. Slack's own retries are signed
-   anew (X-Slack-Retry-Num) and are deduplicated by Slack's ids further on;
+5. a replay (the same timestamp and signature again): what stores the interaction itself is
+   deduplicated by Slack's ids in the body (the same bytes, the same ids); what does not (an
+   answer, a modal opened) stores the request's fingerprint before it acts, after the ack
+   (`interactions.after_ack`), and does nothing when it was there. Slack's own retries are
+   signed anew (X-Slack-Retry-Num) and are recognised by those ids;
 6. Bolt, with the body already read and parsed.
 """
 
@@ -39,7 +41,7 @@ from bot.web import ingest
 
 log = logging.getLogger(__name__)
 
-WINDOW = 300  # seconds: Slack's replay window, and how long a fingerprint matters
+WINDOW = 300  # seconds: how far a request's timestamp may be from now
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
@@ -115,18 +117,17 @@ def slack_events(rt: Runtime, bolt: AsyncApp) -> Callable[[Request], Awaitable[R
             return ingest.error(400, ingest.shown(str(exc), 200))
         except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
             # What payloads.read missed and Bolt stumbles on: still the sender's fault.
-            log.warning("Bolt could not read a Slack %s: %r", "request", exc)
+            log.warning("Bolt could not read a Slack request: %r", exc)
             return ingest.error(400, "a field of the body has the wrong type")
         if not parsed.handled:
             log.debug("ignored a Slack %s", parsed.kind)
             return JSONResponse({"ok": True, "ignored": ingest.shown(parsed.kind)})
         assert timestamp is not None and signature is not None
-        if not await interactions.remember_request(
-            rt, fingerprint(timestamp, signature), parsed.kind
-        ):
-            log.info("ignored a replayed Slack %s", ingest.shown(parsed.kind))
-            return JSONResponse({"ok": True, "replay": True})
-        response = await bolt.async_dispatch(bolt_request)
+        request_print = interactions.FINGERPRINT_OF_REQUEST.set(fingerprint(timestamp, signature))
+        try:
+            response = await bolt.async_dispatch(bolt_request)
+        finally:
+            interactions.FINGERPRINT_OF_REQUEST.reset(request_print)
         if response.status == 404:  # nobody listens (the fallbacks should): not the sender's fault
             return JSONResponse({"ok": True, "ignored": ingest.shown(parsed.kind)})
         return to_starlette_response(response)

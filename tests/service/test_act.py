@@ -234,6 +234,7 @@ async def test_argocd_rollback_refused_while_auto_sync_then_runs(
         await stack.settle()
         opened = opened_channel(stack)
         channel = opened.channel
+        stack.slack.join(channel, alice)  # a responder: in the channel
 
         await stack.click("stage_decide", "1", user=alice, channel=channel)
         await stack.settle()

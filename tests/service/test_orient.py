@@ -368,6 +368,7 @@ async def test_failing_source_is_named_and_the_incident_still_opens(stack: DevSt
     assert orient is not None
     value = verdict_values(orient, "verdict_suspect")[0]
     bob = stack.slack.add_user("bob@example.com", "U0BOB0001", name="bob")
+    stack.slack.join(cid, bob)  # a responder: in the channel
     await stack.click("verdict_suspect", value, user=bob, channel=cid, message_ts=orient["ts"])
     await stack.settle()
     assert "verdict: *suspect*" in orient_changes(stack)[0]
@@ -391,6 +392,7 @@ async def test_verdict_caused_end_to_end(stack: DevStack) -> None:
     orient = card(stack, "INC-1 Orient")
     assert orient is not None
     buttons = verdict_values(orient, "verdict_caused")
+    stack.slack.join(cid, alice)  # a responder: in the channel
     clicked = await stack.click(
         "verdict_caused", buttons[1], user=alice, channel=cid, message_ts=orient["ts"]
     )

@@ -129,6 +129,7 @@ async def test_argocd_history_entry_with_the_deployed_sha_joins_the_github_deplo
     # Argo CD speaks for the linked deploy, so its rollback is on offer.
     orient = card(stack, "INC-1 Orient")
     assert orient is not None
+    stack.slack.join(orient["channel"], "U0ALICE01")  # a responder: in the channel
     await stack.click("stage_decide", "1", user="U0ALICE01", channel=orient["channel"])
     await stack.settle()
     labels = decide_labels(stack)
@@ -181,6 +182,7 @@ async def test_degraded_argocd_revision_ranks_first_and_suggests_an_argocd_rollb
     orient = card(stack, "INC-1 Orient")
     assert orient is not None
     channel = orient["channel"]
+    stack.slack.join(channel, "U0ALICE01")  # a responder: in the channel
     await stack.click("stage_decide", "1", user="U0ALICE01", channel=channel)
     await stack.settle()
     labels = decide_labels(stack)

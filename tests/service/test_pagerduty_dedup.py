@@ -59,6 +59,7 @@ async def test_second_incident_on_same_service_is_attached_then_split_out(
         assert host.status == "triggered"
         assert "PagerDuty: acknowledged on attached #102" in [e.text for e in await timeline(stack)]
 
+        stack.slack.join(host.channel_id, alice)  # a responder: in the channel
         await stack.click("pagerduty_split", "PINC002", user=alice, channel=host.channel_id)
         await stack.settle()
         host, split = await incidents(stack)

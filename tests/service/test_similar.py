@@ -103,6 +103,7 @@ async def test_second_checkout_incident_recalls_the_rollback_that_fixed_the_firs
         assert "last time: Roll back checkout to 9a8b7c6, mitigated in " in orient
 
         second = card(stack, "INC-2 Orient")["channel"]
+        stack.slack.join(second, scenario.alice)  # a responder: in the channel
         await stack.click("stage_decide", "2", user=scenario.alice, channel=second)
         await stack.settle()
         decide2 = card(stack, "INC-2 Decide")

@@ -84,7 +84,8 @@ def bases(*, channel: str, general: str, user: str, response_url: str) -> list[B
 
     submit = sample("slack_view_submission.json") | {"user": click["user"]}
     views: list[tuple[str, str, dict[str, str]]] = [
-        ("declare", general, {"title": "Payments slow", "severity": "SEV2"}),
+        ("declare", general, {"title": "Payments slow", "severity": "SEV2", "service": "checkout",
+                              "description": "since 14:05"}),
         ("resolve", "1", {"summary": "rolled back"}),
         ("postmortem_edit", "1", {"impact": "checkout"}),
         ("decide_other", "1", {"decision": "wait and see"}),

@@ -87,3 +87,16 @@ async def test_state_that_is_not_an_object_is_a_400(stack: DevStack) -> None:
     )
     assert response.status_code == 400
     assert "state" in response.json()["error"]
+
+
+async def test_ids_and_owners_longer_than_their_columns(stack: DevStack) -> None:
+    channel = await declare(stack)
+    long_id = "U" + "Z" * 60
+    response = await stack.command("declare Checkout down", user=long_id, channel=channel)
+    assert response.status_code == 400 and "user_id" in response.json()["error"]
+    owner = "@" + "x" * 60
+    await stack.command(f"followup fix the retries {owner}", user=ALICE, channel=channel)
+    await stack.settle()
+    async with stack.runtime.db.session() as session:
+        [followup] = await repo.followups(session, 1)
+    assert followup.owner is None and owner in followup.text

