@@ -35,7 +35,7 @@ from bot.storage.tables import Job
 
 SERVE = "from bot.cli import main; main()"
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 20.0  # upper bound while waiting for /healthz; never a timed assertion
+STARTUP_SECONDS = 60.0  # upper bound while waiting for /healthz; never a timed assertion
 FIRE_SECONDS = 15.0
 QUIET_SECONDS = 1.5  # after a reminder fired: time for a second worker to (wrongly) fire it too
 # Many reminders due at the same moment keep both workers claiming back to back, so a claim
