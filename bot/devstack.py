@@ -73,9 +73,13 @@ class DevStack:
         return self.rt
 
     def settings(self) -> Settings:
+        return Settings(_env_file=None, **self.environment())  # type: ignore[call-arg]
+
+    def environment(self) -> dict[str, str]:
+        """The bot's settings as environment variables (also for an `ooda serve` child)."""
         config_path = self.workdir / "ooda.yaml"
         config_path.write_text(yaml.safe_dump(self.config_data), encoding="utf-8")
-        values = {
+        return {
             "DATABASE_URL": self.database_url,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -94,11 +98,13 @@ class DevStack:
             "OODA_SOURCE_TIMEOUT": "5",
             "OODA_WORKER_POLL": "0.2",
         } | self.env
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
-    async def start(self) -> DevStack:
+    def start_fakes(self) -> None:
         for fake in (self.slack, self.pagerduty, self.github, self.argocd):
             fake.start()
+
+    async def start(self) -> DevStack:
+        self.start_fakes()
         settings = self.settings()
         await asyncio.to_thread(upgrade, settings.database_url)
         self.rt = build_runtime(settings, config=OodaConfig.model_validate(self.config_data))

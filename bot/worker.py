@@ -58,6 +58,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._running: dict[int, _Running] = {}
+        self._buried_at = -float("inf")  # loop time of the last look for exhausted jobs
         # Set (and replaced) each time a job of this process finishes: drain() waits on it.
         self._progress = asyncio.Event()
 
@@ -136,6 +137,10 @@ class Worker:
     async def _claim(self, limit: int) -> list[_Running]:
         # A job this process still runs (its lease lost meanwhile) blocks its id and its key.
         held_keys = {r.job.ordering_key for r in self._running.values() if r.job.ordering_key}
+        now = asyncio.get_running_loop().time()
+        bury = now - self._buried_at > self.lease.total_seconds() / 2
+        if bury:
+            self._buried_at = now
         claimed = await jobs.claim(
             self.db,
             self.worker_id,
@@ -143,6 +148,7 @@ class Worker:
             lease=self.lease,
             exclude_ids=list(self._running),
             exclude_keys=held_keys,
+            bury=bury,
         )
         started = []
         for job in claimed:

@@ -1,9 +1,9 @@
 """What the bot says in an incident's channel, recorded in the Slack outbox.
 
 Every function here runs inside the caller's transaction, so a message is recorded exactly
-when the state change that caused it commits; bot.slack.sender delivers it (in order, once)
-after the caller's `rt.wake()`. Cards (Observe, Orient, Decide, the live summary, the topic)
-are desired state: recording a newer render replaces what will be sent.
+when the state change that caused it commits; bot.slack.sender delivers it (in order, once),
+woken by that commit. Cards (Observe, Orient, Decide, the live summary, the topic) are desired
+state: recording a newer render replaces what will be sent.
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ async def refresh(rt: Runtime, number: int) -> None:
     """Record the live summary in a transaction of its own, and deliver it."""
     async with rt.db.transaction() as session:
         await refresh_summary(session, number)
-    rt.wake()
 
 
 async def load_view(rt: Runtime, number: int) -> IncidentView | None:
@@ -127,4 +126,3 @@ async def say_now(
     committed (a job's report). `once` keeps a retried job from saying it twice."""
     async with rt.db.transaction() as session:
         await say(session, number, text, blocks, once=once)
-    rt.wake()

@@ -177,14 +177,12 @@ async def _record_observation(
         text, blocks = views.observe(inc, observation, now=utcnow(), declared_by=row.declared_by)
         await cards.show(session, number, "observe", text, blocks)
         declared_by = row.declared_by
-    rt.wake()
     if first:  # the live summary follows the first Orient card (it names the top suspect)
         async with rt.db.transaction() as session:
             opened_text, _ = views.opened(inc, declared_by)
             await incidents.announce(
                 session, rt, inc, opened_text, origin_channel, once="announce-open"
             )
-        rt.wake()
     return inc
 
 
@@ -217,7 +215,6 @@ async def schedule_retry(rt: Runtime, kind: str, number: int, *, failed: bool) -
             ordering_key=incidents.incident_key(number),
             dedup_key=f"retry:{kind}:{number}:{retries + 1}",
         )
-    rt.wake()
 
 
 def _mark_new_alerts(previous: dict[str, Any], observation: dict[str, Any]) -> None:
@@ -329,7 +326,6 @@ async def _rank_and_post(
         )
         await cards.show(session, number, "orient", text, blocks)
         await cards.refresh_summary(session, number)  # names the top suspect
-    rt.wake()
 
 
 async def repost_orient(rt: Runtime, number: int) -> None:
@@ -350,7 +346,6 @@ async def repost_orient(rt: Runtime, number: int) -> None:
             similar=similar,
         )
         await cards.show(session, number, "orient", text, blocks)
-    rt.wake()
 
 
 def _concerns(rt: Runtime, incident_service: str | None, change: Change) -> bool:
@@ -432,7 +427,6 @@ async def orient(
             data={"sources": sorted(tasks.values()), "missing": missing},
             source_key="orient:" + hashlib.sha256(text.encode()).hexdigest()[:32],
         )
-    rt.wake()
     await schedule_retry(rt, "incident.orient", number, failed=bool(failed))
 
 
@@ -466,7 +460,6 @@ async def open_context(rt: Runtime, number: int, origin_channel: str | None = No
         await jobs.schedule_once(
             rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=f"responders:{number}"
         )
-        rt.wake()
     await observe(rt, number, first=True, origin_channel=origin_channel)
     await reminders.stage_started(rt, number)
     await reminders.start_status_updates(rt, number)

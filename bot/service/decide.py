@@ -55,7 +55,6 @@ async def post_suggestions(rt: Runtime, number: int) -> list[Suggestion]:
     text, blocks = views.decide(ctx.incident, suggestions, command=rt.settings.slash_command)
     async with rt.db.transaction() as session:
         await cards.show(session, number, "decide", text, blocks)
-    rt.wake()
     return suggestions
 
 
@@ -128,7 +127,6 @@ async def record_decision(
         await cards.say(
             session, number, render("decision_recorded", by=by, text=text, reason=reason)
         )
-    rt.wake()
 
 
 async def announce_decision(

@@ -98,7 +98,6 @@ async def open_incident(
         number = row.id
     if not is_drill:
         rt.metrics.incidents_opened.labels(severity=severity.label).inc()
-    rt.wake()
     return number
 
 
@@ -125,7 +124,6 @@ async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = N
         if not recorded:  # an incident opened before the outbox existed
             async with rt.db.transaction() as session:
                 await outbox.create_channel(session, number, channel_name(number, inc.title))
-            rt.wake()
     await context.open_context(rt, number, origin_channel)
 
 
@@ -180,7 +178,6 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
         await cards.say(session, number, render("stage_moved", stage=stage.value, by=by))
         await cards.refresh_summary(session, number)
     rt.metrics.observe_closed_spans(repo.closed_spans(session))
-    rt.wake()
     await reminders.stage_started(rt, number)
     return True
 
@@ -204,7 +201,6 @@ async def add_note(
         await cards.say(session, number, render("note_added", by=by, text=text))
         await session.flush()
         entry_id = entry.id
-    rt.wake()
     return entry_id
 
 
@@ -240,7 +236,6 @@ async def acknowledge(
             await repo.move_stage(session, row, Stage.ORIENT, at=at)
         await cards.refresh_summary(session, number)
     rt.metrics.observe_closed_spans(repo.closed_spans(session))
-    rt.wake()
     await reminders.stage_started(rt, number)
     return True
 
@@ -291,7 +286,6 @@ async def resolve(
     rt.metrics.observe_closed_spans(repo.closed_spans(session))
     if not drill:
         rt.metrics.incidents_resolved.labels(severity=severity.label).inc()
-    rt.wake()
     return True
 
 
@@ -319,7 +313,6 @@ async def set_severity(rt: Runtime, number: int, severity: Severity, *, by: str 
         await cards.say(session, number, text)
         await announce(session, rt, inc, text)
         await cards.refresh_summary(session, number)
-    rt.wake()
     await reminders.severity_changed(rt, number)
     return True
 
@@ -361,5 +354,4 @@ async def assign_role(rt: Runtime, number: int, role: str, user: str, *, by: str
         await cards.invite(session, number, [user])
         await cards.say(session, number, render("role_assigned", role=role, user=user, by=by))
         await cards.refresh_summary(session, number)
-    rt.wake()
     return True

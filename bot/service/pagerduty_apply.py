@@ -139,12 +139,9 @@ async def _event_entry(
         )
         if entry is not None:
             await cards.say(session, number, render("pd_event", text=text, who=who))
-    rt.wake()
 
 
-async def _note(
-    rt: Runtime, number: int, content: str, who: str, key: str, at: datetime
-) -> None:
+async def _note(rt: Runtime, number: int, content: str, who: str, key: str, at: datetime) -> None:
     if not content:
         return
     async with rt.db.transaction() as session:
@@ -162,7 +159,6 @@ async def _note(
         )
         if entry is not None:
             await cards.say(session, number, render("pd_note", who=who, text=content))
-    rt.wake()
 
 
 async def _priority(
@@ -189,7 +185,6 @@ async def _priority(
             data={"severity": severity.label, "priority": priority},
         )
         await cards.refresh_summary(session, number)
-    rt.wake()
 
 
 async def _unacknowledge(rt: Runtime, number: int, who: str, key: str, at: datetime) -> None:
@@ -208,7 +203,6 @@ async def _unacknowledge(rt: Runtime, number: int, who: str, key: str, at: datet
             at=at,
         )
         await cards.refresh_summary(session, number)
-    rt.wake()
 
 
 async def reopen(
@@ -240,7 +234,6 @@ async def reopen(
         )
         await cards.refresh_summary(session, number)
     rt.metrics.observe_closed_spans(repo.closed_spans(session))
-    rt.wake()
     # Resolving cancelled every reminder: a reopened incident gets them back.
     await reminders.stage_started(rt, number)
     await reminders.start_status_updates(rt, number)

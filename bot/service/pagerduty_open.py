@@ -51,7 +51,6 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
             )
             await cards.say(session, host.id, text)
     if host is not None:
-        rt.wake()
         await context.observe(rt, host.id)
         return
     await open_for(rt, data, actor=agent(event), source_key=f"pd:{event.get('id')}")

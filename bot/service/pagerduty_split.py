@@ -82,6 +82,5 @@ async def split_out(rt: Runtime, pd_id: str, *, by: str | None) -> int | None:
             inc = repo.to_view(host)
             text = render("pd_split", inc=inc, number=link.pd_number, new_number=number, by=by)
             await cards.say(session, host_number, text)
-    rt.wake()
     await context.observe(rt, host_number)
     return number

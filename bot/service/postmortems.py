@@ -110,7 +110,6 @@ async def publish(
             )
         if announce and inc.resolved_at is not None:
             await _announce_resolved(session, rt, inc, upload, by=resolved_by, resolve=resolve)
-    rt.wake()
 
 
 async def _announce_resolved(
@@ -193,7 +192,6 @@ async def add_followup(
         await cards.say(
             session, number, render_text("followup_added", text=text, owner=owner, by=by)
         )
-    rt.wake()
     return True
 
 

@@ -40,12 +40,9 @@ def _minutes(value: float | None) -> timedelta | None:
 
 
 async def _schedule(rt: Runtime, key: str, payload: dict[str, Any], due_at: datetime) -> bool:
-    added = await jobs.schedule_once(
+    return await jobs.schedule_once(
         rt.db, JOB_KIND, payload, due_at=due_at, dedup_key=key, max_attempts=3
     )
-    if added:
-        rt.worker.wake()
-    return added
 
 
 async def stage_started(rt: Runtime, number: int) -> None:
@@ -138,7 +135,6 @@ async def _say(
     once = "reminder:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     async with rt.db.transaction() as session:
         await cards.say(session, number, text, blocks, once=once)
-    rt.wake()
 
 
 async def severity_changed(rt: Runtime, number: int) -> None:

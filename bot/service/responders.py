@@ -68,7 +68,6 @@ async def invite(rt: Runtime, number: int, pd_user_ids: list[str], *, why: str) 
                 data={"invited": slack_ids, "pd_users": pd_user_ids},
             )
             await cards.say(session, number, render("responders_invited", users=slack_ids, why=why))
-        rt.wake()
         return slack_ids
     except Exception:  # inviting is a courtesy; the incident never waits on it
         log.warning("could not invite responders to INC-%s", number, exc_info=True)
@@ -115,7 +114,6 @@ async def _invite_assignees(
         found = list((await slack_users_for(rt, user_ids(assignees))).values())
         async with rt.db.transaction() as session:
             await cards.invite(session, inc.number, found)
-        rt.wake()
     except Exception:
         log.warning("could not invite PagerDuty assignees to %s", inc.ref, exc_info=True)
     return found

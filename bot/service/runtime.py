@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.catalog import OodaConfig, load_config
 from bot.domain.playbooks import Playbook, default_playbooks_dir, load_playbooks
@@ -14,7 +16,7 @@ from bot.settings import Settings, secret
 from bot.slack.gateway import SlackGateway, build_web_client
 from bot.slack.sender import SlackSender
 from bot.storage import jobs
-from bot.storage.db import Database
+from bot.storage.db import QUEUED, SAID, Database
 from bot.worker import Worker
 from integrations.argocd import ArgoCDClient
 from integrations.github import GitHubClient
@@ -36,10 +38,16 @@ class Runtime:
     extras: dict[str, object] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)  # its own registry, served at /metrics
 
-    def wake(self) -> None:
-        """After a commit that queued jobs or recorded Slack messages: act on them now."""
-        self.worker.wake()
-        self.sender.wake()
+    def __post_init__(self) -> None:
+        self.db.on_commit(self._committed)
+
+    def _committed(self, info: Mapping[str, Any]) -> None:
+        """A commit queued jobs or recorded Slack messages: act on them now, not at the next
+        poll; only the part that has work is woken."""
+        if info.get(QUEUED):
+            self.worker.wake()
+        if info.get(SAID):
+            self.sender.wake()
 
     async def drain(self, timeout: float = 30.0, *, horizon: float = 0.0) -> None:
         """Wait until due jobs ran and the Slack outbox is delivered (tests, the demo)."""

@@ -30,7 +30,6 @@ async def _warn(rt: Runtime, inc: IncidentView, what: str, exc: Exception) -> No
     log.warning("PagerDuty %s failed for %s: %s", what, inc.ref, exc)
     async with rt.db.transaction() as session:
         await cards.say(session, inc.number, render("pd_write_failed", what=what, error=str(exc)))
-    rt.wake()
 
 
 async def _set_pagerduty_status(

@@ -83,7 +83,6 @@ async def queue_pin(rt: Runtime, body: dict[str, Any], payload: dict[str, Any]) 
             ordering_key=f"{JOB_KIND}:{payload['channel']}:{payload['ts']}"[:200],
             dedup_key=f"{JOB_KIND}:{event_id}"[:200] if event_id else None,
         )
-    rt.worker.wake()
     return True
 
 

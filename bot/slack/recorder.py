@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.service.incidents import incident_key
 from bot.service.runtime import Runtime
 from bot.storage import jobs
+from bot.storage.db import QUEUED
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ class Recorder:
                 )
                 rows.append(stored.as_row(session, job))  # all jobs in one statement
             await stored.insert_rows(session, rows)
+            # Not woken by the commit: `committed` wakes the worker once the acks are out.
+            session.info.pop(QUEUED, None)
         return fresh
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from typing import Any
@@ -74,11 +74,20 @@ def _sqlite_begin(conn: Any) -> None:
 
 IMMEDIATE = "sqlite_immediate"
 
+# Flags a transaction sets in `session.info` for the commit hooks: it queued a job, it recorded
+# something for Slack. The runtime wakes the worker or the sender only for what concerns it.
+QUEUED = "ooda.queued"
+SAID = "ooda.said"
+
+CommitHook = Callable[[Mapping[str, Any]], None]
+
 
 def create_engine(url: str) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": 30}
+    else:  # a PostgreSQL connection can die under the pool; a SQLite file cannot
+        kwargs["pool_pre_ping"] = True
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -94,6 +103,16 @@ class Database:
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        self._commit_hooks: list[CommitHook] = []
+
+    def on_commit(self, hook: CommitHook) -> None:
+        """Call `hook(session.info)` after each committed `transaction()`."""
+        self._commit_hooks.append(hook)
+
+    def _committed(self, info: Mapping[str, Any]) -> None:
+        if info.get(QUEUED) or info.get(SAID):
+            for hook in self._commit_hooks:
+                hook(info)
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,14 +126,18 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         if not self.is_sqlite:
-            async with self.sessions() as session, session.begin():
-                yield session
+            async with self.sessions() as session:
+                async with session.begin():
+                    yield session
+                self._committed(session.info)
             return
         # SQLite has one writer at a time. Queueing this process's writers here costs nothing,
         # where leaving it to SQLite's busy handler would make each waiter sleep and poll.
-        async with self._write_lock, self.sessions() as session, session.begin():
-            await session.connection(execution_options={IMMEDIATE: True})
-            yield session
+        async with self._write_lock, self.sessions() as session:
+            async with session.begin():
+                await session.connection(execution_options={IMMEDIATE: True})
+                yield session
+            self._committed(session.info)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain.model import utcnow
-from bot.storage.db import Database
+from bot.storage.db import QUEUED, Database
 from bot.storage.tables import Job
 
 LEASE = timedelta(seconds=30)
@@ -60,6 +60,7 @@ def add_job(
         max_attempts=max_attempts,
     )
     session.add(job)
+    session.info[QUEUED] = True
     return job
 
 
@@ -101,11 +102,15 @@ async def claim(
     lease: timedelta = LEASE,
     exclude_ids: Collection[int] = (),
     exclude_keys: Collection[str] = (),
+    bury: bool = True,
 ) -> list[ClaimedJob]:
     """Claim up to `limit` due jobs. `exclude_ids`/`exclude_keys`: jobs and ordering keys this
-    process still runs (say, after losing a lease), which it must not take again meanwhile."""
+    process still runs (say, after losing a lease), which it must not take again meanwhile.
+    `bury`: first mark dead the expired jobs with no attempts left (a worker does it now and
+    then, not at every claim)."""
     now = utcnow()
-    await _bury_exhausted(db, now)
+    if bury:
+        await _bury_exhausted(db, now)
     earlier = aliased(Job)
     blocked = exists().where(
         and_(
@@ -124,7 +129,6 @@ async def claim(
         .where((Job.ordering_key.is_(None)) | ~blocked)
         .order_by(Job.due_at, Job.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=Job)
     )
     if exclude_ids:
         query = query.where(Job.id.not_in(list(exclude_ids)))
@@ -132,6 +136,12 @@ async def claim(
         query = query.where(
             Job.ordering_key.is_(None) | Job.ordering_key.not_in(list(exclude_keys))
         )
+    if db.is_sqlite:
+        # SQLite has one writer: look without the write lock first, as most claims find nothing.
+        async with db.session() as session:
+            if await session.scalar(query.with_only_columns(Job.id)) is None:
+                return []
+    query = query.with_for_update(skip_locked=True, of=Job)
     claimed: list[ClaimedJob] = []
     async with db.transaction() as session:
         for job in (await session.scalars(query)).all():

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.db import SAID
 from bot.storage.tables import OutboxRow, SlackCardRow, SlackLaneRow
 
 PENDING = ("pending", "sending", "unknown")  # not yet known to be delivered
@@ -51,6 +52,7 @@ async def add_item(
     dedup_key: str | None = None,
 ) -> OutboxRow | None:
     lane = channel_lane(channel) if channel else incident_lane(int(incident or 0))
+    session.info[SAID] = True
     await _ensure_lane(session, lane)
     row = OutboxRow(
         lane=lane,
@@ -114,6 +116,7 @@ async def card(
     """The newest render of a card. The first render takes its place in the channel's order;
     later ones only replace what the sender will chat.update (a burst costs one call)."""
     lane = incident_lane(incident)
+    session.info[SAID] = True
     row = await session.scalar(
         select(SlackCardRow).where(SlackCardRow.incident_id == incident, SlackCardRow.kind == kind)
     )

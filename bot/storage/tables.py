@@ -296,9 +296,7 @@ class OutboxRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # "inc:<n>" (the incident's own channel, which may not exist yet) or "ch:<channel id>".
     lane: Mapped[str] = mapped_column(String(80))
-    incident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE")
-    )
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     channel_id: Mapped[str | None] = mapped_column(String(40))  # None: the incident's channel
     op: Mapped[str] = mapped_column(String(20))
     card: Mapped[str | None] = mapped_column(String(40))  # for op "card": slack_cards.kind

@@ -140,8 +140,6 @@ async def store_change(
         row = await repo.upsert_change(session, change)
         stored_status = row.status
         reoriented = await context.queue_reorient(session, rt, change)
-    if reoriented:
-        rt.worker.wake()
     return StoredChange(change, stored_status, reoriented)
 
 

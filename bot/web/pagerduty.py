@@ -72,5 +72,4 @@ async def receive(request: Request) -> JSONResponse:
         await session.flush()
         key = await ordering_key(session, event, pd_id)
         jobs.add_job(session, "pagerduty.event", {"inbound": row.id}, ordering_key=key)
-    rt.worker.wake()
     return JSONResponse({"ok": True, "accepted": event_type}, status_code=202)

@@ -148,10 +148,8 @@ async def approve(
                 ordering_key=incidents.incident_key(number),
                 max_attempts=1,  # never retried: a rollback must not run twice
             )
-    if queued:
-        # Only database work before this returns: the modal's ack must not wait on Slack. The
-        # action.run job announces the decision in the channel before it runs anything.
-        rt.worker.wake()
+    # Only database work before this returns: the modal's ack must not wait on Slack. The
+    # action.run job announces the decision in the channel before it runs anything.
     return status
 
 

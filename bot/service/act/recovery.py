@@ -54,7 +54,7 @@ async def recover_interrupted(rt: Runtime, *, older_than: timedelta = STALE_RUN_
     interrupted = [key for key in stale if await _interrupt(rt, key)]
     if going:
         due = min(going) + timedelta(minutes=1)
-        added = await jobs.schedule_once(
+        await jobs.schedule_once(
             rt.db,
             MAINTENANCE,
             {"task": INTERRUPTED_RUNS},
@@ -62,8 +62,6 @@ async def recover_interrupted(rt: Runtime, *, older_than: timedelta = STALE_RUN_
             dedup_key=f"maintenance:{INTERRUPTED_RUNS}:{int(due.timestamp())}",
             max_attempts=3,
         )
-        if added:
-            rt.worker.wake()
     return interrupted
 
 
