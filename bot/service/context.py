@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import Change, IncidentView, Status, TimelineKind, utcnow
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 5.0  # a failed source is asked again after 5 s, 10 s, 20 s, … 5 min
 RETRY_MAX_SECONDS = 300.0
-RESPONDERS_JOB = "incident.responders"
+RESPONDERS_JOB = incidents.RESPONDERS_JOB
 
 
 def _problem(exc: BaseException) -> str:
@@ -127,17 +128,23 @@ def _observation(
 
 
 async def observe(
-    rt: Runtime, number: int, *, first: bool = False, origin_channel: str | None = None
+    rt: Runtime,
+    number: int,
+    *,
+    first: bool = False,
+    origin_channel: str | None = None,
+    links: list[Any] | None = None,
 ) -> IncidentView | None:
     """Fetch every linked PagerDuty incident with its alerts and log entries, concurrently;
     record the card once they answered or the deadline passed, and again when late reads
     arrive. A read that failed is retried in the background while the incident is open.
-    `first`: the set-up's Observe, which also records the summary and the announcements."""
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        links = await repo.pagerduty_links(session, number)
-    if row is None:
-        return None
+    `first`: the set-up's Observe, which also records the announcements. `links`: the
+    incident's PagerDuty links, when the caller has just read them."""
+    if links is None:
+        async with rt.db.session() as session:
+            if await repo.get_incident(session, number) is None:
+                return None
+            links = await repo.pagerduty_links(session, number)
     tasks: dict[asyncio.Task[Any], tuple[str, str]] = {}
     missing: list[str] = []
     if links and rt.pagerduty is None:
@@ -147,12 +154,16 @@ async def observe(
     pending: set[asyncio.Task[Any]] = set()
     if tasks:
         _done, pending = await asyncio.wait(tasks, timeout=rt.settings.source_deadline_seconds)
-    inc = await _record_observation(rt, number, links, tasks, missing, first, origin_channel)
+    failed = not pending and any(t.exception() is not None for t in tasks)
+    inc = await _record_observation(
+        rt, number, links, tasks, missing, first, origin_channel, failed=failed
+    )
     if pending:
         await asyncio.wait(pending)
-        inc = await _record_observation(rt, number, links, tasks, missing, False, None)
-    failed = any(t.exception() is not None for t in tasks)
-    await schedule_retry(rt, "incident.observe", number, failed=failed)
+        failed = any(t.exception() is not None for t in tasks)
+        inc = await _record_observation(
+            rt, number, links, tasks, missing, False, None, failed=failed
+        )
     return inc
 
 
@@ -164,7 +175,11 @@ async def _record_observation(
     missing: list[str],
     first: bool,
     origin_channel: str | None,
+    *,
+    failed: bool,
 ) -> IncidentView | None:
+    """The Observe card (and on the first one the announcements) in one transaction; when
+    every read has finished, the retry of failed ones is planned in it too."""
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
         if row is None:
@@ -176,45 +191,66 @@ async def _record_observation(
         inc = repo.to_view(row)
         text, blocks = views.observe(inc, observation, now=utcnow(), declared_by=row.declared_by)
         await cards.show(session, number, "observe", text, blocks)
-        declared_by = row.declared_by
-    if first:  # the live summary follows the first Orient card (it names the top suspect)
-        async with rt.db.transaction() as session:
-            opened_text, _ = views.opened(inc, declared_by)
+        if first:  # the live summary follows the first Orient card (it names the top suspect)
+            opened_text, _ = views.opened(inc, row.declared_by)
             await incidents.announce(
                 session, rt, inc, opened_text, origin_channel, once="announce-open"
             )
+        if not observation["loading"]:
+            await _plan_retry(session, row, "incident.observe", failed=failed)
     return inc
 
 
 async def schedule_retry(rt: Runtime, kind: str, number: int, *, failed: bool) -> None:
     """Try a failed source again later (backoff with jitter), while the incident is open; a
     source that answered resets the backoff."""
+    async with rt.db.session() as session:  # most calls change nothing: no write lock
+        row = await repo.get_incident(session, number)
+        if row is None or not _retry_changes(row, kind, failed=failed):
+            return
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
-        if row is None:
-            return
-        retries = int((row.observation or {}).get("retries", {}).get(kind, 0))
-        if not failed or row.status == Status.RESOLVED.value:
-            if retries:
-                row.observation = {
-                    **(row.observation or {}),
-                    "retries": {**(row.observation or {}).get("retries", {}), kind: 0},
-                }
-            return
+        if row is not None:
+            await _plan_retry(session, row, kind, failed=failed)
+
+
+def _retry_changes(row: Incident, kind: str, *, failed: bool) -> bool:
+    retries = int((row.observation or {}).get("retries", {}).get(kind, 0))
+    if not failed or row.status == Status.RESOLVED.value:
+        return bool(retries)
+    return True
+
+
+async def _plan_retry(session: AsyncSession, row: Incident, kind: str, *, failed: bool) -> None:
+    """Inside the caller's transaction: queue the next try of a failed source (backoff with
+    jitter) while the incident is open, or reset the backoff when the source answered."""
+    if not _retry_changes(row, kind, failed=failed):
+        return
+    retries = int((row.observation or {}).get("retries", {}).get(kind, 0))
+    if not failed or row.status == Status.RESOLVED.value:
         row.observation = {
             **(row.observation or {}),
-            "retries": {**(row.observation or {}).get("retries", {}), kind: retries + 1},
+            "retries": {**(row.observation or {}).get("retries", {}), kind: 0},
         }
-        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries)
-        delay *= 0.5 + random.random() / 2
-        jobs.add_job(
-            session,
-            kind,
-            {"incident": number, "retry": retries + 1},
-            due_at=utcnow() + timedelta(seconds=delay),
-            ordering_key=incidents.incident_key(number),
-            dedup_key=f"retry:{kind}:{number}:{retries + 1}",
-        )
+        return
+    row.observation = {
+        **(row.observation or {}),
+        "retries": {**(row.observation or {}).get("retries", {}), kind: retries + 1},
+    }
+    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries)
+    delay *= 0.5 + random.random() / 2
+    try:  # a concurrent run planned the same try: one is enough, the card still commits
+        async with session.begin_nested():
+            jobs.add_job(
+                session,
+                kind,
+                {"incident": row.id, "retry": retries + 1},
+                due_at=utcnow() + timedelta(seconds=delay),
+                ordering_key=incidents.incident_key(row.id),
+                dedup_key=f"retry:{kind}:{row.id}:{retries + 1}",
+            )
+    except IntegrityError:
+        pass
 
 
 def _mark_new_alerts(previous: dict[str, Any], observation: dict[str, Any]) -> None:
@@ -283,17 +319,24 @@ def change_sources(rt: Runtime, inc: IncidentView) -> tuple[dict[str, Source], l
     return sources, skipped
 
 
-async def _store(rt: Runtime, changes: list[Change]) -> None:
-    if changes:
-        async with rt.db.transaction() as session:
-            for change in changes:
-                await repo.upsert_change(session, change)
-
-
 async def _rank_and_post(
-    rt: Runtime, number: int, missing: list[str], *, window: timedelta
+    rt: Runtime,
+    number: int,
+    missing: list[str],
+    *,
+    window: timedelta,
+    changes: list[Change],
+    outcome: tuple[list[str], list[str]] | None = None,
 ) -> None:
+    """Store what the sources returned, rank, and record the Orient card and the summary, in
+    one transaction. `outcome` (source names, failed sources) once every source finished:
+    the timeline entry and the retry of failed sources commit with the card."""
     async with rt.db.transaction() as session:
+        for change in changes:
+            try:
+                await repo.upsert_change(session, change)
+            except ValueError as exc:  # one malformed vendor record must not hide the others
+                log.warning("change not stored: %s", exc)
         row = await repo.get_incident(session, number)
         assert row is not None
         inc = repo.to_view(row)
@@ -326,6 +369,26 @@ async def _rank_and_post(
         )
         await cards.show(session, number, "orient", text, blocks)
         await cards.refresh_summary(session, number)  # names the top suspect
+        if outcome is not None:
+            sources, failed = outcome
+            await _orient_gathered(session, number, sources, missing)
+            await _plan_retry(session, row, "incident.orient", failed=bool(failed))
+
+
+async def _orient_gathered(
+    session: AsyncSession, number: int, sources: list[str], missing: list[str]
+) -> None:
+    text = "Orient context gathered" + (f"; missing: {'; '.join(missing)}" if missing else "")
+    # Change webhooks re-run Orient often; the timeline keeps one entry per distinct outcome.
+    await repo.add_entry(
+        session,
+        number,
+        TimelineKind.CONTEXT,
+        text,
+        actor="system",
+        data={"sources": sorted(sources), "missing": missing},
+        source_key="orient:" + hashlib.sha256(text.encode()).hexdigest()[:32],
+    )
 
 
 async def repost_orient(rt: Runtime, number: int) -> None:
@@ -395,42 +458,43 @@ async def orient(
     rt: Runtime,
     number: int,
     started: tuple[dict[asyncio.Task[Any], str], list[str]] | None = None,
+    *,
+    inc: IncidentView | None = None,
 ) -> None:
-    inc = await _load(rt, number)
+    """Rank the changes the sources return: the card is recorded when they answered or the
+    deadline passed, and again when late ones arrive. `inc`: the incident, when the caller has
+    just read it."""
     if inc is None:
-        return
+        inc = await _load(rt, number)
+        if inc is None:
+            return
     window = timedelta(hours=rt.config.change_window_hours)
-    tasks, missing = started if started is not None else start_sources(rt, inc)
+    tasks, skipped = started if started is not None else start_sources(rt, inc)
     done: set[asyncio.Task[Any]] = set()
     pending: set[asyncio.Task[Any]] = set()
     if tasks:
         done, pending = await asyncio.wait(tasks, timeout=rt.settings.source_deadline_seconds)
-    failed = await _collect(rt, done, tasks)
-    missing = missing + failed
+    changes, failed = _results(done, tasks)
+    missing = skipped + failed
     late = [f"{tasks[t]} (still loading…)" for t in pending]
-    await _rank_and_post(rt, number, missing + late, window=window)
+    names = list(tasks.values())
+    outcome = None if pending else (names, failed)
+    await _rank_and_post(
+        rt, number, missing + late, window=window, changes=changes, outcome=outcome
+    )
     if pending:
         finished, _ = await asyncio.wait(pending)
-        late_failed = await _collect(rt, finished, tasks)
+        more, late_failed = _results(finished, tasks)
         failed += late_failed
         missing += late_failed
-        await _rank_and_post(rt, number, missing, window=window)
-    text = "Orient context gathered" + (f"; missing: {'; '.join(missing)}" if missing else "")
-    async with rt.db.transaction() as session:
-        # Change webhooks re-run Orient often; the timeline keeps one entry per distinct outcome.
-        await repo.add_entry(
-            session,
-            number,
-            TimelineKind.CONTEXT,
-            text,
-            actor="system",
-            data={"sources": sorted(tasks.values()), "missing": missing},
-            source_key="orient:" + hashlib.sha256(text.encode()).hexdigest()[:32],
+        await _rank_and_post(
+            rt, number, missing, window=window, changes=more, outcome=(names, failed)
         )
-    await schedule_retry(rt, "incident.orient", number, failed=bool(failed))
 
 
-async def _collect(rt: Runtime, done: set[asyncio.Task[Any]], names: dict[Any, str]) -> list[str]:
+def _results(done: set[asyncio.Task[Any]], names: dict[Any, str]) -> tuple[list[Change], list[str]]:
+    """The changes of the sources that answered, and what failed (with why)."""
+    changes: list[Change] = []
     missing = []
     for task in done:
         exc = task.exception()
@@ -438,8 +502,8 @@ async def _collect(rt: Runtime, done: set[asyncio.Task[Any]], names: dict[Any, s
             log.warning("context source %s failed: %s", names[task], _problem(exc))
             missing.append(f"{names[task]} ({_problem(exc)})")
         else:
-            await _store(rt, task.result())
-    return missing
+            changes.extend(task.result())
+    return changes, missing
 
 
 async def _load(rt: Runtime, number: int) -> IncidentView | None:
@@ -448,22 +512,27 @@ async def _load(rt: Runtime, number: int) -> IncidentView | None:
         return repo.to_view(row) if row else None
 
 
-async def open_context(rt: Runtime, number: int, origin_channel: str | None = None) -> None:
-    """The set-up's Observe and Orient, every source started at once: change sources and the
-    responders' lookup run while PagerDuty is read; ranking waits for Observe because it needs
-    the first alert's time."""
-    inc = await _load(rt, number)
-    if inc is None:
-        return
+async def open_context(
+    rt: Runtime,
+    inc: IncidentView,
+    links: list[Any],
+    origin_channel: str | None = None,
+    *,
+    responders_queued: bool = False,
+) -> None:
+    """The set-up's Observe and Orient, every source started at once: change sources run while
+    PagerDuty is read; ranking waits for Observe because it needs the first alert's time. The
+    stall reminders are planned last: nothing reads them for minutes."""
+    number = inc.number
     started = start_sources(rt, inc)
-    if inc.pd_incident_id:  # a job of its own: a slow on-call lookup holds up nothing else
+    if inc.pd_incident_id and not responders_queued:  # opened by an older version
         await jobs.schedule_once(
-            rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=f"responders:{number}"
+            rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=incidents.responders_key(number)
         )
-    await observe(rt, number, first=True, origin_channel=origin_channel)
+    observed = await observe(rt, number, first=True, origin_channel=origin_channel, links=links)
+    await orient(rt, number, started, inc=observed or inc)
     await reminders.stage_started(rt, number)
     await reminders.start_status_updates(rt, number)
-    await orient(rt, number, started)
 
 
 async def invite_responders(rt: Runtime, number: int) -> None:

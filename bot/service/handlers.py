@@ -18,7 +18,9 @@ def register(rt: Runtime) -> None:
         await pagerduty_events.handle(rt, event)
 
     async def setup(payload: dict[str, Any]) -> None:
-        await incidents.setup_channel(rt, payload["incident"], payload.get("origin_channel"))
+        await incidents.setup_channel(
+            rt, payload["incident"], payload.get("origin_channel"), queued=payload.get("queued")
+        )
 
     async def observe(payload: dict[str, Any]) -> None:
         await context.observe(rt, payload["incident"])

@@ -29,8 +29,16 @@ def channel_name(number: int, title: str) -> str:
     return (prefix + slug)[:MAX_CHANNEL].rstrip("-")
 
 
+RESPONDERS_JOB = "incident.responders"  # invite the PagerDuty assignees and on-call
+
+
 def incident_key(number: int) -> str:
     return f"incident:{number}"
+
+
+def responders_key(number: int) -> str:
+    """The responders job's dedup key: one lookup per incident."""
+    return f"responders:{number}"
 
 
 async def open_incident(
@@ -89,10 +97,19 @@ async def open_incident(
         await outbox.create_channel(session, row.id, channel_name(row.id, title))
         if declared_by:
             await cards.invite(session, row.id, [declared_by])
+        queued = ["channel"]
+        if pd_link:  # a job of its own: a slow on-call lookup holds up nothing else
+            jobs.add_job(
+                session,
+                RESPONDERS_JOB,
+                {"incident": row.id},
+                dedup_key=responders_key(row.id),
+            )
+            queued.append("responders")
         jobs.add_job(
             session,
             "incident.setup",
-            {"incident": row.id, "origin_channel": origin_channel},
+            {"incident": row.id, "origin_channel": origin_channel, "queued": queued},
             ordering_key=incident_key(row.id),
         )
         number = row.id
@@ -107,24 +124,36 @@ async def load(rt: Runtime, number: int) -> IncidentView | None:
         return repo.to_view(row) if row else None
 
 
-async def setup_channel(rt: Runtime, number: int, origin_channel: str | None = None) -> None:
+async def setup_channel(
+    rt: Runtime, number: int, origin_channel: str | None = None, *, queued: list[str] | None = None
+) -> None:
     """Gather Observe and Orient context concurrently while the sender creates the channel.
 
     The first Observe card, the live summary, the announcements and the invitations are
     recorded as soon as PagerDuty answers (or its deadline passes); Orient follows when the
-    change sources do. Every step is safe to repeat: a retried job neither skips nor doubles."""
-    from bot.service import context  # late import: context imports announce from here
+    change sources do. Every step is safe to repeat: a retried job neither skips nor doubles.
+    `queued`: what the opening transaction already recorded ("channel", "responders"), so the
+    set-up does not look for it (incidents opened by an older version have neither)."""
+    from bot.service import context  # late import: context imports this module at top level
 
-    inc = await load(rt, number)
-    if inc is None:
-        return
-    if not inc.channel_id:
-        async with rt.db.session() as session:
-            recorded = await outbox.said(session, outbox.create_channel_key(number))
-        if not recorded:  # an incident opened before the outbox existed
-            async with rt.db.transaction() as session:
-                await outbox.create_channel(session, number, channel_name(number, inc.title))
-    await context.open_context(rt, number, origin_channel)
+    queued = queued or []
+    async with rt.db.session() as session:
+        row = await repo.get_incident(session, number)
+        if row is None:
+            return
+        inc = repo.to_view(row)
+        links = await repo.pagerduty_links(session, number)
+        recorded = (
+            bool(inc.channel_id)
+            or "channel" in queued
+            or await outbox.said(session, outbox.create_channel_key(number))
+        )
+    if not recorded:  # an incident opened before the outbox existed
+        async with rt.db.transaction() as session:
+            await outbox.create_channel(session, number, channel_name(number, inc.title))
+    await context.open_context(
+        rt, inc, links, origin_channel, responders_queued="responders" in queued
+    )
 
 
 def announcement_channels(
