@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Change, IncidentView, Status, TimelineKind, utcnow
 from bot.domain.ranking import RankingConfig, rank_changes
 from bot.domain.similar import describe, similar_incidents
-from bot.service import cards, incidents, reminders, responders
+from bot.service import cards, incidents, prefetch, reminders, responders
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.storage import jobs, repo
@@ -76,19 +76,13 @@ def _people(log_entries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
 
 
 def _observe_tasks(rt: Runtime, links: list[Any]) -> dict[asyncio.Task[Any], tuple[str, str]]:
-    """Every PagerDuty read of every linked incident, started at once, each under a timeout."""
-    client = rt.pagerduty
-    assert client is not None
-    timeout = rt.settings.source_timeout_seconds
+    """Every PagerDuty read of every linked incident, started at once (or taken from the
+    reads started when the page arrived), each under a timeout."""
     tasks: dict[asyncio.Task[Any], tuple[str, str]] = {}
     for link in links:
         pd_id = link.pd_incident_id
-        for label, call in (
-            ("incident", client.get_incident),
-            ("alerts", client.list_alerts),
-            ("log entries", client.list_log_entries),
-        ):
-            task = asyncio.create_task(asyncio.wait_for(call(pd_id), timeout))
+        reads = prefetch.take_observe(rt, pd_id) or prefetch.observe_reads(rt, pd_id)
+        for label, task in reads.items():
             tasks[task] = (pd_id, label)
     return tasks
 
@@ -277,11 +271,14 @@ def _apply_observation(row: Incident, observation: dict[str, Any]) -> None:
 Source = Callable[[], Awaitable[list[Change]]]
 
 
-def change_sources(rt: Runtime, inc: IncidentView) -> tuple[dict[str, Source], list[str]]:
-    """The vendor sources that apply to this incident, and why others do not."""
+def change_sources(
+    rt: Runtime, service_name: str | None, pd_incident_id: str | None
+) -> tuple[dict[str, Source], list[str]]:
+    """The vendor sources that apply to an incident of this service (and PagerDuty incident),
+    and why others do not."""
     sources: dict[str, Source] = {}
     skipped: list[str] = []
-    service = rt.config.service(inc.service)
+    service = rt.config.service(service_name)
     if service and service.github_repo:
         if rt.github is None:
             skipped.append("GitHub deployments: GITHUB_TOKEN is not set")
@@ -308,12 +305,12 @@ def change_sources(rt: Runtime, inc: IncidentView) -> tuple[dict[str, Source], l
                 return await argocd.history_changes(app, service=service.name)
 
             sources["Argo CD history"] = from_argocd
-    if inc.pd_incident_id and rt.pagerduty is not None:
-        pagerduty, pd_id = rt.pagerduty, inc.pd_incident_id
+    if pd_incident_id and rt.pagerduty is not None:
+        pagerduty, pd_id = rt.pagerduty, pd_incident_id
 
         async def from_pagerduty() -> list[Change]:
             events = await pagerduty.related_change_events(pd_id)
-            return [related_change_to_change(e, service=inc.service) for e in events]
+            return [related_change_to_change(e, service=service_name) for e in events]
 
         sources["PagerDuty related changes"] = from_pagerduty
     return sources, skipped
@@ -443,9 +440,14 @@ async def _similar(session: AsyncSession, inc: IncidentView) -> list[str]:
     return [describe(p) for p, _score in found]
 
 
-def start_sources(rt: Runtime, inc: IncidentView) -> tuple[dict[asyncio.Task[Any], str], list[str]]:
-    """Start every change source now, each under its own timeout."""
-    sources, skipped = change_sources(rt, inc)
+def start_sources(
+    rt: Runtime, service: str | None, pd_incident_id: str | None = None
+) -> tuple[dict[asyncio.Task[Any], str], list[str]]:
+    """Start every change source now, each under its own timeout (or take the ones started
+    when the page arrived)."""
+    if pd_incident_id and (started := prefetch.take_changes(rt, pd_incident_id)):
+        return started
+    sources, skipped = change_sources(rt, service, pd_incident_id)
     timeout = rt.settings.source_timeout_seconds
     tasks = {
         asyncio.create_task(asyncio.wait_for(fetch(), timeout)): name
@@ -469,7 +471,9 @@ async def orient(
         if inc is None:
             return
     window = timedelta(hours=rt.config.change_window_hours)
-    tasks, skipped = started if started is not None else start_sources(rt, inc)
+    if started is None:
+        started = start_sources(rt, inc.service, inc.pd_incident_id)
+    tasks, skipped = started
     done: set[asyncio.Task[Any]] = set()
     pending: set[asyncio.Task[Any]] = set()
     if tasks:
@@ -524,7 +528,7 @@ async def open_context(
     PagerDuty is read; ranking waits for Observe because it needs the first alert's time. The
     stall reminders are planned last: nothing reads them for minutes."""
     number = inc.number
-    started = start_sources(rt, inc)
+    started = start_sources(rt, inc.service, inc.pd_incident_id)
     if inc.pd_incident_id and not responders_queued:  # opened by an older version
         await jobs.schedule_once(
             rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=incidents.responders_key(number)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.model import TimelineKind, utcnow
-from bot.service import cards, context, incidents
+from bot.service import cards, context, incidents, prefetch
 from bot.service.pagerduty_payload import agent, created_at, severity_for
 from bot.service.runtime import Runtime
 from bot.slack.text import render
@@ -26,6 +26,10 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
         "service_id": service_ref.get("id"),
         "url": data.get("html_url"),
     }
+    # The Observe reads and change sources start now and run while the incident is opened.
+    catalog = rt.config.service_for_pagerduty(service_ref.get("id"))
+    service = catalog.name if catalog else None
+    prefetch.start(rt, pd_id, lambda: context.start_sources(rt, service, pd_id))
     async with rt.db.transaction() as session:
         if await repo.incident_by_pagerduty(session, pd_id) is not None:
             return  # a second delivery under another webhook id
