@@ -166,7 +166,15 @@ async def bot_process(stack: DevStack) -> AsyncIterator[Database]:
     # OODA_BENCH_WRAP: a command to run the server under (a profiler), e.g. "py-spy record -o x --"
     wrap = os.environ.get("OODA_BENCH_WRAP", "").split()
     proc = subprocess.Popen(
-        [*wrap, sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port", str(port)],
+        [
+            *wrap,
+            sys.executable,
+            "-c",
+            "from bot.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+        ],
         env=env,
         cwd=stack.workdir,
         stdout=log,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.fakes import FakePagerDuty
 from bot.fakes.slack_api import FakeSlack
-from bot.service.context import RESPONDERS_JOB
+from bot.service.incidents import RESPONDERS_JOB
 from bot.storage import jobs
 from bot.storage.db import Database
 from bot.storage.tables import Incident, Job

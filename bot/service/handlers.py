@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.service import act, context, decide, incidents, pagerduty_events, postmortems, reminders
+from bot.service import (
+    act,
+    decide,
+    incidents,
+    observation,
+    opening,
+    orientation,
+    pagerduty_events,
+    postmortems,
+    reminders,
+)
 from bot.service.runtime import Runtime
 from bot.slack import events, interactions
 from bot.storage import repo, retention
@@ -18,15 +28,15 @@ def register(rt: Runtime) -> None:
         await pagerduty_events.handle(rt, event)
 
     async def setup(payload: dict[str, Any]) -> None:
-        await incidents.setup_channel(
+        await opening.setup_channel(
             rt, payload["incident"], payload.get("origin_channel"), queued=payload.get("queued")
         )
 
     async def observe(payload: dict[str, Any]) -> None:
-        await context.observe(rt, payload["incident"])
+        await observation.observe(rt, payload["incident"])
 
     async def orient(payload: dict[str, Any]) -> None:
-        await context.orient(rt, payload["incident"])
+        await orientation.orient(rt, payload["incident"])
 
     async def suggest(payload: dict[str, Any]) -> None:
         await decide.post_suggestions(rt, payload["incident"])
@@ -49,7 +59,9 @@ def register(rt: Runtime) -> None:
         "action.run": run_action,
         "action.verify": verify,
         "incident.postmortem": postmortem,
-        context.RESPONDERS_JOB: lambda payload: context.invite_responders(rt, payload["incident"]),
+        incidents.RESPONDERS_JOB: lambda payload: opening.invite_responders(
+            rt, payload["incident"]
+        ),
         retention.JOB_KIND: retention.handler(rt.db, rt.settings.retention_days),
         reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
         act.MAINTENANCE: lambda payload: act.maintenance(rt, payload),

@@ -124,38 +124,6 @@ async def load(rt: Runtime, number: int) -> IncidentView | None:
         return repo.to_view(row) if row else None
 
 
-async def setup_channel(
-    rt: Runtime, number: int, origin_channel: str | None = None, *, queued: list[str] | None = None
-) -> None:
-    """Gather Observe and Orient context concurrently while the sender creates the channel.
-
-    The first Observe card, the live summary, the announcements and the invitations are
-    recorded as soon as PagerDuty answers (or its deadline passes); Orient follows when the
-    change sources do. Every step is safe to repeat: a retried job neither skips nor doubles.
-    `queued`: what the opening transaction already recorded ("channel", "responders"), so the
-    set-up does not look for it (incidents opened by an older version have neither)."""
-    from bot.service import context  # late import: context imports this module at top level
-
-    queued = queued or []
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        if row is None:
-            return
-        inc = repo.to_view(row)
-        links = await repo.pagerduty_links(session, number)
-        recorded = (
-            bool(inc.channel_id)
-            or "channel" in queued
-            or await outbox.said(session, outbox.create_channel_key(number))
-        )
-    if not recorded:  # an incident opened before the outbox existed
-        async with rt.db.transaction() as session:
-            await outbox.create_channel(session, number, channel_name(number, inc.title))
-    await context.open_context(
-        rt, inc, links, origin_channel, responders_queued="responders" in queued
-    )
-
-
 def announcement_channels(
     rt: Runtime, inc: IncidentView, origin_channel: str | None = None
 ) -> list[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.service import context, pagerduty_apply, pagerduty_open
+from bot.service import observation, pagerduty_apply, pagerduty_open
 from bot.service.pagerduty_apply import reopen
 from bot.service.pagerduty_open import open_for
 from bot.service.pagerduty_payload import (
@@ -84,4 +84,4 @@ async def handle(rt: Runtime, event: dict[str, Any]) -> None:
         await pagerduty_apply.apply(rt, number, event_type, event)
     else:
         await pagerduty_apply.attached_event(rt, number, event_type, event)
-    await context.observe(rt, number)
+    await observation.observe(rt, number)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.model import TimelineKind, utcnow
-from bot.service import cards, context, incidents, prefetch
+from bot.service import cards, incidents, observation, orientation, prefetch
 from bot.service.pagerduty_payload import agent, created_at, severity_for
 from bot.service.runtime import Runtime
 from bot.slack.text import render
@@ -29,7 +29,7 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
     # The Observe reads and change sources start now and run while the incident is opened.
     catalog = rt.config.service_for_pagerduty(service_ref.get("id"))
     service = catalog.name if catalog else None
-    prefetch.start(rt, pd_id, lambda: context.start_sources(rt, service, pd_id))
+    prefetch.start(rt, pd_id, lambda: orientation.start_sources(rt, service, pd_id))
     async with rt.db.transaction() as session:
         if await repo.incident_by_pagerduty(session, pd_id) is not None:
             return  # a second delivery under another webhook id
@@ -55,7 +55,7 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
             )
             await cards.say(session, host.id, text)
     if host is not None:
-        await context.observe(rt, host.id)
+        await observation.observe(rt, host.id)
         return
     await open_for(rt, data, actor=agent(event), source_key=f"pd:{event.get('id')}")
 

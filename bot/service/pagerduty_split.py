@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from bot.domain.model import TimelineKind
-from bot.service import cards, context, incidents
+from bot.service import cards, incidents, observation
 from bot.service.pagerduty_events import severity_for
 from bot.service.runtime import Runtime
 from bot.slack.text import render
@@ -82,5 +82,5 @@ async def split_out(rt: Runtime, pd_id: str, *, by: str | None) -> int | None:
             inc = repo.to_view(host)
             text = render("pd_split", inc=inc, number=link.pd_number, new_number=number, by=by)
             await cards.say(session, host_number, text)
-    await context.observe(rt, host_number)
+    await observation.observe(rt, host_number)
     return number

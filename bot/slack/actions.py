@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import Stage, TimelineKind, Verdict
 from bot.domain.playbooks import PlaybookError
-from bot.service import act, cards, context, decide, incidents, reminders
+from bot.service import act, cards, decide, incidents, observation, orientation, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
 from bot.slack import authorize, interactions, views
@@ -91,7 +91,7 @@ async def _on_ack(rt: Runtime, body: dict[str, Any]) -> None:
     inc = await incident_by_number(rt, _action(body).get("value"))
     if inc is not None:
         await acknowledge_everywhere(rt, inc.number, _user(body))
-        await context.observe(rt, inc.number)
+        await observation.observe(rt, inc.number)
 
 
 async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
@@ -253,7 +253,7 @@ def _verdict_marker(verdict: Verdict) -> Work:
                 )
         if change is None:
             return
-        await context.repost_orient(rt, number)
+        await orientation.repost_orient(rt, number)
         await cards.refresh(rt, number)
 
     return mark

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 
 from bot.domain import json_values
 from bot.domain.model import Change
-from bot.service import context
+from bot.service import orientation
 from bot.service.runtime import Runtime
 from bot.settings import secret
 from bot.storage import repo
@@ -139,7 +139,7 @@ async def store_change(
             change = await before_upsert(session, change)
         row = await repo.upsert_change(session, change)
         stored_status = row.status
-        reoriented = await context.queue_reorient(session, rt, change)
+        reoriented = await orientation.queue_reorient(session, rt, change)
     return StoredChange(change, stored_status, reoriented)
 
 

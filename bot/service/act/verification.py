@@ -10,7 +10,7 @@ from bot.domain.model import Stage, Status, TimelineKind, utcnow
 from bot.domain.stages import format_duration
 from bot.service import cards, incidents
 from bot.service.act.best_effort import best_effort
-from bot.service.context import observe
+from bot.service.observation import observe
 from bot.service.runtime import Runtime
 from bot.slack import views
 from bot.slack.text import render
