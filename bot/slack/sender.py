@@ -39,6 +39,7 @@ from bot.slack.sender_ops import (
     RateLimited,
     SlackOperations,
     Unknown,
+    card_posted,
 )
 from bot.storage import outbox_delivery as delivery
 from bot.storage.db import Database
@@ -68,6 +69,7 @@ class SlackSender(SlackOperations):
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._held: set[str] = set()
         self._channels: dict[int, str] = {}
+        self._then: dict[int, tuple[delivery.Card, str, str]] = {}
         self.calls = 0  # Slack calls made, for the benchmarks
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -242,9 +244,13 @@ class SlackSender(SlackOperations):
         error: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> bool:
-        """Record the outcome and renew the lane's lease in one transaction."""
+        """Record the outcome (and the card it posted) and renew the lane's lease in one
+        transaction."""
+        then = self._then.pop(item.id, None)
         async with self.db.transaction() as session:
             await delivery.set_status(
                 session, item.id, status, error=error, result=result or {}, attempt=True
             )
+            if then is not None:
+                await card_posted(session, *then)
             return await delivery.renew_lane(session, item.lane, self.owner, self.lease)

@@ -51,6 +51,8 @@ class SlackOperations:
     slack: SlackGateway
     calls: int
     _channels: dict[int, str]
+    # A card posted by an item, recorded in the transaction that records the item's outcome.
+    _then: dict[int, tuple[delivery.Card, str, str]]
 
     async def _call(self, coro: Any) -> Any:
         """One Slack call, its failure sorted into rate limit, unknown outcome or refusal."""
@@ -222,16 +224,20 @@ class SlackOperations:
         self, item: delivery.Item, channel: str, uncertain: bool
     ) -> dict[str, Any]:
         number = int(item.incident_id or 0)
-        async with self.db.session() as session:
-            card = await delivery.get_card(session, number, item.card or "")
+        card = item.rendered
+        if card is None or item.status != "pending":  # read afresh when in doubt
+            async with self.db.session() as session:
+                card = await delivery.get_card(session, number, item.card or "")
         if card is None or card.ts:
             return {"ts": card.ts if card else None}  # posted already; updates go in place
         result = await self._post(item, channel, card.text, card.blocks, uncertain)
+        if not card.pin:  # recorded with the item's outcome, in one transaction
+            self._then[item.id] = (card, channel, result["ts"])
+            return result
+        # Recorded before the pin: a pin that fails must not make a retry post it again.
         async with self.db.transaction() as session:
-            await delivery.card_sent(session, card.id, card.version, result["ts"])
-            await repo.remember_message(session, number, card.kind, channel, result["ts"])
-        if card.pin:
-            await self._call(self.slack.pin(channel, result["ts"]))
+            await card_posted(session, card, channel, result["ts"])
+        await self._call(self.slack.pin(channel, result["ts"]))
         return result
 
     async def _update_cards(self, lane: str) -> None:
@@ -265,6 +271,11 @@ class SlackOperations:
                 continue
             async with self.db.transaction() as session:
                 await delivery.card_sent(session, card.id, card.version, None)
+
+
+async def card_posted(session: Any, card: delivery.Card, channel: str, ts: str) -> None:
+    await delivery.card_sent(session, card.id, card.version, ts)
+    await repo.remember_message(session, card.incident_id, card.kind, channel, ts)
 
 
 def _seconds(value: str | None) -> float:

@@ -27,6 +27,7 @@ class Item:
     payload: dict[str, Any]
     status: str
     attempts: int
+    rendered: Card | None = None  # a card item's card, read with the item
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,15 @@ async def next_items(session: AsyncSession, lane: str, *, limit: int = 20) -> li
         .order_by(OutboxRow.id)
         .limit(limit)
     )
+    rows = (await session.scalars(query)).all()
+    cards: dict[tuple[int, str], Card] = {}
+    wanted = {(r.incident_id, r.card) for r in rows if r.op == "card" and r.incident_id}
+    if wanted:  # in the same round trip's session: the sender posts them without another read
+        incidents = {number for number, _kind in wanted}
+        found = await session.scalars(
+            select(SlackCardRow).where(SlackCardRow.incident_id.in_(incidents))
+        )
+        cards = {(c.incident_id, c.kind): _card(c) for c in found}
     return [
         Item(
             r.id,
@@ -126,8 +136,9 @@ async def next_items(session: AsyncSession, lane: str, *, limit: int = 20) -> li
             dict(r.payload or {}),
             r.status,
             r.attempts,
+            cards.get((r.incident_id or 0, r.card or "")),
         )
-        for r in (await session.scalars(query)).all()
+        for r in rows
     ]
 
 
