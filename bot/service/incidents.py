@@ -60,62 +60,106 @@ async def open_incident(
 ) -> int:
     """Store the incident and queue its channel set-up; returns the INC number. Fast: no I/O
     beyond the database, so webhook handlers can answer at once."""
-    catalog = rt.config.service(service)
     async with rt.db.transaction() as session:
-        row = await repo.create_incident(
+        number = await record_incident(
             session,
-            title=title[:300],
-            severity=int(severity),
-            service=service,
-            environment=catalog.github_environment if catalog else None,
+            rt,
+            title=title,
+            severity=severity,
             declared_by=declared_by,
+            service=service,
             description=description,
+            pd=pd,
             first_alert_at=first_alert_at,
-            is_drill=is_drill,
-            opened_at=opened_at,
-            **(pd or {}),
-        )
-        if declared_by:
-            row.roles = {"commander": declared_by}
-        if pd_link:  # in the same transaction: the set-up job must find it
-            await repo.move_or_link_pagerduty(session, row.id, **pd_link)
-        await repo.add_entry(
-            session,
-            row.id,
-            TimelineKind.OPENED,
-            f"Incident opened: {title}",
-            actor=actor or declared_by,
-            data={
-                "severity": severity.label,
-                "service": service,
-                "learned_at": utcnow().isoformat(),
-            },
-            at=row.opened_at,
+            actor=actor,
             source_key=source_key,
+            is_drill=is_drill,
+            origin_channel=origin_channel,
+            pd_link=pd_link,
+            opened_at=opened_at,
         )
-        # The channel is created at once, while the set-up job gathers the context.
-        await outbox.create_channel(session, row.id, channel_name(row.id, title))
-        if declared_by:
-            await cards.invite(session, row.id, [declared_by])
-        queued = ["channel"]
-        if pd_link:  # a job of its own: a slow on-call lookup holds up nothing else
-            jobs.add_job(
-                session,
-                RESPONDERS_JOB,
-                {"incident": row.id},
-                dedup_key=responders_key(row.id),
-            )
-            queued.append("responders")
-        jobs.add_job(
-            session,
-            "incident.setup",
-            {"incident": row.id, "origin_channel": origin_channel, "queued": queued},
-            ordering_key=incident_key(row.id),
-        )
-        number = row.id
+    opened(rt, severity, is_drill=is_drill)
+    return number
+
+
+def opened(rt: Runtime, severity: Severity, *, is_drill: bool) -> None:
+    """After the commit that recorded an incident: count it."""
     if not is_drill:
         rt.metrics.incidents_opened.labels(severity=severity.label).inc()
-    return number
+
+
+async def record_incident(
+    session: AsyncSession,
+    rt: Runtime,
+    *,
+    title: str,
+    severity: Severity,
+    declared_by: str | None = None,
+    service: str | None = None,
+    description: str | None = None,
+    pd: dict[str, Any] | None = None,
+    first_alert_at: datetime | None = None,
+    actor: str | None = None,
+    source_key: str | None = None,
+    is_drill: bool = False,
+    origin_channel: str | None = None,
+    pd_link: dict[str, Any] | None = None,
+    opened_at: datetime | None = None,
+) -> int:
+    """Inside the caller's transaction: the incident, its opening entry, its PagerDuty link,
+    its channel's creation and its set-up job (`opened` counts it after the commit)."""
+    catalog = rt.config.service(service)
+    row = await repo.create_incident(
+        session,
+        title=title[:300],
+        severity=int(severity),
+        service=service,
+        environment=catalog.github_environment if catalog else None,
+        declared_by=declared_by,
+        description=description,
+        first_alert_at=first_alert_at,
+        is_drill=is_drill,
+        opened_at=opened_at,
+        **(pd or {}),
+    )
+    if declared_by:
+        row.roles = {"commander": declared_by}
+    if pd_link:  # in the same transaction: the set-up job must find it
+        await repo.move_or_link_pagerduty(session, row.id, **pd_link)
+    await repo.add_entry(
+        session,
+        row.id,
+        TimelineKind.OPENED,
+        f"Incident opened: {title}",
+        actor=actor or declared_by,
+        data={
+            "severity": severity.label,
+            "service": service,
+            "learned_at": utcnow().isoformat(),
+        },
+        at=row.opened_at,
+        source_key=source_key,
+    )
+    # The channel is created at once, while the set-up job gathers the context.
+    await outbox.create_channel(session, row.id, channel_name(row.id, title))
+    if declared_by:
+        await cards.invite(session, row.id, [declared_by])
+    queued = ["channel"]
+    if pd_link:  # a job of its own: a slow on-call lookup holds up nothing else
+        jobs.add_job(
+            session,
+            RESPONDERS_JOB,
+            {"incident": row.id},
+            dedup_key=responders_key(row.id),
+        )
+        queued.append("responders")
+    jobs.add_job(
+        session,
+        "incident.setup",
+        {"incident": row.id, "origin_channel": origin_channel, "queued": queued},
+        ordering_key=incident_key(row.id),
+    )
+    return int(row.id)
 
 
 async def load(rt: Runtime, number: int) -> IncidentView | None:

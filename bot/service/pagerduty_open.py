@@ -34,7 +34,12 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
         if await repo.incident_by_pagerduty(session, pd_id) is not None:
             return  # a second delivery under another webhook id
         host = await _open_on_same_service(rt, session, service_ref.get("id"))
-        if host is not None:
+        if host is None:  # its own incident, opened in this same transaction
+            severity = severity_for(rt, data)
+            await record_for(
+                session, rt, data, actor=agent(event), source_key=f"pd:{event.get('id')}"
+            )
+        else:
             await repo.link_pagerduty(session, host.id, **link)
             await repo.add_entry(
                 session,
@@ -54,16 +59,31 @@ async def triggered(rt: Runtime, event: dict[str, Any]) -> None:
                 minutes=rt.config.dedup_window_minutes,
             )
             await cards.say(session, host.id, text)
-    if host is not None:
-        await observation.observe(rt, host.id)
+    if host is None:
+        incidents.opened(rt, severity, is_drill=False)
         return
-    await open_for(rt, data, actor=agent(event), source_key=f"pd:{event.get('id')}")
+    await observation.observe(rt, host.id)
 
 
 async def open_for(
     rt: Runtime, data: dict[str, Any], *, actor: str, source_key: str | None = None
 ) -> int:
     """Open an ooda incident (own channel) mirroring this PagerDuty incident, and link it."""
+    async with rt.db.transaction() as session:
+        number = await record_for(session, rt, data, actor=actor, source_key=source_key)
+    incidents.opened(rt, severity_for(rt, data), is_drill=False)
+    return number
+
+
+async def record_for(
+    session: Any,
+    rt: Runtime,
+    data: dict[str, Any],
+    *,
+    actor: str,
+    source_key: str | None = None,
+) -> int:
+    """Inside the caller's transaction: the incident mirroring this PagerDuty incident."""
     service_ref = data.get("service") or {}
     catalog = rt.config.service_for_pagerduty(service_ref.get("id"))
     created = created_at(data)
@@ -71,7 +91,8 @@ async def open_for(
     # Opened when PagerDuty opened it, not when its webhook reached us (PagerDuty retries a
     # delivery for up to 48 h); never later than we learned of it, whatever PagerDuty's clock.
     opened = min(created, learned) if created else None
-    number = await incidents.open_incident(
+    return await incidents.record_incident(
+        session,
         rt,
         title=data.get("title") or f"PagerDuty incident {data['id']}",
         severity=severity_for(rt, data),
@@ -94,7 +115,6 @@ async def open_for(
             "url": data.get("html_url"),
         },
     )
-    return number
 
 
 async def _open_on_same_service(

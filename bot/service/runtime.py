@@ -47,7 +47,7 @@ class Runtime:
         if info.get(QUEUED):
             self.worker.wake()
         if info.get(SAID):
-            self.sender.wake()
+            self.sender.wake(info[SAID])
 
     async def drain(self, timeout: float = 30.0, *, horizon: float = 0.0) -> None:
         """Wait until due jobs ran and the Slack outbox is delivered (tests, the demo)."""

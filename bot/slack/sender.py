@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -70,12 +71,19 @@ class SlackSender(SlackOperations):
         self._held: set[str] = set()
         self._channels: dict[int, str] = {}
         self._then: dict[int, tuple[delivery.Card, str, str]] = {}
+        self._hinted: set[str] = set()  # lanes a commit just recorded something for
+        self._scan = True  # look up every lane with work at the next dispatch
         self.calls = 0  # Slack calls made, for the benchmarks
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def wake(self) -> None:
-        """After a commit that recorded something: deliver now, not at the next poll."""
+    def wake(self, lanes: Collection[str] | None = None) -> None:
+        """After a commit that recorded something for `lanes`: deliver now, not at the next
+        poll. Without lanes (a lane finished, a test), every lane with work is looked up."""
+        if lanes:
+            self._hinted.update(lanes)
+        else:
+            self._scan = True
         self._wake.set()
 
     def start(self) -> None:
@@ -106,8 +114,10 @@ class SlackSender(SlackOperations):
                 await self._dispatch()
             except Exception:
                 log.exception("Slack sender loop failed; retrying")
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:  # the poll: lanes whose 429 wait ended, other processes' work
+                self._scan = True
             self._wake.clear()
 
     async def _dispatch(self) -> int:
@@ -115,8 +125,13 @@ class SlackSender(SlackOperations):
         free = self.concurrency - len(self._lanes)
         if free <= 0:
             return 0
-        async with self.db.session() as session:
-            lanes = await delivery.lanes_with_work(session, limit=free + len(self._lanes) + 50)
+        hinted, self._hinted = self._hinted, set()
+        if self._scan or not hinted:
+            self._scan = False
+            async with self.db.session() as session:
+                lanes = await delivery.lanes_with_work(session, limit=free + len(self._lanes) + 50)
+        else:  # just recorded: claimed without looking (a held lane's sender delivers it)
+            lanes = sorted(hinted)
         started = 0
         for lane in lanes:
             if lane in self._lanes or started >= free:

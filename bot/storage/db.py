@@ -74,8 +74,9 @@ def _sqlite_begin(conn: Any) -> None:
 
 IMMEDIATE = "sqlite_immediate"
 
-# Flags a transaction sets in `session.info` for the commit hooks: it queued a job, it recorded
-# something for Slack. The runtime wakes the worker or the sender only for what concerns it.
+# What a transaction notes in `session.info` for the commit hooks: it queued a job (True), the
+# Slack outbox lanes it recorded something for (a set). The runtime wakes the worker or the
+# sender only for what concerns it.
 QUEUED = "ooda.queued"
 SAID = "ooda.said"
 

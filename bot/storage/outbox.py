@@ -52,7 +52,7 @@ async def add_item(
     dedup_key: str | None = None,
 ) -> OutboxRow | None:
     lane = channel_lane(channel) if channel else incident_lane(int(incident or 0))
-    session.info[SAID] = True
+    session.info.setdefault(SAID, set()).add(lane)
     await _ensure_lane(session, lane)
     row = OutboxRow(
         lane=lane,
@@ -116,7 +116,7 @@ async def card(
     """The newest render of a card. The first render takes its place in the channel's order;
     later ones only replace what the sender will chat.update (a burst costs one call)."""
     lane = incident_lane(incident)
-    session.info[SAID] = True
+    session.info.setdefault(SAID, set()).add(lane)
     row = await session.scalar(
         select(SlackCardRow).where(SlackCardRow.incident_id == incident, SlackCardRow.kind == kind)
     )
