@@ -201,7 +201,7 @@ def manifest(
     """Print the Slack app manifest (JSON) for the configured command and URL."""
     import json
 
-    from bot.slack.manifest import build_manifest
+    from bot.slack.listen.manifest import build_manifest
 
     settings = load_settings()
     base = url or settings.public_url or "https://ooda.example.com"

@@ -29,8 +29,8 @@ from bot.fakes.slack_api import FakeSlack
 from bot.service.handlers import register
 from bot.service.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from bot.slack.app import build_bolt_app
-from bot.slack.interactions import after_ack_done, after_ack_running
+from bot.slack.listen.app import build_bolt_app
+from bot.slack.listen.interactions import after_ack_done, after_ack_running
 from bot.storage.db import upgrade
 from bot.web.app import create_app
 

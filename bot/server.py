@@ -17,7 +17,7 @@ from bot.catalog import OodaConfig
 from bot.service.handlers import register
 from bot.service.runtime import build_runtime
 from bot.settings import Settings, secret
-from bot.slack.app import build_bolt_app
+from bot.slack.listen.app import build_bolt_app
 from bot.storage.db import upgrade
 from bot.web.app import create_app
 

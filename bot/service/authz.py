@@ -11,7 +11,7 @@ Slack only when it knows nothing):
    count;
 4. they are a member of its channel now (conversations.members): someone who joined to help.
 
-Every button and modal that changes an incident checks this (bot.slack.authorize), and a
+Every button and modal that changes an incident checks this (bot.slack.listen.authorize), and a
 click must also come from that incident's own channel. A refusal runs nothing.
 """
 

@@ -13,8 +13,8 @@ from bot.domain.playbooks import DecisionContext, Playbook, Suggestion, resolve_
 from bot.domain.ranking import pick_suspect, rollback_target
 from bot.service import cards
 from bot.service.runtime import Runtime
-from bot.slack import views
-from bot.slack.text import render
+from bot.slack.out import views
+from bot.slack.out.text import render
 from bot.storage import repo
 
 

@@ -15,7 +15,7 @@ from bot.domain.model import IncidentView
 from bot.service import cards
 from bot.service.runtime import Runtime
 from bot.settings import secret
-from bot.slack.text import escape
+from bot.slack.out.text import escape
 from integrations.argocd import AutoSyncEnabled
 from integrations.http import UpstreamError
 from integrations.webhook import post_signed

@@ -16,7 +16,7 @@ from bot.service import (
     reminders,
 )
 from bot.service.runtime import Runtime
-from bot.slack import events, interactions
+from bot.slack.listen import events, interactions
 from bot.storage import repo, retention
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
 from bot.service import cards, reminders
 from bot.service.runtime import Runtime
-from bot.slack.text import render
+from bot.slack.out.text import render
 from bot.storage import jobs, outbox, repo
 
 log = logging.getLogger(__name__)

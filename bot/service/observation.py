@@ -11,7 +11,7 @@ from bot.domain.model import IncidentView, utcnow
 from bot.service import cards, incidents, prefetch
 from bot.service.retries import plan_retry, source_problem
 from bot.service.runtime import Runtime
-from bot.slack import views
+from bot.slack.out import views
 from bot.storage import repo
 from bot.storage.tables import Incident
 from integrations._common import parse_timestamp

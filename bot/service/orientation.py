@@ -19,7 +19,7 @@ from bot.domain.similar import describe, similar_incidents
 from bot.service import cards, incidents, prefetch
 from bot.service.retries import plan_retry, source_problem
 from bot.service.runtime import Runtime
-from bot.slack import views
+from bot.slack.out import views
 from bot.storage import jobs, repo
 from integrations.github import deployment_to_change
 from integrations.pagerduty import related_change_to_change

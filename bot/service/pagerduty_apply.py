@@ -19,7 +19,7 @@ from bot.service.pagerduty_payload import (
     source_key,
 )
 from bot.service.runtime import Runtime
-from bot.slack.text import render
+from bot.slack.out.text import render
 from bot.storage import repo
 
 log = logging.getLogger(__name__)

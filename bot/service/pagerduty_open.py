@@ -10,7 +10,7 @@ from bot.domain.model import TimelineKind, utcnow
 from bot.service import cards, incidents, observation, orientation, prefetch
 from bot.service.pagerduty_payload import agent, created_at, severity_for
 from bot.service.runtime import Runtime
-from bot.slack.text import render
+from bot.slack.out.text import render
 from bot.storage import repo
 from bot.storage.tables import Incident
 

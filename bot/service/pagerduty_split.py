@@ -13,7 +13,7 @@ from bot.domain.model import TimelineKind
 from bot.service import cards, incidents, observation
 from bot.service.pagerduty_events import severity_for
 from bot.service.runtime import Runtime
-from bot.slack.text import render
+from bot.slack.out.text import render
 from bot.storage import repo
 from integrations._common import parse_timestamp
 

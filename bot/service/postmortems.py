@@ -16,8 +16,8 @@ from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.render import render_postmortem
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
-from bot.slack.gateway import display_names
-from bot.slack.text import render as render_text
+from bot.slack.out.gateway import display_names
+from bot.slack.out.text import render as render_text
 from bot.storage import outbox, repo
 from bot.storage.tables import OutboxRow
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Status, utcnow
 from bot.service import cards
 from bot.service.runtime import Runtime
-from bot.slack import views
+from bot.slack.out import views
 from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)

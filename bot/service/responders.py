@@ -13,7 +13,7 @@ from typing import Any
 from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards
 from bot.service.runtime import Runtime
-from bot.slack.text import render
+from bot.slack.out.text import render
 from bot.storage import repo
 
 log = logging.getLogger(__name__)

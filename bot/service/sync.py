@@ -15,7 +15,7 @@ from bot.domain.model import IncidentView, Status
 from bot.service import cards, incidents
 from bot.service.pagerduty_events import note_key
 from bot.service.runtime import Runtime
-from bot.slack.text import render
+from bot.slack.out.text import render
 from bot.storage import repo
 from integrations.http import UpstreamError
 

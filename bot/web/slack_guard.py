@@ -6,7 +6,7 @@ Bolt parses a body before it checks its signature, so anyone on the internet cou
 1. the body, read under the webhooks' size limit: 413 for more, without reading the rest;
 2. X-Slack-Request-Timestamp (digits, within 5 minutes) and X-Slack-Signature (slack_sdk's
    SignatureVerifier): 401, nothing stored and nothing logged with the body;
-3. the body read as Bolt will read it, field types checked (bot.slack.payloads): 400 and why;
+3. the body read as Bolt will read it, field types checked (bot.slack.listen.payloads): 400 and why;
 4. a kind no listener takes (another command, a view_closed, an app_rate_limited): 200, ignored;
 5. a replay (the same timestamp and signature again): what stores the interaction itself is
    deduplicated by Slack's ids in the body (the same bytes, the same ids); what does not (an
@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.service.runtime import Runtime
 from bot.settings import secret
-from bot.slack import interactions, payloads
+from bot.slack.listen import interactions, payloads
 from bot.web import ingest
 
 log = logging.getLogger(__name__)

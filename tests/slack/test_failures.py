@@ -10,7 +10,7 @@ import httpx
 from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.service.runtime import build_runtime
 from bot.settings import Settings
-from bot.slack.app import build_bolt_app
+from bot.slack.listen.app import build_bolt_app
 from bot.web.app import create_app
 from tests.slack.helpers import ALICE, general_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.fakes.slack_api import FakeSlack
-from bot.slack.gateway import SlackGateway, build_web_client
+from bot.slack.out.gateway import SlackGateway, build_web_client
 
 
 async def test_messages_to_one_channel_stay_in_order_under_429() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.devstack import DevStack
-from bot.slack import interactions
+from bot.slack.listen import interactions
 from tests.slack.helpers import ALICE, declare
 
 

@@ -19,8 +19,8 @@ from bot.catalog import OodaConfig
 from bot.cli import app as cli
 from bot.service.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from bot.slack.app import build_bolt_app, register_listeners
-from bot.slack.manifest import (
+from bot.slack.listen.app import build_bolt_app, register_listeners
+from bot.slack.listen.manifest import (
     BOT_SCOPES,
     EVENT_SCOPES,
     FEATURE_SCOPES,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.devstack import DevStack
-from bot.slack.blocks import view_values
+from bot.slack.out.blocks import view_values
 from bot.storage import repo
 from tests.slack.helpers import ALICE, declare, timeline
 

@@ -158,7 +158,7 @@ async def test_oversize_body_is_413_without_reading_it_all(stack: DevStack) -> N
 
 
 def stack_app(stack: DevStack) -> object:
-    from bot.slack.app import build_bolt_app
+    from bot.slack.listen.app import build_bolt_app
     from bot.web.app import create_app
 
     return create_app(stack.runtime, build_bolt_app(stack.runtime), run_worker=False)

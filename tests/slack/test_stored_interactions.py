@@ -22,7 +22,7 @@ from bot.domain.model import Stage
 from bot.service import incidents as incidents_service
 from bot.service.handlers import register
 from bot.service.runtime import build_runtime
-from bot.slack.interactions import JOB_KIND
+from bot.slack.listen.interactions import JOB_KIND
 from bot.storage import repo
 from bot.storage.repo.interactions import SOURCE
 from bot.storage.tables import InboundEvent, Job

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.devstack import DevStack
-from bot.slack.app import build_bolt_app
+from bot.slack.listen.app import build_bolt_app
 from bot.storage.tables import ChangeRow, InboundEvent, Job
 from bot.web.app import create_app
 

@@ -10,7 +10,7 @@ from bot.domain.action_runs import RunStatus, check_transition
 from bot.domain.model import Stage, TimelineKind, utcnow
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
-from bot.slack import views
+from bot.slack.out import views
 from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)

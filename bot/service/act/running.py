@@ -17,8 +17,8 @@ from bot.service.act.verification import schedule_verify, verify_window
 from bot.service.decide import announce_decision
 from bot.service.executor import ActionFailed, run_step
 from bot.service.runtime import Runtime
-from bot.slack import views
-from bot.slack.text import render
+from bot.slack.out import views
+from bot.slack.out.text import render
 from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)

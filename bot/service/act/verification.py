@@ -12,8 +12,8 @@ from bot.service import cards, incidents
 from bot.service.act.best_effort import best_effort
 from bot.service.observation import observe
 from bot.service.runtime import Runtime
-from bot.slack import views
-from bot.slack.text import render
+from bot.slack.out import views
+from bot.slack.out.text import render
 from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)

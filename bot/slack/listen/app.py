@@ -12,7 +12,7 @@ from slack_bolt.response import BoltResponse
 
 from bot.service.runtime import Runtime
 from bot.settings import secret
-from bot.slack import actions, commands, events, interactions, modals
+from bot.slack.listen import actions, commands, events, interactions, modals
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
         client=rt.slack.client,
         signing_secret=secret(rt.settings.slack_signing_secret) or "",
         # The listener runs before the 200: what changes state is stored first, then acked
-        # (bot.slack.interactions); what only answers acks and finishes in a tracked task.
+        # (bot.slack.listen.interactions); what only answers acks and finishes in a tracked task.
         process_before_response=True,
         # Over HTTP every request is verified (`serve` refuses to start without the secret);
         # Socket Mode has no /slack/events route at all.

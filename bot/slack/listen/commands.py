@@ -14,9 +14,10 @@ from bot.domain.model import IncidentView, Severity, Stage, utcnow
 from bot.service import cards, incidents, postmortems
 from bot.service.pagerduty_payload import note_key as pd_note_key
 from bot.service.runtime import Runtime
-from bot.slack import interactions, views
-from bot.slack.context import active, incident_in_channel
-from bot.slack.text import escape, from_slack, mention, render
+from bot.slack.listen import interactions
+from bot.slack.listen.channels import active, incident_in_channel
+from bot.slack.out import views
+from bot.slack.out.text import escape, from_slack, mention, render
 from bot.storage import repo
 from bot.storage.repo import interactions as stored
 from integrations.http import UpstreamError

@@ -9,8 +9,8 @@ from typing import Any
 from bot.domain.model import IncidentView, RankedChange, StageSpan
 from bot.domain.playbooks import Suggestion
 from bot.domain.stages import next_stage, time_in_current_stage
-from bot.slack import blocks as bk
-from bot.slack.text import escape, mention, render
+from bot.slack.out import blocks as bk
+from bot.slack.out.text import escape, mention, render
 
 MAX_ALERTS = 10
 MAX_CHANGES = 5

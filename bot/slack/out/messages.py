@@ -1,4 +1,4 @@
-"""Slack message text templates (Jinja2). Values are mrkdwn-escaped by bot.slack.text."""
+"""Slack message text templates (Jinja2). Values are mrkdwn-escaped by bot.slack.out.text."""
 
 TEMPLATES: dict[str, str] = {
     "channel_topic": (

@@ -11,7 +11,7 @@ What only answers (help, status, a modal opened with its trigger_id) is acked at
 finishes in a task tracked here (`after_ack`), so tests can wait on it instead of sleeping.
 
 Nothing that follows an ack competes with the acks still due: records that arrive together
-share one commit (bot.slack.recorder), and the worker is woken for their jobs, and answers
+share one commit (bot.slack.listen.recorder), and the worker is woken for their jobs, and answers
 start, once no Slack request is being answered in this process (`Acks`).
 """
 
@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import json_values
 from bot.service.runtime import Runtime
-from bot.slack.context import number_in
-from bot.slack.recorder import CHANNELS, FINGERPRINT, JOB_KIND, Also, Locate, Recorder
+from bot.slack.listen.channels import number_in
+from bot.slack.listen.recorder import CHANNELS, FINGERPRINT, JOB_KIND, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ async def record(
     rt: Runtime, body: dict[str, Any], *, locate: Locate | None = None, also: Also | None = None
 ) -> bool:
     """Store the interaction and its job (committed when this returns); False for a
-    redelivery. Records arriving together share one transaction (bot.slack.recorder)."""
+    redelivery. Records arriving together share one transaction (bot.slack.listen.recorder)."""
     key = interaction_key(body)
     return await _recorder(rt).record(body, key=key, kind=kind_of(body), locate=locate, also=also)
 
@@ -197,7 +197,7 @@ async def run(rt: Runtime, payload: dict[str, Any]) -> None:
     if work is None:
         log.warning("no handler for stored Slack interaction %s", interaction_key(body))
         return
-    from bot.slack import authorize  # late: it imports this module
+    from bot.slack.listen import authorize  # late: it imports this module
 
     try:
         number, why = await authorize.stored_refusal(rt, body)
@@ -210,7 +210,8 @@ async def run(rt: Runtime, payload: dict[str, Any]) -> None:
 
 
 def _handler(body: dict[str, Any]) -> Work | None:
-    from bot.slack import actions, commands, events, modals  # late: they import this module
+    from bot.slack.listen import modals  # late: they import this module
+    from bot.slack.listen import actions, commands, events
 
     kind = kind_of(body)
     if kind == "slash_command":

@@ -1,6 +1,6 @@
 """What the Slack sender does with one outbox item or card: resolve where it goes, make the
 Slack call, sort its failure into rate limit, unknown outcome or refusal, and look up a post
-whose outcome is unknown before sending it again. Used by bot.slack.sender."""
+whose outcome is unknown before sending it again. Used by bot.slack.out.sender."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.gateway import SlackGateway
+from bot.slack.out.gateway import SlackGateway
 from bot.storage import outbox, repo
 from bot.storage import outbox_delivery as delivery
 from bot.storage.db import Database

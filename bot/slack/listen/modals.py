@@ -14,9 +14,10 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
-from bot.slack import authorize, events, interactions, payloads, views
-from bot.slack.blocks import view_values
-from bot.slack.interactions import Work
+from bot.slack.listen import authorize, events, interactions, payloads
+from bot.slack.listen.interactions import Work
+from bot.slack.out import views
+from bot.slack.out.blocks import view_values
 from bot.storage import repo
 
 log = logging.getLogger(__name__)

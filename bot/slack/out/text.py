@@ -11,7 +11,7 @@ from jinja2 import DictLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.domain.stages import format_duration
-from bot.slack.templates import TEMPLATES
+from bot.slack.out.messages import TEMPLATES
 
 
 class Mrkdwn(str):

@@ -23,10 +23,11 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
-from bot.slack import interactions, views
-from bot.slack.blocks import view_values
-from bot.slack.context import active, incident_by_number, incident_in_channel
-from bot.slack.text import from_slack, render
+from bot.slack.listen import interactions
+from bot.slack.listen.channels import active, incident_by_number, incident_in_channel
+from bot.slack.out import views
+from bot.slack.out.blocks import view_values
+from bot.slack.out.text import from_slack, render
 from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)

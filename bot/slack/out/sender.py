@@ -32,8 +32,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.model import utcnow
-from bot.slack.gateway import SlackGateway
-from bot.slack.sender_ops import (
+from bot.slack.out.gateway import SlackGateway
+from bot.slack.out.sender_ops import (
     MAX_ATTEMPTS,
     TRANSIENT,
     Held,

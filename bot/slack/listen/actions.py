@@ -1,5 +1,5 @@
 """Button clicks (block_actions). A click that changes something is stored before its ack and
-handled by its `slack.interaction` job (bot.slack.interactions); one that opens a modal is
+handled by its `slack.interaction` job (bot.slack.listen.interactions); one that opens a modal is
 acked and opens it at once."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, observation, orientation, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
-from bot.slack import authorize, interactions, views
-from bot.slack.context import incident_by_number
-from bot.slack.interactions import Work
+from bot.slack.listen import authorize, interactions
+from bot.slack.listen.channels import incident_by_number
+from bot.slack.listen.interactions import Work
+from bot.slack.out import views
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
