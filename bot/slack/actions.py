@@ -15,7 +15,7 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, context, decide, incidents, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
-from bot.slack import authorize, interactions, views
+from bot.slack import authorize, forms, interactions, views
 from bot.slack.context import incident_by_number
 from bot.slack.interactions import Work
 from bot.storage import repo
@@ -117,7 +117,7 @@ async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
     except act.NotAllowed as exc:
         await _ephemeral(rt, body, str(exc))
         return
-    modal = views.confirm_action(
+    modal = forms.confirm_action(
         inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
     )
     await rt.slack.open_view(body.get("trigger_id") or "", modal)
@@ -128,14 +128,14 @@ async def _on_other(rt: Runtime, body: dict[str, Any]) -> None:
     if inc is not None:
         choices = [(p.title, p.id) for p in rt.playbooks]
         await rt.slack.open_view(
-            body.get("trigger_id") or "", views.other_decision_modal(inc, choices)
+            body.get("trigger_id") or "", forms.other_decision_modal(inc, choices)
         )
 
 
 async def _on_resolve(rt: Runtime, body: dict[str, Any]) -> None:
     inc = await incident_by_number(rt, _action(body).get("value"))
     if inc is not None:
-        await rt.slack.open_view(body.get("trigger_id") or "", views.resolve_modal(inc))
+        await rt.slack.open_view(body.get("trigger_id") or "", forms.resolve_modal(inc))
 
 
 async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:

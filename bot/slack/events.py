@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
-from bot.slack import interactions, views
+from bot.slack import forms, interactions
 from bot.slack.blocks import view_values
 from bot.slack.context import active, incident_by_number, incident_in_channel
 from bot.slack.text import from_slack, render
@@ -210,7 +210,7 @@ async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
         )
         return
     meta = _pick_metadata(channel, ts, author, text)
-    await rt.slack.open_view(body["trigger_id"], views.timeline_pick_modal(candidates, meta))
+    await rt.slack.open_view(body["trigger_id"], forms.timeline_pick_modal(candidates, meta))
 
 
 def _pick_metadata(channel: str, ts: str, author: str | None, text: str) -> str:

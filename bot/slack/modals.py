@@ -14,7 +14,7 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
-from bot.slack import authorize, events, interactions, payloads, views
+from bot.slack import authorize, events, forms, interactions, payloads, views
 from bot.slack.blocks import view_values
 from bot.slack.interactions import Work
 from bot.storage import repo
@@ -216,7 +216,7 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
     if inc is None:
         await ack(response_action="errors", errors={"playbook": f"No incident INC-{number}."})
         return
-    modal = views.confirm_action(
+    modal = forms.confirm_action(
         inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=key
     )
     await ack(response_action="push", view=modal)

@@ -1,4 +1,5 @@
-"""Block Kit views: one function per card or modal. Text comes from Jinja2 templates."""
+"""Block Kit messages: one function per card or reply; the modals are in bot.slack.forms.
+Text comes from Jinja2 templates."""
 
 from __future__ import annotations
 
@@ -202,29 +203,6 @@ def decide(
     return f"{inc.ref} Decide: {len(suggestions)} suggestion(s)", blocks
 
 
-def confirm_action(inc: IncidentView, s: Suggestion, *, dry_run: bool, key: str) -> bk.Block:
-    """The modal that shows exactly what will run, with resolved parameters."""
-    steps = "\n".join(
-        f"• `{step.action}` "
-        + ", ".join(
-            f"{escape(k)}=`{escape(json.dumps(v) if not isinstance(v, str) else v)}`"
-            for k, v in step.with_.items()
-        )
-        for step in s.steps
-    )
-    blocks = [
-        bk.section(render("confirm_intro", s=s, inc=inc, dry_run=dry_run)),
-        bk.section(render("confirm_steps", steps=steps)),
-        bk.text_input(
-            "reason", "Why this action? (goes in the decision log)", optional=True, multiline=True
-        ),
-    ]
-    meta = json.dumps({"k": key, "e": s.evidence[:5]})
-    if len(meta) > 3000:
-        meta = json.dumps({"k": key, "e": []})
-    return bk.modal("act_confirm", "Confirm action", blocks, submit="Run", private_metadata=meta)
-
-
 def action_result(
     title: str, *, ok: bool, dry_run: bool, duration: str, detail: str, hint: str
 ) -> tuple[str, list[bk.Block]]:
@@ -245,34 +223,6 @@ def action_interrupted(title: str) -> tuple[str, list[bk.Block]]:
     return text, [bk.section(text)]
 
 
-def declare_modal(services: list[str], *, channel_id: str) -> bk.Block:
-    blocks = [
-        bk.text_input("title", "Title", placeholder="Checkout returns 500s"),
-        bk.static_select(
-            "severity", "Severity", [(f"SEV{i}", f"SEV{i}") for i in range(1, 5)], initial="SEV3"
-        ),
-        bk.text_input("description", "What do you see?", multiline=True, optional=True),
-    ]
-    if services:
-        blocks.insert(2, bk.static_select("service", "Service", [(s, s) for s in services]))
-    return bk.modal(
-        "declare", "Declare incident", blocks, submit="Declare", private_metadata=channel_id
-    )
-
-
-def resolve_modal(inc: IncidentView) -> bk.Block:
-    blocks = [
-        bk.text_input("summary", "Summary", multiline=True, initial=inc.summary),
-        bk.text_input("impact", "Impact", multiline=True, optional=True, initial=inc.impact),
-        bk.text_input(
-            "root_cause", "Root cause", multiline=True, optional=True, initial=inc.root_cause
-        ),
-    ]
-    return bk.modal(
-        "resolve", f"Resolve {inc.ref}", blocks, submit="Resolve", private_metadata=str(inc.number)
-    )
-
-
 def verify_result(text: str, *, cleared: bool, number: int) -> list[bk.Block]:
     blocks = [bk.section(text)]
     if cleared:
@@ -282,19 +232,6 @@ def verify_result(text: str, *, cleared: bool, number: int) -> list[bk.Block]:
             )
         )
     return blocks
-
-
-def other_decision_modal(inc: IncidentView, playbooks: list[tuple[str, str]]) -> bk.Block:
-    pick = bk.static_select("playbook", "Run a playbook", playbooks)
-    pick["optional"] = True
-    blocks = [
-        pick,
-        bk.text_input("decision", "…or write your own decision", multiline=True, optional=True),
-        bk.text_input("reason", "Why?", multiline=True, optional=True),
-    ]
-    return bk.modal(
-        "decide_other", "Decide", blocks, submit="Decide", private_metadata=str(inc.number)
-    )
 
 
 def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[bk.Block]]:
@@ -320,24 +257,6 @@ def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[b
 def action_cancelled(title: str, by: str) -> tuple[str, list[bk.Block]]:
     text = render("action_cancelled", title=title, by=by)
     return text, [bk.section(text)]
-
-
-def postmortem_edit_modal(inc: IncidentView) -> bk.Block:
-    """`/incident postmortem edit`: summary, impact and root cause, prefilled."""
-    blocks = [
-        bk.text_input("summary", "Summary", multiline=True, optional=True, initial=inc.summary),
-        bk.text_input("impact", "Impact", multiline=True, optional=True, initial=inc.impact),
-        bk.text_input(
-            "root_cause", "Root cause", multiline=True, optional=True, initial=inc.root_cause
-        ),
-    ]
-    return bk.modal(
-        "postmortem_edit",
-        f"{inc.ref} postmortem",
-        blocks,
-        submit="Save",
-        private_metadata=str(inc.number),
-    )
 
 
 STALL_HINTS = {
@@ -388,15 +307,6 @@ def reminder_snoozed(text: str, *, minutes: int, by: str) -> tuple[str, list[bk.
     """The nudge after a snooze: same words, buttons replaced by who snoozed it."""
     note = render("reminder_snoozed", minutes=minutes, by=by)
     return text, [bk.section(text), bk.context(note)]
-
-
-def timeline_pick_modal(active: list[IncidentView], metadata: str) -> bk.Block:
-    """The "Add to incident timeline" shortcut outside an incident channel: which incident?"""
-    options = [(f"{i.ref} · {i.title}"[:75], str(i.number)) for i in active]
-    blocks = [bk.static_select("incident", "Incident", options)]
-    return bk.modal(
-        "timeline_pick", "Add to timeline", blocks, submit="Add", private_metadata=metadata
-    )
 
 
 def second_approval_given(title: str, first: str | None, second: str) -> tuple[str, list[bk.Block]]:
