@@ -17,6 +17,7 @@ from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
 from bot.slack import authorize, forms, interactions, views
 from bot.slack.context import incident_by_number
+from bot.slack.ids import ActionId, snooze_button, stage_button, verdict_button
 from bot.slack.interactions import Work
 from bot.storage import repo
 
@@ -76,12 +77,12 @@ async def locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
     """The incident a click names: for the job's ordering key and the authorization check."""
     action = _action(body)
     action_id, value = str(action.get("action_id")), str(action.get("value") or "")
-    if action_id in ("act_approve", "act_cancel"):  # an action key: "<incident>:<playbook>:…"
+    if action_id in (ActionId.ACT_APPROVE, ActionId.ACT_CANCEL):  # "<incident>:<playbook>:…"
         return interactions.number_in(value.split(":", 1)[0])
-    if action_id.startswith(("verdict_", "reminder_snooze_")) or action_id == "decide_run":
+    if action_id in _JSON_VALUED:
         payload = _json_value(body)
         return interactions.number_in(payload.get("i", payload.get("incident")))
-    if action_id == "pagerduty_split":
+    if action_id == ActionId.PAGERDUTY_SPLIT:
         row = await repo.incident_by_pagerduty(session, value)
         return row.id if row else None
     return interactions.number_in(value)
@@ -261,22 +262,28 @@ def _verdict_marker(verdict: Verdict) -> Work:
 
 # Clicks that change something, by action_id: what their `slack.interaction` job runs.
 STORED: dict[str, Work] = {
-    "incident_ack": _on_ack,
-    **{
-        f"stage_{s.value}": _stage_mover(s)
-        for s in (Stage.OBSERVE, Stage.ORIENT, Stage.DECIDE, Stage.ACT)
-    },
-    **{f"verdict_{v.value}": _verdict_marker(v) for v in Verdict},
-    "pagerduty_split": _on_split,
-    "act_approve": _on_approve,
-    "act_cancel": _on_cancel,
-    **{f"reminder_snooze_{m}": _snoozer(m) for m in reminders.SNOOZE_MINUTES},
+    ActionId.INCIDENT_ACK: _on_ack,
+    **{stage_button(s): _stage_mover(s) for s in Stage},
+    **{verdict_button(v): _verdict_marker(v) for v in Verdict},
+    ActionId.PAGERDUTY_SPLIT: _on_split,
+    ActionId.ACT_APPROVE: _on_approve,
+    ActionId.ACT_CANCEL: _on_cancel,
+    **{snooze_button(m): _snoozer(m) for m in reminders.SNOOZE_MINUTES},
 }
 
 # Clicks that open a modal (trigger_id valid 3 s): nothing to store. decide_run stores only
 # the pending run the modal confirms, idempotent per decision card.
 OPENERS: dict[str, Work] = {
-    "decide_run": _on_run,
-    "decide_other": _on_other,
-    "incident_resolve": _on_resolve,
+    ActionId.DECIDE_RUN: _on_run,
+    ActionId.DECIDE_OTHER: _on_other,
+    ActionId.INCIDENT_RESOLVE: _on_resolve,
 }
+
+# Buttons whose value is JSON naming the incident: {"i": n}, or a reminder's {"incident": n}.
+_JSON_VALUED = frozenset(
+    {
+        ActionId.DECIDE_RUN,
+        *(verdict_button(v) for v in Verdict),
+        *(snooze_button(m) for m in reminders.SNOOZE_MINUTES),
+    }
+)

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.service import authz
 from bot.service.runtime import Runtime
+from bot.slack.ids import ViewId
 from bot.slack.interactions import channel_id, kind_of, user_id
 from bot.storage import repo
 from bot.storage.repo import interactions as stored
@@ -22,7 +23,7 @@ from bot.storage.repo import interactions as stored
 log = logging.getLogger(__name__)
 
 # Submissions that change no existing incident: a declaration opens a new one.
-UNCHECKED_VIEWS = frozenset({"declare"})
+UNCHECKED_VIEWS = frozenset({ViewId.DECLARE})
 
 
 async def click_refusal(rt: Runtime, body: dict[str, Any], named: int | None) -> str | None:

@@ -26,14 +26,13 @@ from bot.service.runtime import Runtime
 from bot.slack import forms, interactions
 from bot.slack.blocks import view_values
 from bot.slack.context import active, incident_by_number, incident_in_channel
+from bot.slack.ids import BlockId, ShortcutId
 from bot.slack.text import from_slack, render
 from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)
 
 CONFIRM_REACTION = "white_check_mark"
-SHORTCUT = "add_to_timeline"
-PICK_VIEW = "timeline_pick"
 ANY_EVENT = re.compile(r".+")
 MAX_TEXT = 2500
 MAX_METADATA = 3000  # Slack's limit for a view's private_metadata
@@ -234,7 +233,7 @@ async def on_pick(rt: Runtime, body: dict[str, Any]) -> None:
     """The `slack.interaction` job of a submitted incident picker."""
     view = body.get("view") or {}
     meta = interactions.json_object(view.get("private_metadata"))
-    inc = await incident_by_number(rt, view_values(view).get("incident"))
+    inc = await incident_by_number(rt, view_values(view).get(BlockId.INCIDENT))
     channel, ts, author, text = (meta.get(k) for k in ("c", "t", "a", "x"))
     if inc is None or not _slack_id(channel) or not _slack_ts(ts):
         return
@@ -256,7 +255,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def reaction_removed(body: dict[str, Any]) -> None:
         await on_reaction_removed(rt, body)
 
-    @app.shortcut(SHORTCUT)
+    @app.shortcut(ShortcutId.ADD_TO_TIMELINE)
     async def add_to_timeline(ack: Any, body: dict[str, Any], respond: Any) -> None:
         channel = (body.get("channel") or {}).get("id")
         if await incident_in_channel(rt, channel) is not None:  # a capture: stored first

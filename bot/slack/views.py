@@ -11,6 +11,7 @@ from bot.domain.model import IncidentView, RankedChange, StageSpan
 from bot.domain.playbooks import Suggestion
 from bot.domain.stages import next_stage, time_in_current_stage
 from bot.slack import blocks as bk
+from bot.slack.ids import ActionId, BlockId, stage_button
 from bot.slack.text import escape, mention, render
 
 MAX_ALERTS = 10
@@ -115,7 +116,7 @@ def observe(
         # Splitting acts at once (new incident, channel, PagerDuty link): confirm first.
         split = bk.button(
             "Split out",
-            "pagerduty_split",
+            ActionId.PAGERDUTY_SPLIT,
             str(attached["id"]),
             confirm=bk.confirm_dialog(
                 "Split out?",
@@ -132,10 +133,10 @@ def observe(
     value = str(inc.number)
     buttons = []
     if inc.status.value == "triggered":
-        buttons.append(bk.button("Acknowledge", "incident_ack", value, style="primary"))
+        buttons.append(bk.button("Acknowledge", ActionId.INCIDENT_ACK, value, style="primary"))
     if inc.status.value != "resolved":  # the card stays live after resolve, without buttons
-        buttons.append(bk.button("Orient →", "stage_orient", value))
-        blocks.append(bk.actions(*buttons, block_id="observe_actions"))
+        buttons.append(bk.button("Orient →", ActionId.STAGE_ORIENT, value))
+        blocks.append(bk.actions(*buttons, block_id=BlockId.OBSERVE_ACTIONS))
     firing = sum(1 for a in alerts if a.get("status") != "resolved")
     return f"{inc.ref} Observe: {firing} alert(s) firing", blocks
 
@@ -165,9 +166,9 @@ def orient(
         value = json.dumps({"i": inc.number, "c": change_key(item)})
         blocks.append(
             bk.actions(
-                bk.button("Suspect", "verdict_suspect", value),
-                bk.button("Caused", "verdict_caused", value, style="danger"),
-                bk.button("Not related", "verdict_not_related", value),
+                bk.button("Suspect", ActionId.VERDICT_SUSPECT, value),
+                bk.button("Caused", ActionId.VERDICT_CAUSED, value, style="danger"),
+                bk.button("Not related", ActionId.VERDICT_NOT_RELATED, value),
             )
         )
     if similar:
@@ -175,7 +176,7 @@ def orient(
     if missing:
         blocks.append(bk.context(render("missing_context", missing=missing)))
     blocks.append(
-        bk.actions(bk.button("Decide →", "stage_decide", str(inc.number), style="primary"))
+        bk.actions(bk.button("Decide →", ActionId.STAGE_DECIDE, str(inc.number), style="primary"))
     )
     top = ranked[0] if ranked else None
     text = f"{inc.ref} Orient: {len(ranked)} change(s)" + (
@@ -196,10 +197,10 @@ def decide(
         blocks.append(
             bk.section(
                 render("decide_suggestion", s=s),
-                accessory=bk.button(s.label[:75], "decide_run", value, style=style),
+                accessory=bk.button(s.label[:75], ActionId.DECIDE_RUN, value, style=style),
             )
         )
-    blocks.append(bk.actions(bk.button("Something else…", "decide_other", str(inc.number))))
+    blocks.append(bk.actions(bk.button("Something else…", ActionId.DECIDE_OTHER, str(inc.number))))
     return f"{inc.ref} Decide: {len(suggestions)} suggestion(s)", blocks
 
 
@@ -228,7 +229,9 @@ def verify_result(text: str, *, cleared: bool, number: int) -> list[bk.Block]:
     if cleared:
         blocks.append(
             bk.actions(
-                bk.button("Resolve incident", "incident_resolve", str(number), style="primary")
+                bk.button(
+                    "Resolve incident", ActionId.INCIDENT_RESOLVE, str(number), style="primary"
+                )
             )
         )
     return blocks
@@ -238,14 +241,14 @@ def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[b
     text = render("needs_second", title=title, first=first)
     button = bk.button(
         "Approve",
-        "act_approve",
+        ActionId.ACT_APPROVE,
         key,
         style="danger",
         confirm=bk.confirm_dialog("Approve action?", f"Run {escape(title)} now?", "Run it"),
     )
     cancel = bk.button(  # dropping a pending request cannot be undone
         "Cancel",
-        "act_cancel",
+        ActionId.ACT_CANCEL,
         key,
         confirm=bk.confirm_dialog(
             "Cancel action?", f"Drop the request to run {escape(title)}?", "Drop it", "Keep it"
@@ -286,8 +289,8 @@ def reminder(
         {k: value[k] for k in ("incident", "kind", "stage", "span", "seq") if k in value}
     )
     buttons = [
-        bk.button("Snooze 15 min", "reminder_snooze_15", payload),
-        bk.button("Snooze 1 h", "reminder_snooze_60", payload),
+        bk.button("Snooze 15 min", ActionId.SNOOZE_15, payload),
+        bk.button("Snooze 1 h", ActionId.SNOOZE_60, payload),
     ]
     if kind == "stall":
         following = next_stage(inc.stage)
@@ -295,12 +298,12 @@ def reminder(
             0,
             bk.button(
                 f"{following.value.capitalize()} →",
-                f"stage_{following.value}",
+                stage_button(following),
                 str(inc.number),
                 style="primary",
             ),
         )
-    return text, [bk.section(text), bk.actions(*buttons, block_id="reminder_actions")]
+    return text, [bk.section(text), bk.actions(*buttons, block_id=BlockId.REMINDER_ACTIONS)]
 
 
 def reminder_snoozed(text: str, *, minutes: int, by: str) -> tuple[str, list[bk.Block]]:
