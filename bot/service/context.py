@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import Change, IncidentView, Status, TimelineKind, utcnow
 from bot.domain.ranking import RankingConfig, rank_changes
 from bot.domain.similar import describe, similar_incidents
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 5.0  # a failed source is asked again after 5 s, 10 s, 20 s, … 5 min
 RETRY_MAX_SECONDS = 300.0
-RESPONDERS_JOB = "incident.responders"
 
 
 def _problem(exc: BaseException) -> str:
@@ -152,7 +152,7 @@ async def observe(
         await asyncio.wait(pending)
         inc = await _record_observation(rt, number, links, tasks, missing, False, None)
     failed = any(t.exception() is not None for t in tasks)
-    await schedule_retry(rt, "incident.observe", number, failed=failed)
+    await schedule_retry(rt, JobKind.INCIDENT_OBSERVE, number, failed=failed)
     return inc
 
 
@@ -367,8 +367,8 @@ async def queue_reorient(session: AsyncSession, rt: Runtime, change: Change) -> 
         if not _concerns(rt, row.service, change):
             continue
         key = incidents.incident_key(row.id)
-        if not await jobs.has_pending(session, kind="incident.orient", ordering_key=key):
-            jobs.add_job(session, "incident.orient", {"incident": row.id}, ordering_key=key)
+        if not await jobs.has_pending(session, kind=JobKind.INCIDENT_ORIENT, ordering_key=key):
+            jobs.add_job(session, JobKind.INCIDENT_ORIENT, {"incident": row.id}, ordering_key=key)
         queued.append(row.id)
     return queued
 
@@ -427,7 +427,7 @@ async def orient(
             data={"sources": sorted(tasks.values()), "missing": missing},
             source_key="orient:" + hashlib.sha256(text.encode()).hexdigest()[:32],
         )
-    await schedule_retry(rt, "incident.orient", number, failed=bool(failed))
+    await schedule_retry(rt, JobKind.INCIDENT_ORIENT, number, failed=bool(failed))
 
 
 async def _collect(rt: Runtime, done: set[asyncio.Task[Any]], names: dict[Any, str]) -> list[str]:
@@ -458,7 +458,10 @@ async def open_context(rt: Runtime, number: int, origin_channel: str | None = No
     started = start_sources(rt, inc)
     if inc.pd_incident_id:  # a job of its own: a slow on-call lookup holds up nothing else
         await jobs.schedule_once(
-            rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=f"responders:{number}"
+            rt.db,
+            JobKind.INCIDENT_RESPONDERS,
+            {"incident": number},
+            dedup_key=f"responders:{number}",
         )
     await observe(rt, number, first=True, origin_channel=origin_channel)
     await reminders.stage_started(rt, number)

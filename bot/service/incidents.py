@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
 from bot.service import cards, reminders
 from bot.service.runtime import Runtime
@@ -91,7 +92,7 @@ async def open_incident(
             await cards.invite(session, row.id, [declared_by])
         jobs.add_job(
             session,
-            "incident.setup",
+            JobKind.INCIDENT_SETUP,
             {"incident": row.id, "origin_channel": origin_channel},
             ordering_key=incident_key(row.id),
         )
@@ -173,7 +174,10 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
         )
         if stage is Stage.DECIDE:
             jobs.add_job(
-                session, "incident.decide", {"incident": number}, ordering_key=incident_key(number)
+                session,
+                JobKind.INCIDENT_DECIDE,
+                {"incident": number},
+                ordering_key=incident_key(number),
             )
         await cards.say(session, number, render("stage_moved", stage=stage.value, by=by))
         await cards.refresh_summary(session, number)
@@ -274,7 +278,7 @@ async def resolve(
         # postmortem's link: one post, not "resolved" followed by "postmortem".
         jobs.add_job(
             session,
-            "incident.postmortem",
+            JobKind.INCIDENT_POSTMORTEM,
             {"incident": number, "resolved_by": by},
             ordering_key=incident_key(number),
         )

@@ -20,6 +20,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
@@ -59,9 +60,6 @@ def slack_time(ts: str) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
 
-JOB_KIND = "slack.pin"
-
-
 async def queue_pin(rt: Runtime, body: dict[str, Any], payload: dict[str, Any]) -> bool:
     """Record the Events API delivery by event_id and queue the `slack.pin` job that does the
     work, in one transaction. False when the delivery was seen before (a retry)."""
@@ -76,11 +74,11 @@ async def queue_pin(rt: Runtime, body: dict[str, Any], payload: dict[str, Any]) 
                 return False
         jobs.add_job(
             session,
-            JOB_KIND,
+            JobKind.SLACK_PIN,
             payload,
             # Adds and removals of one message stay in order; other incident work is not held up.
-            ordering_key=f"{JOB_KIND}:{payload['channel']}:{payload['ts']}"[:200],
-            dedup_key=f"{JOB_KIND}:{event_id}"[:200] if event_id else None,
+            ordering_key=f"{JobKind.SLACK_PIN}:{payload['channel']}:{payload['ts']}"[:200],
+            dedup_key=f"{JobKind.SLACK_PIN}:{event_id}"[:200] if event_id else None,
         )
     return True
 

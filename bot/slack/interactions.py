@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import json_values
 from bot.service.runtime import Runtime
 from bot.slack.context import number_in
-from bot.slack.recorder import CHANNELS, FINGERPRINT, JOB_KIND, Also, Locate, Recorder
+from bot.slack.recorder import CHANNELS, FINGERPRINT, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JOB_KIND", "interaction_key", "number_in", "record", "record_then_ack", "run"]
+__all__ = ["interaction_key", "number_in", "record", "record_then_ack", "run"]
 
 MAX_KEY = 200  # inbound_events.dedup_key
 AFTER_ACK_WAIT = 0.25  # longest an answer waits for other requests' acks
