@@ -396,7 +396,7 @@ async def orient(
     number: int,
     started: tuple[dict[asyncio.Task[Any], str], list[str]] | None = None,
 ) -> None:
-    inc = await _load(rt, number)
+    inc = await incidents.load(rt, number)
     if inc is None:
         return
     window = timedelta(hours=rt.config.change_window_hours)
@@ -442,17 +442,11 @@ async def _collect(rt: Runtime, done: set[asyncio.Task[Any]], names: dict[Any, s
     return missing
 
 
-async def _load(rt: Runtime, number: int) -> IncidentView | None:
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        return repo.to_view(row) if row else None
-
-
 async def open_context(rt: Runtime, number: int, origin_channel: str | None = None) -> None:
     """The set-up's Observe and Orient, every source started at once: change sources and the
     responders' lookup run while PagerDuty is read; ranking waits for Observe because it needs
     the first alert's time."""
-    inc = await _load(rt, number)
+    inc = await incidents.load(rt, number)
     if inc is None:
         return
     started = start_sources(rt, inc)
@@ -470,6 +464,6 @@ async def open_context(rt: Runtime, number: int, origin_channel: str | None = No
 
 
 async def invite_responders(rt: Runtime, number: int) -> None:
-    inc = await _load(rt, number)
+    inc = await incidents.load(rt, number)
     if inc is not None:
         await responders.invite_assignees_and_oncall(rt, inc)
