@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from bot import cli_stats
 from bot.catalog import ConfigError, load_config
 from bot.cli_pagerduty import pagerduty_app
+from bot.domain.refs import format_ref, parse_incident_ref
 from bot.settings import Settings
 
 app = typer.Typer(
@@ -94,15 +95,14 @@ def postmortem(
         raise fail("--format must be markdown or html")
     if timeline not in (None, "all", "pinned"):
         raise fail("--timeline must be all or pinned")
-    try:
-        number = int(incident.upper().removeprefix("INC-"))
-    except ValueError:
-        raise fail(f"{incident!r} is not an incident number or ref like INC-42") from None
+    number = parse_incident_ref(incident)
+    if number is None:
+        raise fail(f"{incident!r} is not an incident number or ref like INC-42")
     settings = load_settings()
     text = asyncio.run(_render_postmortem(settings, number, format, timeline))  # type: ignore[arg-type]
     if text is None:
         # Not the URL: it may carry a database password.
-        raise fail(f"no incident INC-{number} in the database")
+        raise fail(f"no incident {format_ref(number)} in the database")
     if output:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")

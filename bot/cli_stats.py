@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.domain.refs import format_ref, parse_incident_ref
 from bot.service.stats import DEFAULT_DAYS, MAX_DAYS
 from bot.settings import Settings
 
@@ -14,15 +15,6 @@ if TYPE_CHECKING:
     from bot.service.postmortems import ExportResult
 
 followups_app = typer.Typer(help="Follow-up (action item) commands.", no_args_is_help=True)
-
-
-def incident_number(text: str) -> int | None:
-    """42, INC-42 or inc-42 -> 42."""
-    try:
-        number = int(text.strip().upper().removeprefix("INC-"))
-    except ValueError:
-        return None
-    return number if number > 0 else None
 
 
 def stats(
@@ -60,7 +52,7 @@ def followups_export(
     """Create a GitHub issue per follow-up in the service's repository (skips exported ones)."""
     from bot.cli import fail, load_settings
 
-    number = incident_number(incident)
+    number = parse_incident_ref(incident)
     if number is None:
         raise fail(f"{incident!r} is not an incident number or ref like INC-42")
     settings = load_settings()
@@ -69,7 +61,9 @@ def followups_export(
         raise fail(result.error)
     for text, url in result.created:
         typer.echo(f"created {url}  {text}")
-    typer.echo(f"INC-{number}: {len(result.created)} exported, {result.skipped} already exported")
+    typer.echo(
+        f"{format_ref(number)}: {len(result.created)} exported, {result.skipped} already exported"
+    )
 
 
 async def _export(settings: Settings, number: int) -> ExportResult:

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
+from bot.slack.ids import ActionId
 
 CONFIG: dict[str, Any] = {
     "services": [
@@ -140,11 +141,11 @@ async def run_demo(output: Path | None = None) -> int:
             cid = channel["id"]
 
             _section("Alice acknowledges and marks the top deploy as the suspect")
-            await stack.click("incident_ack", "1", user=scenario.alice, channel=cid)
+            await stack.click(ActionId.INCIDENT_ACK, "1", user=scenario.alice, channel=cid)
             await stack.settle()
             change_key = f"github:{_deployment_id(stack, scenario.suspect_sha)}"
             await stack.click(
-                "verdict_suspect",
+                ActionId.VERDICT_SUSPECT,
                 f'{{"i": 1, "c": "{change_key}"}}',
                 user=scenario.alice,
                 channel=cid,
@@ -153,7 +154,7 @@ async def run_demo(output: Path | None = None) -> int:
             show()
 
             _section("Decide: playbooks matched against the evidence")
-            await stack.click("stage_decide", "1", user=scenario.alice, channel=cid)
+            await stack.click(ActionId.STAGE_DECIDE, "1", user=scenario.alice, channel=cid)
             await stack.settle()
             show()
             decide = next(
@@ -162,12 +163,12 @@ async def run_demo(output: Path | None = None) -> int:
             button = next(
                 b["accessory"]
                 for b in decide["blocks"]
-                if b.get("accessory", {}).get("action_id") == "decide_run"
+                if b.get("accessory", {}).get("action_id") == ActionId.DECIDE_RUN
             )
 
             _section(f"Act: Alice clicks “{button['text']['text']}” and confirms")
             await stack.click(
-                "decide_run",
+                ActionId.DECIDE_RUN,
                 button["value"],
                 user=scenario.alice,
                 channel=cid,

@@ -21,18 +21,16 @@ import uvicorn
 import yaml
 
 from bot.catalog import OodaConfig
+from bot.compose import compose
 from bot.fakes.argocd_api import FakeArgoCD
 from bot.fakes.github_api import FakeGitHub
 from bot.fakes.pagerduty_api import FakePagerDuty
 from bot.fakes.pagerduty_webhooks import sign_webhook
 from bot.fakes.slack_api import FakeSlack
-from bot.service.handlers import register
-from bot.service.runtime import Runtime, build_runtime
+from bot.service.runtime import Runtime
 from bot.settings import Settings
-from bot.slack.listen.app import build_bolt_app
 from bot.slack.listen.interactions import after_ack_done, after_ack_running
 from bot.storage.db import upgrade
-from bot.web.app import create_app
 
 SIGNING_SECRET = "local-signing-secret"
 PD_SECRET = "local-pagerduty-secret"
@@ -107,9 +105,8 @@ class DevStack:
         self.start_fakes()
         settings = self.settings()
         await asyncio.to_thread(upgrade, settings.database_url)
-        self.rt = build_runtime(settings, config=OodaConfig.model_validate(self.config_data))
-        register(self.rt)
-        app = create_app(self.rt, build_bolt_app(self.rt))
+        bot = compose(settings, config=OodaConfig.model_validate(self.config_data))
+        self.rt, app = bot.runtime, bot.app
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())

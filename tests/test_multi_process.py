@@ -26,6 +26,7 @@ import httpx
 import pytest
 from sqlalchemy import event, func, select
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.fakes.slack_api import FakeSlack
 from bot.service import reminders
@@ -158,7 +159,7 @@ async def schedule_reminder(
         key = f"{reminders.prefix(number, kind)}{seq}"
         payload = {"incident": number, "kind": kind, "seq": seq}
     added = await jobs.schedule_once(
-        db, reminders.JOB_KIND, payload, due_at=due, dedup_key=key, max_attempts=3
+        db, JobKind.INCIDENT_REMINDER, payload, due_at=due, dedup_key=key, max_attempts=3
     )
     assert added
     return key

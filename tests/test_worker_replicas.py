@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.domain.jobs import JobKind
 from bot.fakes import FakePagerDuty
 from bot.fakes.slack_api import FakeSlack
-from bot.service.incidents import RESPONDERS_JOB
 from bot.storage import jobs
 from bot.storage.db import Database
 from bot.storage.tables import Incident, Job
@@ -127,7 +127,9 @@ async def start_pair(
     a = Server(env | {"PAGERDUTY_API_URL": silent_api}, tmp_path / "a.log")
     await a.wait_healthy()
     key = f"responders:{number}"
-    assert await jobs.schedule_once(db, RESPONDERS_JOB, {"incident": number}, dedup_key=key)
+    assert await jobs.schedule_once(
+        db, JobKind.INCIDENT_RESPONDERS, {"incident": number}, dedup_key=key
+    )
     await wait_for_state(db, key, "running", by=a)
     b = Server(env, tmp_path / "b.log")
     await b.wait_healthy()

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.server import _SocketModeServer
+from bot.slack.listen.socket_mode import SocketModeServer
 
 
 async def test_socket_mode_closes_the_connection_before_the_worker_stops() -> None:
     order: list[str] = []
-    server: _SocketModeServer | None = None
+    server: SocketModeServer | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -27,6 +27,6 @@ async def test_socket_mode_closes_the_connection_before_the_worker_stops() -> No
         order.append("socket closed")
 
     config = uvicorn.Config(Starlette(lifespan=lifespan), host="127.0.0.1", port=0, lifespan="on")
-    server = _SocketModeServer(config, before_shutdown=close_socket)
+    server = SocketModeServer(config, before_shutdown=close_socket)
     await server.serve()
     assert order == ["socket closed", "worker stopped"]

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.refs import format_ref
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -210,4 +212,4 @@ class IncidentView:
 
     @property
     def ref(self) -> str:
-        return f"INC-{self.number}"
+        return format_ref(self.number)

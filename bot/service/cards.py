@@ -74,12 +74,6 @@ async def refresh(rt: Runtime, number: int) -> None:
         await refresh_summary(session, number)
 
 
-async def load_view(rt: Runtime, number: int) -> IncidentView | None:
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        return repo.to_view(row) if row else None
-
-
 def message_kind(prefix: str, channel: str) -> str:
     """A short key naming one message in one channel (announcements, once per channel)."""
     kind = f"{prefix}:{channel}"

@@ -133,9 +133,3 @@ async def announce_decision(
     rt: Runtime, number: int, *, by: str | None, text: str, reason: str
 ) -> None:
     await cards.say_now(rt, number, render("decision_recorded", by=by, text=text, reason=reason))
-
-
-async def repo_view(rt: Runtime, number: int) -> Any:
-    async with rt.db.session() as session:
-        row = await repo.get_incident(session, number)
-        return repo.to_view(row) if row else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
 from bot.service import cards, reminders
 from bot.service.runtime import Runtime
@@ -27,9 +28,6 @@ def channel_name(number: int, title: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or "incident"
     prefix = f"inc-{number}-"
     return (prefix + slug)[:MAX_CHANNEL].rstrip("-")
-
-
-RESPONDERS_JOB = "incident.responders"  # invite the PagerDuty assignees and on-call
 
 
 def incident_key(number: int) -> str:
@@ -148,14 +146,14 @@ async def record_incident(
     if pd_link:  # a job of its own: a slow on-call lookup holds up nothing else
         jobs.add_job(
             session,
-            RESPONDERS_JOB,
+            JobKind.INCIDENT_RESPONDERS,
             {"incident": row.id},
             dedup_key=responders_key(row.id),
         )
         queued.append("responders")
     jobs.add_job(
         session,
-        "incident.setup",
+        JobKind.INCIDENT_SETUP,
         {"incident": row.id, "origin_channel": origin_channel, "queued": queued},
         ordering_key=incident_key(row.id),
     )
@@ -214,7 +212,10 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
         )
         if stage is Stage.DECIDE:
             jobs.add_job(
-                session, "incident.decide", {"incident": number}, ordering_key=incident_key(number)
+                session,
+                JobKind.INCIDENT_DECIDE,
+                {"incident": number},
+                ordering_key=incident_key(number),
             )
         await cards.say(session, number, render("stage_moved", stage=stage.value, by=by))
         await cards.refresh_summary(session, number)
@@ -315,7 +316,7 @@ async def resolve(
         # postmortem's link: one post, not "resolved" followed by "postmortem".
         jobs.add_job(
             session,
-            "incident.postmortem",
+            JobKind.INCIDENT_POSTMORTEM,
             {"incident": number, "resolved_by": by},
             ordering_key=incident_key(number),
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, utcnow
 from bot.service import cards, incidents, prefetch
 from bot.service.retries import plan_retry, source_problem
@@ -165,7 +166,7 @@ async def _record_observation(
                 session, rt, inc, opened_text, origin_channel, once="announce-open"
             )
         if not observation["loading"]:
-            await plan_retry(session, row, "incident.observe", failed=failed)
+            await plan_retry(session, row, JobKind.INCIDENT_OBSERVE, failed=failed)
     return inc
 
 

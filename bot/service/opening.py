@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView
 from bot.service import incidents, observation, orientation, reminders, responders
-from bot.service.incidents import RESPONDERS_JOB, channel_name
+from bot.service.incidents import channel_name
 from bot.service.runtime import Runtime
 from bot.storage import jobs, outbox, repo
 
@@ -56,7 +57,10 @@ async def open_context(
     started = orientation.start_sources(rt, inc.service, inc.pd_incident_id)
     if inc.pd_incident_id and not responders_queued:  # opened by an older version
         await jobs.schedule_once(
-            rt.db, RESPONDERS_JOB, {"incident": number}, dedup_key=incidents.responders_key(number)
+            rt.db,
+            JobKind.INCIDENT_RESPONDERS,
+            {"incident": number},
+            dedup_key=incidents.responders_key(number),
         )
     observed = await observation.observe(
         rt, number, first=True, origin_channel=origin_channel, links=links

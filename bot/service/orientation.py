@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import Change, IncidentView, TimelineKind, utcnow
 from bot.domain.ranking import RankingConfig, rank_changes
 from bot.domain.similar import describe, similar_incidents
@@ -128,7 +129,7 @@ async def _rank_and_post(
         if outcome is not None:
             sources, failed = outcome
             await _orient_gathered(session, number, sources, missing)
-            await plan_retry(session, row, "incident.orient", failed=bool(failed))
+            await plan_retry(session, row, JobKind.INCIDENT_ORIENT, failed=bool(failed))
 
 
 async def _orient_gathered(
@@ -186,8 +187,8 @@ async def queue_reorient(session: AsyncSession, rt: Runtime, change: Change) -> 
         if not _concerns(rt, row.service, change):
             continue
         key = incidents.incident_key(row.id)
-        if not await jobs.has_pending(session, kind="incident.orient", ordering_key=key):
-            jobs.add_job(session, "incident.orient", {"incident": row.id}, ordering_key=key)
+        if not await jobs.has_pending(session, kind=JobKind.INCIDENT_ORIENT, ordering_key=key):
+            jobs.add_job(session, JobKind.INCIDENT_ORIENT, {"incident": row.id}, ordering_key=key)
         queued.append(row.id)
     return queued
 

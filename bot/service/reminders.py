@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import Status, utcnow
 from bot.service import cards
 from bot.service.runtime import Runtime
@@ -24,7 +25,6 @@ from bot.storage import jobs, repo
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "incident.reminder"
 STALL = "stall"
 STATUS = "status"
 SNOOZE_MINUTES = (15, 60)
@@ -41,7 +41,7 @@ def _minutes(value: float | None) -> timedelta | None:
 
 async def _schedule(rt: Runtime, key: str, payload: dict[str, Any], due_at: datetime) -> bool:
     return await jobs.schedule_once(
-        rt.db, JOB_KIND, payload, due_at=due_at, dedup_key=key, max_attempts=3
+        rt.db, JobKind.INCIDENT_REMINDER, payload, due_at=due_at, dedup_key=key, max_attempts=3
     )
 
 

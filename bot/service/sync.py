@@ -53,7 +53,7 @@ async def _set_pagerduty_status(
 
 async def acknowledge_everywhere(rt: Runtime, number: int, user: str | None) -> bool:
     changed = await incidents.acknowledge(rt, number, by=user)
-    inc = await cards.load_view(rt, number)
+    inc = await incidents.load(rt, number)
     # Never PUT "acknowledged" on a resolved incident: PagerDuty would reopen it.
     if inc and inc.status is not Status.RESOLVED and _mirrored(rt, inc):
         await _set_pagerduty_status(rt, inc, "acknowledged", "acknowledge")
@@ -64,7 +64,7 @@ async def resolve_everywhere(
     rt: Runtime, number: int, user: str | None, fields: dict[str, str | None] | None = None
 ) -> bool:
     changed = await incidents.resolve(rt, number, by=user, fields=fields)
-    inc = await cards.load_view(rt, number)
+    inc = await incidents.load(rt, number)
     if changed and inc and _mirrored(rt, inc):
         await _set_pagerduty_status(rt, inc, "resolved", "resolve")
     return changed
@@ -75,7 +75,7 @@ async def note_everywhere(rt: Runtime, number: int, text: str, user: str | None)
 
     The timeline first, so notes keep the order people sent them in; the entry is marked as
     being mirrored, so PagerDuty's annotated echo claims it instead of landing twice."""
-    inc = await cards.load_view(rt, number)
+    inc = await incidents.load(rt, number)
     mirrored = _mirrored(rt, inc)
     entry_id = await incidents.add_note(
         rt, number, text, by=user, data={"pd_mirror": "pending"} if mirrored else None

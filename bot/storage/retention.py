@@ -17,9 +17,11 @@ Slack's 5-minute window: they go once older than REPLAY_KEEP, whatever OODA_RETE
 
 `purge` does the deleting, in batches; `schedule_retention` queues the periodic job (one per
 RUN_EVERY slot, whichever replica queues it first) and `handler` is what runs it. Wiring, in
-bot/service/handlers.py and at start-up:
+bot/job_handlers.py and at start-up:
 
-    rt.worker.register(retention.JOB_KIND, retention.handler(rt.db, rt.settings.retention_days))
+    rt.worker.register(
+        JobKind.STORAGE_RETENTION, retention.handler(rt.db, rt.settings.retention_days)
+    )
     await retention.schedule_retention(rt.db)
 """
 
@@ -32,13 +34,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.storage import jobs, outbox
 from bot.storage.db import Database
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job, OutboxRow
 
-JOB_KIND = "storage.retention"
 FINISHED = ("done", "cancelled", "dead")
 MIN_DEDUP_WINDOW = timedelta(days=3)
 REPLAY_KEEP = timedelta(minutes=10)  # Slack refuses a timestamp older than 5 minutes
@@ -120,7 +122,12 @@ async def schedule_retention(db: Database, *, now: datetime | None = None) -> bo
     due = _next_slot(now or utcnow())
     slot = int(due.timestamp())
     return await jobs.schedule_once(
-        db, JOB_KIND, {"slot": slot}, due_at=due, dedup_key=f"{JOB_KIND}:{slot}", max_attempts=3
+        db,
+        JobKind.STORAGE_RETENTION,
+        {"slot": slot},
+        due_at=due,
+        dedup_key=f"{JobKind.STORAGE_RETENTION}:{slot}",
+        max_attempts=3,
     )
 
 

@@ -1,12 +1,11 @@
-"""The one ASGI app: Slack, webhooks, health and metrics."""
+"""The one ASGI app: Slack (an endpoint the listeners build), webhooks, health and metrics."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,13 +15,14 @@ from starlette.routing import Route
 from bot.metrics import counted_webhook
 from bot.service.runtime import Runtime
 from bot.storage import retention
-from bot.web import changes, github, pagerduty, slack_guard
+from bot.web import changes, github, pagerduty
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(
-    rt: Runtime, bolt: AsyncApp, *, run_worker: bool = True, slack_over_http: bool = True
-) -> Starlette:
-    slack_events = slack_guard.slack_events(rt, bolt)  # verified and parsed before Bolt
+def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool = True) -> Starlette:
+    """`slack_events`: the /slack/events endpoint (bot.slack.listen.http), None in Socket Mode
+    (Slack never posts to us then: no route to forge requests on)."""
 
     async def healthz(request: Request) -> Response:
         try:
@@ -63,7 +63,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    if slack_over_http:
+    if slack_events is not None:
         app.router.routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
     app.state.runtime = rt
     return app

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot.domain.jobs import JobKind
 from bot.service import pagerduty_events, pagerduty_payload
 from bot.service.runtime import Runtime
 from bot.storage import jobs, repo
@@ -71,5 +72,5 @@ async def receive(request: Request) -> JSONResponse:
             return ingest.duplicate()
         await session.flush()
         key = await ordering_key(session, event, pd_id)
-        jobs.add_job(session, "pagerduty.event", {"inbound": row.id}, ordering_key=key)
+        jobs.add_job(session, JobKind.PAGERDUTY_EVENT, {"inbound": row.id}, ordering_key=key)
     return JSONResponse({"ok": True, "accepted": event_type}, status_code=202)

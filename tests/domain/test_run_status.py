@@ -97,8 +97,8 @@ BOT = Path(__file__).resolve().parents[2] / "bot"
 ACTION_RUN_MODULES = [
     *sorted((BOT / "service" / "act").glob("*.py")),
     BOT / "storage" / "repo" / "actions.py",
-    BOT / "slack" / "actions.py",
-    BOT / "slack" / "modals.py",
+    BOT / "slack" / "listen" / "actions.py",
+    BOT / "slack" / "listen" / "modals.py",
 ]
 STATUS_NAMES = {"status", "status_was"}
 

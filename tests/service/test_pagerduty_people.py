@@ -7,7 +7,8 @@ from typing import Any
 
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
-from bot.service import cards, responders
+from bot.service import responders
+from bot.service.incidents import load as load_incident
 from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
 
 PD = "PINC001"
@@ -185,7 +186,7 @@ async def test_assignees_and_oncall_come_from_one_fetch(tmp_path: Path, database
         pd.add_oncall("POLGA01", escalation_policy_id="PEPCHK")
         seed_incident(stack, escalation_policy_id="PEPCHK", assignees=[{"id": "PASHA01"}])
         await trigger(stack)
-        view = await cards.load_view(stack.runtime, 1)
+        view = await load_incident(stack.runtime, 1)
         assert view is not None and view.channel_id
 
         def fetches() -> int:

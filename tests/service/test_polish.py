@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.devstack import DevStack
+from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.fakes import slack_methods
 from bot.fakes.slack_state import SlackError
@@ -209,7 +210,7 @@ async def test_stale_running_action_is_marked_interrupted_and_back_to_decide(
                     locked_until=utcnow() + timedelta(minutes=4),
                 )
             )
-            jobs.add_job(session, act.MAINTENANCE, {"task": act.INTERRUPTED_RUNS})
+            jobs.add_job(session, JobKind.MAINTENANCE, {"task": act.INTERRUPTED_RUNS})
         stack.runtime.worker.wake()
         await stack.settle()
 
@@ -234,7 +235,7 @@ async def test_stale_running_action_is_marked_interrupted_and_back_to_decide(
             [again] = (
                 await session.scalars(
                     select(Job).where(
-                        Job.kind == act.MAINTENANCE,
+                        Job.kind == JobKind.MAINTENANCE,
                         Job.dedup_key.like(f"maintenance:{act.INTERRUPTED_RUNS}:%"),
                     )
                 )
@@ -263,7 +264,7 @@ async def test_each_run_schedules_its_watchdog_which_leaves_a_finished_run_alone
                     select(Job).where(Job.dedup_key == f"maintenance:run:{run.key}")
                 )
             ).all()
-        assert watchdog.kind == act.MAINTENANCE and watchdog.status == "pending"
+        assert watchdog.kind == JobKind.MAINTENANCE and watchdog.status == "pending"
         assert watchdog.due_at >= run.started_at + act.STALE_RUN_AFTER
 
         async with stack.runtime.db.transaction() as session:  # fire it now

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import httpx
 
+from bot.compose import compose
 from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.service.runtime import build_runtime
 from bot.settings import Settings
-from bot.slack.listen.app import build_bolt_app
-from bot.web.app import create_app
 from tests.slack.helpers import ALICE, general_id
 
 
@@ -37,7 +36,7 @@ async def test_socket_mode_app_has_no_slack_route(tmp_path: Path) -> None:
         OODA_CONFIG=str(tmp_path / "none.yaml"),
     )
     rt = build_runtime(settings)
-    app = create_app(rt, build_bolt_app(rt), run_worker=False, slack_over_http=False)
+    app = compose(rt.settings, runtime=rt, run_worker=False, slack_over_http=False).app
     body = b"command=%2Fincident&text=declare+forged&user_id=U1&channel_id=C1"
     timestamp = str(int(time.time()))
     headers = {

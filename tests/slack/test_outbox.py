@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.devstack import DevStack
 from bot.domain.model import Severity, utcnow
+from bot.job_handlers import register
 from bot.service import cards, incidents
-from bot.service.handlers import register
 from bot.service.runtime import build_runtime
 from bot.slack.out.sender_ops import METADATA_EVENT
 from bot.storage import outbox_delivery

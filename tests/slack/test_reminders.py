@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.devstack import DevStack
-from bot.service.handlers import register
+from bot.job_handlers import register
 from bot.service.runtime import build_runtime
 from bot.storage import jobs
 from tests.slack.helpers import (

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 from sqlalchemy import func, select
 
+from bot.compose import compose
 from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
@@ -158,10 +159,8 @@ async def test_oversize_body_is_413_without_reading_it_all(stack: DevStack) -> N
 
 
 def stack_app(stack: DevStack) -> object:
-    from bot.slack.listen.app import build_bolt_app
-    from bot.web.app import create_app
 
-    return create_app(stack.runtime, build_bolt_app(stack.runtime), run_worker=False)
+    return compose(stack.runtime.settings, runtime=stack.runtime, run_worker=False).app
 
 
 async def test_a_command_whose_text_says_payload_is_still_a_command(stack: DevStack) -> None:

@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 
 from bot.catalog import OodaConfig
 from bot.devstack import DevStack
+from bot.domain.jobs import JobKind
 from bot.domain.model import Stage
+from bot.job_handlers import register
 from bot.service import incidents as incidents_service
-from bot.service.handlers import register
 from bot.service.runtime import build_runtime
-from bot.slack.listen.interactions import JOB_KIND
 from bot.storage import repo
 from bot.storage.repo.interactions import SOURCE
 from bot.storage.tables import InboundEvent, Job
@@ -122,7 +122,7 @@ async def own_decision(stack: DevStack, channel: str, text: str) -> dict[str, An
 
 async def interaction_jobs(stack: DevStack) -> list[Job]:
     async with stack.runtime.db.session() as session:
-        query = select(Job).where(Job.kind == JOB_KIND).order_by(Job.id)
+        query = select(Job).where(Job.kind == JobKind.SLACK_INTERACTION).order_by(Job.id)
         return list((await session.scalars(query)).all())
 
 

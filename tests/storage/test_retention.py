@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.settings import Settings
 from bot.storage import repo, retention
@@ -140,7 +141,9 @@ async def test_scheduled_once_per_slot_and_run_by_the_worker(db: Database) -> No
     assert await retention.schedule_retention(db, now=NOW) is True
     assert await retention.schedule_retention(db, now=NOW) is False  # another replica's call
     async with db.session() as session:
-        queued = (await session.scalars(select(Job).where(Job.kind == retention.JOB_KIND))).all()
+        queued = (
+            await session.scalars(select(Job).where(Job.kind == JobKind.STORAGE_RETENTION))
+        ).all()
     assert len(queued) == 1 and NOW < queued[0].due_at <= NOW + retention.RUN_EVERY
 
     await add_job(db, "old-done", "done", OLD)
@@ -150,10 +153,12 @@ async def test_scheduled_once_per_slot_and_run_by_the_worker(db: Database) -> No
         due.due_at = NOW - timedelta(seconds=1)
     worker = Worker(db)
     days = Settings(_env_file=None).retention_days  # type: ignore[call-arg]
-    worker.register(retention.JOB_KIND, retention.handler(db, days))
+    worker.register(JobKind.STORAGE_RETENTION, retention.handler(db, days))
     assert await worker.run_once() == 1
     async with db.session() as session:
-        rows = (await session.scalars(select(Job).where(Job.kind == retention.JOB_KIND))).all()
+        rows = (
+            await session.scalars(select(Job).where(Job.kind == JobKind.STORAGE_RETENTION))
+        ).all()
     assert sorted(r.status for r in rows) == ["done", "pending"]  # ran, and queued the next
     assert "old-done" not in await names(db)
 

@@ -23,10 +23,9 @@ import httpx
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot.compose import compose
 from bot.devstack import DevStack
-from bot.slack.listen.app import build_bolt_app
 from bot.storage.tables import ChangeRow, InboundEvent, Job
-from bot.web.app import create_app
 
 T = TypeVar("T")
 DEEP = "\u0000__deep__\u0000"  # replaced by raw nested brackets after serialisation
@@ -205,7 +204,7 @@ class Harness:
         self.stack = DevStack(workdir, config=config, database_url=database_url, env=env)
         self.run(self.stack.start())
         rt = self.stack.runtime
-        app = create_app(rt, build_bolt_app(rt), run_worker=False)
+        app = compose(rt.settings, runtime=rt, run_worker=False).app
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://fuzz", timeout=30)
         self.tally = Tally()

@@ -19,7 +19,6 @@ from bot.service.act.approval import (
 from bot.service.act.recovery import (
     INTERRUPTED,
     INTERRUPTED_RUNS,
-    MAINTENANCE,
     STALE_RUN_AFTER,
     maintenance,
     recover_interrupted,
@@ -41,7 +40,6 @@ __all__ = [
     "FINISHED",
     "INTERRUPTED",
     "INTERRUPTED_RUNS",
-    "MAINTENANCE",
     "MAX_ATTEMPTS_PER_CARD",
     "STALE_RUN_AFTER",
     "UNEXPECTED",

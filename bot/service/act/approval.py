@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.action_runs import FINISHED, RunStatus, check_transition
+from bot.domain.jobs import JobKind
 from bot.domain.model import Status, TimelineKind, utcnow
 from bot.domain.playbooks import Suggestion
 from bot.service import incidents
@@ -143,7 +144,7 @@ async def approve(
             )
             jobs.add_job(
                 session,
-                "action.run",
+                JobKind.ACTION_RUN,
                 {"key": key},
                 ordering_key=incidents.incident_key(number),
                 max_attempts=1,  # never retried: a rollback must not run twice

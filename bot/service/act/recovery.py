@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.action_runs import RunStatus, check_transition
+from bot.domain.jobs import JobKind
 from bot.domain.model import Stage, TimelineKind, utcnow
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
@@ -17,7 +18,6 @@ log = logging.getLogger(__name__)
 
 # A run still "running" this long after it started, with no live job behind it, was interrupted.
 STALE_RUN_AFTER = timedelta(minutes=15)
-MAINTENANCE = "maintenance"
 INTERRUPTED_RUNS = "interrupted_runs"
 INTERRUPTED = (
     "interrupted: the bot restarted while this ran; check the target system before running it again"
@@ -56,7 +56,7 @@ async def recover_interrupted(rt: Runtime, *, older_than: timedelta = STALE_RUN_
         due = min(going) + timedelta(minutes=1)
         await jobs.schedule_once(
             rt.db,
-            MAINTENANCE,
+            JobKind.MAINTENANCE,
             {"task": INTERRUPTED_RUNS},
             due_at=due,
             dedup_key=f"maintenance:{INTERRUPTED_RUNS}:{int(due.timestamp())}",

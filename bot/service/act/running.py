@@ -8,11 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.action_runs import RunStatus, check_transition
+from bot.domain.jobs import JobKind
 from bot.domain.model import Stage, Status, TimelineKind, utcnow
 from bot.domain.stages import format_duration
 from bot.service import cards, incidents
 from bot.service.act.best_effort import best_effort
-from bot.service.act.recovery import INTERRUPTED_RUNS, MAINTENANCE, STALE_RUN_AFTER
+from bot.service.act.recovery import INTERRUPTED_RUNS, STALE_RUN_AFTER
 from bot.service.act.verification import schedule_verify, verify_window
 from bot.service.decide import announce_decision
 from bot.service.executor import ActionFailed, run_step
@@ -48,7 +49,7 @@ async def run(rt: Runtime, key: str) -> None:
         # The watchdog: if this process dies mid-run, a later sweep reports the run as interrupted.
         jobs.add_job(
             session,
-            MAINTENANCE,
+            JobKind.MAINTENANCE,
             {"task": INTERRUPTED_RUNS},
             due_at=row.started_at + STALE_RUN_AFTER + timedelta(minutes=1),
             dedup_key=f"maintenance:run:{key}"[:200],

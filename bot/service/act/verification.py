@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import Stage, Status, TimelineKind, utcnow
 from bot.domain.stages import format_duration
 from bot.service import cards, incidents
@@ -42,7 +43,7 @@ async def schedule_verify(
     """Queue the next action.verify poll (once per attempt)."""
     await jobs.schedule_once(
         rt.db,
-        "action.verify",
+        JobKind.ACTION_VERIFY,
         {"key": key, "attempt": attempt},
         due_at=utcnow() + timedelta(seconds=_poll_seconds(rt, verify_cfg)),
         dedup_key=f"verify:{number}:{key}:{attempt}",

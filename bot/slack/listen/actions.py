@@ -15,10 +15,11 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, observation, orientation, reminders
 from bot.service.runtime import Runtime
 from bot.service.sync import acknowledge_everywhere
+from bot.slack.ids import ActionId, snooze_button, stage_button, verdict_button
 from bot.slack.listen import authorize, interactions
 from bot.slack.listen.channels import incident_by_number
 from bot.slack.listen.interactions import Work
-from bot.slack.out import views
+from bot.slack.out import forms, views
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,12 @@ async def locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
     """The incident a click names: for the job's ordering key and the authorization check."""
     action = _action(body)
     action_id, value = str(action.get("action_id")), str(action.get("value") or "")
-    if action_id in ("act_approve", "act_cancel"):  # an action key: "<incident>:<playbook>:…"
+    if action_id in (ActionId.ACT_APPROVE, ActionId.ACT_CANCEL):  # "<incident>:<playbook>:…"
         return interactions.number_in(value.split(":", 1)[0])
-    if action_id.startswith(("verdict_", "reminder_snooze_")) or action_id == "decide_run":
+    if action_id in _JSON_VALUED:
         payload = _json_value(body)
         return interactions.number_in(payload.get("i", payload.get("incident")))
-    if action_id == "pagerduty_split":
+    if action_id == ActionId.PAGERDUTY_SPLIT:
         row = await repo.incident_by_pagerduty(session, value)
         return row.id if row else None
     return interactions.number_in(value)
@@ -118,7 +119,7 @@ async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
     except act.NotAllowed as exc:
         await _ephemeral(rt, body, str(exc))
         return
-    modal = views.confirm_action(
+    modal = forms.confirm_action(
         inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
     )
     await rt.slack.open_view(body.get("trigger_id") or "", modal)
@@ -129,14 +130,14 @@ async def _on_other(rt: Runtime, body: dict[str, Any]) -> None:
     if inc is not None:
         choices = [(p.title, p.id) for p in rt.playbooks]
         await rt.slack.open_view(
-            body.get("trigger_id") or "", views.other_decision_modal(inc, choices)
+            body.get("trigger_id") or "", forms.other_decision_modal(inc, choices)
         )
 
 
 async def _on_resolve(rt: Runtime, body: dict[str, Any]) -> None:
     inc = await incident_by_number(rt, _action(body).get("value"))
     if inc is not None:
-        await rt.slack.open_view(body.get("trigger_id") or "", views.resolve_modal(inc))
+        await rt.slack.open_view(body.get("trigger_id") or "", forms.resolve_modal(inc))
 
 
 async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:
@@ -262,22 +263,28 @@ def _verdict_marker(verdict: Verdict) -> Work:
 
 # Clicks that change something, by action_id: what their `slack.interaction` job runs.
 STORED: dict[str, Work] = {
-    "incident_ack": _on_ack,
-    **{
-        f"stage_{s.value}": _stage_mover(s)
-        for s in (Stage.OBSERVE, Stage.ORIENT, Stage.DECIDE, Stage.ACT)
-    },
-    **{f"verdict_{v.value}": _verdict_marker(v) for v in Verdict},
-    "pagerduty_split": _on_split,
-    "act_approve": _on_approve,
-    "act_cancel": _on_cancel,
-    **{f"reminder_snooze_{m}": _snoozer(m) for m in reminders.SNOOZE_MINUTES},
+    ActionId.INCIDENT_ACK: _on_ack,
+    **{stage_button(s): _stage_mover(s) for s in Stage},
+    **{verdict_button(v): _verdict_marker(v) for v in Verdict},
+    ActionId.PAGERDUTY_SPLIT: _on_split,
+    ActionId.ACT_APPROVE: _on_approve,
+    ActionId.ACT_CANCEL: _on_cancel,
+    **{snooze_button(m): _snoozer(m) for m in reminders.SNOOZE_MINUTES},
 }
 
 # Clicks that open a modal (trigger_id valid 3 s): nothing to store. decide_run stores only
 # the pending run the modal confirms, idempotent per decision card.
 OPENERS: dict[str, Work] = {
-    "decide_run": _on_run,
-    "decide_other": _on_other,
-    "incident_resolve": _on_resolve,
+    ActionId.DECIDE_RUN: _on_run,
+    ActionId.DECIDE_OTHER: _on_other,
+    ActionId.INCIDENT_RESOLVE: _on_resolve,
 }
+
+# Buttons whose value is JSON naming the incident: {"i": n}, or a reminder's {"incident": n}.
+_JSON_VALUED = frozenset(
+    {
+        ActionId.DECIDE_RUN,
+        *(verdict_button(v) for v in Verdict),
+        *(snooze_button(m) for m in reminders.SNOOZE_MINUTES),
+    }
+)

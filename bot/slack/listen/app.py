@@ -80,15 +80,17 @@ ANY_ID = re.compile(r".*")
 
 def register_interaction_fallback(app: AsyncApp) -> None:
     """Register last: a click or submission nobody listens for (an old message's button, another
-    app's view) is acked and ignored; Bolt would answer 404 and Slack shows the user an error."""
+    app's view) is acked and ignored; Bolt would answer 404 and Slack shows the user an error.
+    A warning names the id: a renamed one (bot.slack.ids) shows here."""
 
     @app.action(ANY_ID)
     async def ignored_action(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        ids = [a.get("action_id") for a in body.get("actions") or []]
-        log.debug("ignored Slack action %s", ids)
+        ids = [str(a.get("action_id"))[:100] for a in body.get("actions") or []]
+        log.warning("no listener for Slack action %s: acked and ignored", ids)
 
     @app.view(ANY_ID)
     async def ignored_view(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        log.debug("ignored Slack view %s", (body.get("view") or {}).get("callback_id"))
+        callback_id = str((body.get("view") or {}).get("callback_id"))[:100]
+        log.warning("no listener for Slack view %r: acked and ignored", callback_id)

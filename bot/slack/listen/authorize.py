@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.service import authz
 from bot.service.runtime import Runtime
+from bot.slack.ids import ViewId
 from bot.slack.listen.interactions import channel_id, kind_of, user_id
 from bot.storage import repo
 from bot.storage.repo import interactions as stored
@@ -22,7 +23,7 @@ from bot.storage.repo import interactions as stored
 log = logging.getLogger(__name__)
 
 # Submissions that change no existing incident: a declaration opens a new one.
-UNCHECKED_VIEWS = frozenset({"declare"})
+UNCHECKED_VIEWS = frozenset({ViewId.DECLARE})
 
 
 async def click_refusal(rt: Runtime, body: dict[str, Any], named: int | None) -> str | None:
@@ -50,8 +51,10 @@ async def submission_refusal(rt: Runtime, body: dict[str, Any], named: int | Non
 async def stored_refusal(rt: Runtime, body: dict[str, Any]) -> tuple[int | None, str | None]:
     """For the `slack.interaction` job: the incident the stored interaction changes and why it
     may not (None when it may)."""
-    from bot.slack.listen import modals  # late: they import this module
-    from bot.slack.listen import actions
+    from bot.slack.listen import (
+        actions,
+        modals,  # late: they import this module
+    )
 
     kind = kind_of(body)
     async with rt.db.session() as session:

@@ -16,7 +16,7 @@ from bot.service.pagerduty_payload import note_key as pd_note_key
 from bot.service.runtime import Runtime
 from bot.slack.listen import interactions
 from bot.slack.listen.channels import active, incident_in_channel
-from bot.slack.out import views
+from bot.slack.out import forms
 from bot.slack.out.text import escape, from_slack, mention, render
 from bot.storage import repo
 from bot.storage.repo import interactions as stored
@@ -118,7 +118,7 @@ async def _declare(rt: Runtime, title: str, body: dict[str, Any], respond: Reply
     if not title:
         services = [s.name for s in rt.config.services]
         await rt.slack.open_view(
-            body["trigger_id"], views.declare_modal(services, channel_id=body.get("channel_id", ""))
+            body["trigger_id"], forms.declare_modal(services, channel_id=body.get("channel_id", ""))
         )
         return
     # `--drill <title>`: a rehearsal, kept out of stats, metrics and announcements.
@@ -226,14 +226,14 @@ async def _resolve(
 
         await resolve_everywhere(rt, inc.number, user, fields={"summary": rest or None})
         return
-    await rt.slack.open_view(body["trigger_id"], views.resolve_modal(inc))
+    await rt.slack.open_view(body["trigger_id"], forms.resolve_modal(inc))
 
 
 async def _postmortem(
     rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
 ) -> None:
     if rest.lower() == "edit" and body.get("trigger_id"):
-        await rt.slack.open_view(body["trigger_id"], views.postmortem_edit_modal(inc))
+        await rt.slack.open_view(body["trigger_id"], forms.postmortem_edit_modal(inc))
         return
     await postmortems.publish(rt, inc.number, announce=False)
 

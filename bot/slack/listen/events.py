@@ -20,12 +20,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, TimelineKind
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
+from bot.slack.ids import BlockId, ShortcutId
 from bot.slack.listen import interactions
 from bot.slack.listen.channels import active, incident_by_number, incident_in_channel
-from bot.slack.out import views
+from bot.slack.out import forms
 from bot.slack.out.blocks import view_values
 from bot.slack.out.text import from_slack, render
 from bot.storage import jobs, repo
@@ -33,8 +35,6 @@ from bot.storage import jobs, repo
 log = logging.getLogger(__name__)
 
 CONFIRM_REACTION = "white_check_mark"
-SHORTCUT = "add_to_timeline"
-PICK_VIEW = "timeline_pick"
 ANY_EVENT = re.compile(r".+")
 MAX_TEXT = 2500
 MAX_METADATA = 3000  # Slack's limit for a view's private_metadata
@@ -61,9 +61,6 @@ def slack_time(ts: str) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
 
-JOB_KIND = "slack.pin"
-
-
 async def queue_pin(rt: Runtime, body: dict[str, Any], payload: dict[str, Any]) -> bool:
     """Record the Events API delivery by event_id and queue the `slack.pin` job that does the
     work, in one transaction. False when the delivery was seen before (a retry)."""
@@ -78,11 +75,11 @@ async def queue_pin(rt: Runtime, body: dict[str, Any], payload: dict[str, Any]) 
                 return False
         jobs.add_job(
             session,
-            JOB_KIND,
+            JobKind.SLACK_PIN,
             payload,
             # Adds and removals of one message stay in order; other incident work is not held up.
-            ordering_key=f"{JOB_KIND}:{payload['channel']}:{payload['ts']}"[:200],
-            dedup_key=f"{JOB_KIND}:{event_id}"[:200] if event_id else None,
+            ordering_key=f"{JobKind.SLACK_PIN}:{payload['channel']}:{payload['ts']}"[:200],
+            dedup_key=f"{JobKind.SLACK_PIN}:{event_id}"[:200] if event_id else None,
         )
     return True
 
@@ -211,7 +208,7 @@ async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
         )
         return
     meta = _pick_metadata(channel, ts, author, text)
-    await rt.slack.open_view(body["trigger_id"], views.timeline_pick_modal(candidates, meta))
+    await rt.slack.open_view(body["trigger_id"], forms.timeline_pick_modal(candidates, meta))
 
 
 def _pick_metadata(channel: str, ts: str, author: str | None, text: str) -> str:
@@ -235,7 +232,7 @@ async def on_pick(rt: Runtime, body: dict[str, Any]) -> None:
     """The `slack.interaction` job of a submitted incident picker."""
     view = body.get("view") or {}
     meta = interactions.json_object(view.get("private_metadata"))
-    inc = await incident_by_number(rt, view_values(view).get("incident"))
+    inc = await incident_by_number(rt, view_values(view).get(BlockId.INCIDENT))
     channel, ts, author, text = (meta.get(k) for k in ("c", "t", "a", "x"))
     if inc is None or not _slack_id(channel) or not _slack_ts(ts):
         return
@@ -257,7 +254,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def reaction_removed(body: dict[str, Any]) -> None:
         await on_reaction_removed(rt, body)
 
-    @app.shortcut(SHORTCUT)
+    @app.shortcut(ShortcutId.ADD_TO_TIMELINE)
     async def add_to_timeline(ack: Any, body: dict[str, Any], respond: Any) -> None:
         channel = (body.get("channel") or {}).get("id")
         if await incident_in_channel(rt, channel) is not None:  # a capture: stored first

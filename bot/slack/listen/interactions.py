@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import json_values
 from bot.service.runtime import Runtime
 from bot.slack.listen.channels import number_in
-from bot.slack.listen.recorder import CHANNELS, FINGERPRINT, JOB_KIND, Also, Locate, Recorder
+from bot.slack.listen.recorder import CHANNELS, FINGERPRINT, Also, Locate, Recorder
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JOB_KIND", "interaction_key", "number_in", "record", "record_then_ack", "run"]
+__all__ = ["interaction_key", "number_in", "record", "record_then_ack", "run"]
 
 MAX_KEY = 200  # inbound_events.dedup_key
 AFTER_ACK_WAIT = 0.25  # longest an answer waits for other requests' acks
@@ -109,7 +109,7 @@ async def record(
     return await _recorder(rt).record(body, key=key, kind=kind_of(body), locate=locate, also=also)
 
 
-# The fingerprint of the Slack request being answered (set by bot.web.slack_guard): what does
+# The fingerprint of the Slack request being answered (set by bot.slack.listen.http): what does
 # not store the interaction itself (answers, modals opened) stores this before it acts.
 FINGERPRINT_OF_REQUEST: ContextVar[str | None] = ContextVar("slack_request", default=None)
 
@@ -210,8 +210,12 @@ async def run(rt: Runtime, payload: dict[str, Any]) -> None:
 
 
 def _handler(body: dict[str, Any]) -> Work | None:
-    from bot.slack.listen import modals  # late: they import this module
-    from bot.slack.listen import actions, commands, events
+    from bot.slack.listen import (
+        actions,
+        commands,
+        events,
+        modals,  # late: they import this module
+    )
 
     kind = kind_of(body)
     if kind == "slash_command":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack.ids import ShortcutId
+
 # Web API method (as slack_sdk names it) -> the bot scopes it needs. Methods that need no
 # scope (views.*, chat.getPermalink, auth.test) map to nothing.
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
@@ -71,7 +73,7 @@ SHORTCUTS = [
     {
         "name": "Add to incident timeline",
         "type": "message",
-        "callback_id": "add_to_timeline",
+        "callback_id": ShortcutId.ADD_TO_TIMELINE,
         "description": "Put this message on an incident's timeline",
     }
 ]

@@ -14,9 +14,10 @@ from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, postmortems
 from bot.service.runtime import Runtime
 from bot.service.sync import resolve_everywhere
+from bot.slack.ids import INCIDENT_TEXTS, BlockId, ViewId
 from bot.slack.listen import authorize, events, interactions, payloads
 from bot.slack.listen.interactions import Work
-from bot.slack.out import views
+from bot.slack.out import forms, views
 from bot.slack.out.blocks import view_values
 from bot.storage import repo
 
@@ -24,21 +25,23 @@ log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    for callback_id in ("resolve", "postmortem_edit", events.PICK_VIEW):
+    for callback_id in (ViewId.RESOLVE, ViewId.POSTMORTEM_EDIT, ViewId.TIMELINE_PICK):
         app.view(callback_id)(interactions.stored_listener(rt, locate))
 
-    @app.view("declare")
+    @app.view(ViewId.DECLARE)
     async def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        if not (view_values(view).get("title") or "").strip():
-            await ack(response_action="errors", errors={"title": "Give the incident a title."})
+        if not (view_values(view).get(BlockId.TITLE) or "").strip():
+            await ack(
+                response_action="errors", errors={BlockId.TITLE: "Give the incident a title."}
+            )
             return
         await interactions.record_then_ack(rt, ack, body)
 
-    @app.view("act_confirm")
+    @app.view(ViewId.ACT_CONFIRM)
     async def on_confirm(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await _confirm(rt, ack, body, view)
 
-    @app.view("decide_other")
+    @app.view(ViewId.DECIDE_OTHER)
     async def on_other(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await _other(rt, ack, body, view)
 
@@ -46,9 +49,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 async def locate(session: AsyncSession, body: dict[str, Any]) -> int | None:
     """The incident a submission names: for the job's ordering key and the authorization."""
     view = body.get("view") or {}
-    if view.get("callback_id") == events.PICK_VIEW:
-        return interactions.number_in(view_values(view).get("incident"))
-    if view.get("callback_id") == "act_confirm":  # an action key: "<incident>:<playbook>:…"
+    if view.get("callback_id") == ViewId.TIMELINE_PICK:
+        return interactions.number_in(view_values(view).get(BlockId.INCIDENT))
+    if view.get("callback_id") == ViewId.ACT_CONFIRM:  # an action key: "<incident>:<playbook>:…"
         return interactions.number_in(_action_key(view).split(":", 1)[0])
     return interactions.number_in(view.get("private_metadata"))
 
@@ -75,17 +78,17 @@ async def _declared(rt: Runtime, body: dict[str, Any]) -> None:
     view = body["view"]
     values = view_values(view)
     try:
-        severity = Severity.parse(values.get("severity") or "SEV3")
+        severity = Severity.parse(values.get(BlockId.SEVERITY) or "SEV3")
     except ValueError:  # not one of the form's options
         severity = Severity.SEV3
-    service = values.get("service")
+    service = values.get(BlockId.SERVICE)
     origin = view.get("private_metadata")
     await incidents.open_incident(
         rt,
-        title=(values.get("title") or "").strip(),
+        title=(values.get(BlockId.TITLE) or "").strip(),
         severity=severity,
         service=service if rt.config.service(service) else None,  # a catalog service only
-        description=values.get("description"),
+        description=values.get(BlockId.DESCRIPTION),
         declared_by=_user(body) or None,
         origin_channel=origin if payloads.SLACK_ID.fullmatch(origin or "") else None,
     )
@@ -97,7 +100,7 @@ async def _resolved(rt: Runtime, body: dict[str, Any]) -> None:
     if number is None:
         return
     values = view_values(view)
-    fields = {k: values.get(k) for k in ("summary", "impact", "root_cause")}
+    fields = {k.value: values.get(k) for k in INCIDENT_TEXTS}
     await resolve_everywhere(rt, number, _user(body), fields=fields)
 
 
@@ -125,15 +128,15 @@ async def _confirm(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, 
     playbook = decide.find_playbook(rt, row.playbook_id) if row else None
     if row is None or playbook is None:
         await ack(
-            response_action="errors", errors={"reason": "This action expired; pick it again."}
+            response_action="errors", errors={BlockId.REASON: "This action expired; pick it again."}
         )
         return
     why = await authorize.submission_refusal(rt, body, row.incident_id)
     if why is not None:  # before anything is approved: nothing runs
-        await ack(response_action="errors", errors={"reason": why[:150]})
+        await ack(response_action="errors", errors={BlockId.REASON: why[:150]})
         interactions.after_ack(rt, body, authorize.tell(rt, body, row.incident_id, why))
         return
-    reason = (view_values(view).get("reason") or "").strip()
+    reason = (view_values(view).get(BlockId.REASON) or "").strip()
     # Database work only before the ack (role check, approval, queued run): Slack gives a
     # view_submission 3 s. Every post (the decision, the run) comes from a job.
     try:
@@ -147,13 +150,13 @@ async def _confirm(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, 
         )
     except act.NotAllowed as exc:
         # The modal error is only seen while the modal is open; the ephemeral stays.
-        await ack(response_action="errors", errors={"reason": str(exc)[:150]})
+        await ack(response_action="errors", errors={BlockId.REASON: str(exc)[:150]})
         interactions.after_ack(rt, body, _refused(rt, row.incident_id, user, str(exc)))
         return
     if status == "cancelled":
         await ack(
             response_action="errors",
-            errors={"reason": "This action was cancelled; pick it again from Decide."},
+            errors={BlockId.REASON: "This action was cancelled; pick it again from Decide."},
         )
         return
     await interactions.record_then_ack(rt, ack, body, locate=locate)
@@ -186,15 +189,15 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
     values = view_values(view)
     number = _number(view)
     user = _user(body)
-    own = (values.get("decision") or "").strip()
-    playbook_id = values.get("playbook")
+    own = (values.get(BlockId.DECISION) or "").strip()
+    playbook_id = values.get(BlockId.PLAYBOOK)
     if number is None:
         await ack()  # not a modal the bot opened: nothing to decide on
         return
     if not own and not playbook_id:
         await ack(
             response_action="errors",
-            errors={"decision": "Pick a playbook or write your decision."},
+            errors={BlockId.DECISION: "Pick a playbook or write your decision."},
         )
         return
     if own:
@@ -202,22 +205,22 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
         return
     why = await authorize.submission_refusal(rt, body, number)
     if why is not None:  # before a run is prepared
-        await ack(response_action="errors", errors={"playbook": why[:150]})
+        await ack(response_action="errors", errors={BlockId.PLAYBOOK: why[:150]})
         interactions.after_ack(rt, body, authorize.tell(rt, body, number, why))
         return
     # A playbook: its confirmation modal is pushed in the ack; only a pending run is stored.
     try:
         suggestion = await decide.resolve_choice(rt, number, playbook_id or "")
     except PlaybookError as exc:
-        await ack(response_action="errors", errors={"playbook": str(exc)[:150]})
+        await ack(response_action="errors", errors={BlockId.PLAYBOOK: str(exc)[:150]})
         return
     key = act.action_key(number, suggestion.playbook.id, str(view.get("id") or "")[:40])
     await act.prepare(rt, number, suggestion, key=key, requested_by=user)
     inc = await incidents.load(rt, number)
     if inc is None:
-        await ack(response_action="errors", errors={"playbook": f"No incident INC-{number}."})
+        await ack(response_action="errors", errors={BlockId.PLAYBOOK: f"No incident INC-{number}."})
         return
-    modal = views.confirm_action(
+    modal = forms.confirm_action(
         inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=key
     )
     await ack(response_action="push", view=modal)
@@ -233,17 +236,17 @@ async def _decided(rt: Runtime, body: dict[str, Any]) -> None:
         rt,
         number,
         by=_user(body),
-        text=(values.get("decision") or "").strip(),
-        reason=values.get("reason") or "",
+        text=(values.get(BlockId.DECISION) or "").strip(),
+        reason=values.get(BlockId.REASON) or "",
     )
 
 
 # Submissions that change something, by callback_id: what their `slack.interaction` job runs.
 STORED: dict[str, Work] = {
-    "declare": _declared,
-    "resolve": _resolved,
-    "postmortem_edit": _postmortem_edited,
-    "act_confirm": _confirmed,
-    "decide_other": _decided,
-    events.PICK_VIEW: events.on_pick,
+    ViewId.DECLARE: _declared,
+    ViewId.RESOLVE: _resolved,
+    ViewId.POSTMORTEM_EDIT: _postmortem_edited,
+    ViewId.ACT_CONFIRM: _confirmed,
+    ViewId.DECIDE_OTHER: _decided,
+    ViewId.TIMELINE_PICK: events.on_pick,
 }

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind
 from bot.service.incidents import incident_key
 from bot.service.runtime import Runtime
 from bot.storage import jobs
@@ -25,7 +26,6 @@ from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "slack.interaction"
 GATHER_TURNS = 3  # event-loop turns a transaction waits for more records to join it
 MAX_BATCH = 200
 CHANNELS = "incident_by_channel"  # session.info key: channel id -> incident number
@@ -129,7 +129,7 @@ class Recorder:
                     rows += record.also(record.body, number, record.key)
                 job = jobs.add_job(
                     session,
-                    JOB_KIND,
+                    JobKind.SLACK_INTERACTION,
                     {"inbound": inbound},
                     ordering_key=incident_key(number) if number is not None else None,
                     max_attempts=3,  # a failure is reported, not retried; a dead process is

@@ -1,4 +1,5 @@
-"""Block Kit views: one function per card or modal. Text comes from Jinja2 templates."""
+"""Block Kit messages: one function per card or reply; the modals are in bot.slack.out.forms.
+Text comes from Jinja2 templates."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from bot.domain.model import IncidentView, RankedChange, StageSpan
 from bot.domain.playbooks import Suggestion
 from bot.domain.stages import next_stage, time_in_current_stage
+from bot.slack.ids import ActionId, BlockId, stage_button
 from bot.slack.out import blocks as bk
 from bot.slack.out.text import escape, mention, render
 
@@ -114,7 +116,7 @@ def observe(
         # Splitting acts at once (new incident, channel, PagerDuty link): confirm first.
         split = bk.button(
             "Split out",
-            "pagerduty_split",
+            ActionId.PAGERDUTY_SPLIT,
             str(attached["id"]),
             confirm=bk.confirm_dialog(
                 "Split out?",
@@ -131,10 +133,10 @@ def observe(
     value = str(inc.number)
     buttons = []
     if inc.status.value == "triggered":
-        buttons.append(bk.button("Acknowledge", "incident_ack", value, style="primary"))
+        buttons.append(bk.button("Acknowledge", ActionId.INCIDENT_ACK, value, style="primary"))
     if inc.status.value != "resolved":  # the card stays live after resolve, without buttons
-        buttons.append(bk.button("Orient →", "stage_orient", value))
-        blocks.append(bk.actions(*buttons, block_id="observe_actions"))
+        buttons.append(bk.button("Orient →", ActionId.STAGE_ORIENT, value))
+        blocks.append(bk.actions(*buttons, block_id=BlockId.OBSERVE_ACTIONS))
     firing = sum(1 for a in alerts if a.get("status") != "resolved")
     return f"{inc.ref} Observe: {firing} alert(s) firing", blocks
 
@@ -164,9 +166,9 @@ def orient(
         value = json.dumps({"i": inc.number, "c": change_key(item)})
         blocks.append(
             bk.actions(
-                bk.button("Suspect", "verdict_suspect", value),
-                bk.button("Caused", "verdict_caused", value, style="danger"),
-                bk.button("Not related", "verdict_not_related", value),
+                bk.button("Suspect", ActionId.VERDICT_SUSPECT, value),
+                bk.button("Caused", ActionId.VERDICT_CAUSED, value, style="danger"),
+                bk.button("Not related", ActionId.VERDICT_NOT_RELATED, value),
             )
         )
     if similar:
@@ -174,7 +176,7 @@ def orient(
     if missing:
         blocks.append(bk.context(render("missing_context", missing=missing)))
     blocks.append(
-        bk.actions(bk.button("Decide →", "stage_decide", str(inc.number), style="primary"))
+        bk.actions(bk.button("Decide →", ActionId.STAGE_DECIDE, str(inc.number), style="primary"))
     )
     top = ranked[0] if ranked else None
     text = f"{inc.ref} Orient: {len(ranked)} change(s)" + (
@@ -195,34 +197,11 @@ def decide(
         blocks.append(
             bk.section(
                 render("decide_suggestion", s=s),
-                accessory=bk.button(s.label[:75], "decide_run", value, style=style),
+                accessory=bk.button(s.label[:75], ActionId.DECIDE_RUN, value, style=style),
             )
         )
-    blocks.append(bk.actions(bk.button("Something else…", "decide_other", str(inc.number))))
+    blocks.append(bk.actions(bk.button("Something else…", ActionId.DECIDE_OTHER, str(inc.number))))
     return f"{inc.ref} Decide: {len(suggestions)} suggestion(s)", blocks
-
-
-def confirm_action(inc: IncidentView, s: Suggestion, *, dry_run: bool, key: str) -> bk.Block:
-    """The modal that shows exactly what will run, with resolved parameters."""
-    steps = "\n".join(
-        f"• `{step.action}` "
-        + ", ".join(
-            f"{escape(k)}=`{escape(json.dumps(v) if not isinstance(v, str) else v)}`"
-            for k, v in step.with_.items()
-        )
-        for step in s.steps
-    )
-    blocks = [
-        bk.section(render("confirm_intro", s=s, inc=inc, dry_run=dry_run)),
-        bk.section(render("confirm_steps", steps=steps)),
-        bk.text_input(
-            "reason", "Why this action? (goes in the decision log)", optional=True, multiline=True
-        ),
-    ]
-    meta = json.dumps({"k": key, "e": s.evidence[:5]})
-    if len(meta) > 3000:
-        meta = json.dumps({"k": key, "e": []})
-    return bk.modal("act_confirm", "Confirm action", blocks, submit="Run", private_metadata=meta)
 
 
 def action_result(
@@ -245,70 +224,31 @@ def action_interrupted(title: str) -> tuple[str, list[bk.Block]]:
     return text, [bk.section(text)]
 
 
-def declare_modal(services: list[str], *, channel_id: str) -> bk.Block:
-    blocks = [
-        bk.text_input("title", "Title", placeholder="Checkout returns 500s"),
-        bk.static_select(
-            "severity", "Severity", [(f"SEV{i}", f"SEV{i}") for i in range(1, 5)], initial="SEV3"
-        ),
-        bk.text_input("description", "What do you see?", multiline=True, optional=True),
-    ]
-    if services:
-        blocks.insert(2, bk.static_select("service", "Service", [(s, s) for s in services]))
-    return bk.modal(
-        "declare", "Declare incident", blocks, submit="Declare", private_metadata=channel_id
-    )
-
-
-def resolve_modal(inc: IncidentView) -> bk.Block:
-    blocks = [
-        bk.text_input("summary", "Summary", multiline=True, initial=inc.summary),
-        bk.text_input("impact", "Impact", multiline=True, optional=True, initial=inc.impact),
-        bk.text_input(
-            "root_cause", "Root cause", multiline=True, optional=True, initial=inc.root_cause
-        ),
-    ]
-    return bk.modal(
-        "resolve", f"Resolve {inc.ref}", blocks, submit="Resolve", private_metadata=str(inc.number)
-    )
-
-
 def verify_result(text: str, *, cleared: bool, number: int) -> list[bk.Block]:
     blocks = [bk.section(text)]
     if cleared:
         blocks.append(
             bk.actions(
-                bk.button("Resolve incident", "incident_resolve", str(number), style="primary")
+                bk.button(
+                    "Resolve incident", ActionId.INCIDENT_RESOLVE, str(number), style="primary"
+                )
             )
         )
     return blocks
-
-
-def other_decision_modal(inc: IncidentView, playbooks: list[tuple[str, str]]) -> bk.Block:
-    pick = bk.static_select("playbook", "Run a playbook", playbooks)
-    pick["optional"] = True
-    blocks = [
-        pick,
-        bk.text_input("decision", "…or write your own decision", multiline=True, optional=True),
-        bk.text_input("reason", "Why?", multiline=True, optional=True),
-    ]
-    return bk.modal(
-        "decide_other", "Decide", blocks, submit="Decide", private_metadata=str(inc.number)
-    )
 
 
 def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[bk.Block]]:
     text = render("needs_second", title=title, first=first)
     button = bk.button(
         "Approve",
-        "act_approve",
+        ActionId.ACT_APPROVE,
         key,
         style="danger",
         confirm=bk.confirm_dialog("Approve action?", f"Run {escape(title)} now?", "Run it"),
     )
     cancel = bk.button(  # dropping a pending request cannot be undone
         "Cancel",
-        "act_cancel",
+        ActionId.ACT_CANCEL,
         key,
         confirm=bk.confirm_dialog(
             "Cancel action?", f"Drop the request to run {escape(title)}?", "Drop it", "Keep it"
@@ -320,24 +260,6 @@ def needs_second_approval(title: str, key: str, first: str) -> tuple[str, list[b
 def action_cancelled(title: str, by: str) -> tuple[str, list[bk.Block]]:
     text = render("action_cancelled", title=title, by=by)
     return text, [bk.section(text)]
-
-
-def postmortem_edit_modal(inc: IncidentView) -> bk.Block:
-    """`/incident postmortem edit`: summary, impact and root cause, prefilled."""
-    blocks = [
-        bk.text_input("summary", "Summary", multiline=True, optional=True, initial=inc.summary),
-        bk.text_input("impact", "Impact", multiline=True, optional=True, initial=inc.impact),
-        bk.text_input(
-            "root_cause", "Root cause", multiline=True, optional=True, initial=inc.root_cause
-        ),
-    ]
-    return bk.modal(
-        "postmortem_edit",
-        f"{inc.ref} postmortem",
-        blocks,
-        submit="Save",
-        private_metadata=str(inc.number),
-    )
 
 
 STALL_HINTS = {
@@ -367,8 +289,8 @@ def reminder(
         {k: value[k] for k in ("incident", "kind", "stage", "span", "seq") if k in value}
     )
     buttons = [
-        bk.button("Snooze 15 min", "reminder_snooze_15", payload),
-        bk.button("Snooze 1 h", "reminder_snooze_60", payload),
+        bk.button("Snooze 15 min", ActionId.SNOOZE_15, payload),
+        bk.button("Snooze 1 h", ActionId.SNOOZE_60, payload),
     ]
     if kind == "stall":
         following = next_stage(inc.stage)
@@ -376,27 +298,18 @@ def reminder(
             0,
             bk.button(
                 f"{following.value.capitalize()} →",
-                f"stage_{following.value}",
+                stage_button(following),
                 str(inc.number),
                 style="primary",
             ),
         )
-    return text, [bk.section(text), bk.actions(*buttons, block_id="reminder_actions")]
+    return text, [bk.section(text), bk.actions(*buttons, block_id=BlockId.REMINDER_ACTIONS)]
 
 
 def reminder_snoozed(text: str, *, minutes: int, by: str) -> tuple[str, list[bk.Block]]:
     """The nudge after a snooze: same words, buttons replaced by who snoozed it."""
     note = render("reminder_snoozed", minutes=minutes, by=by)
     return text, [bk.section(text), bk.context(note)]
-
-
-def timeline_pick_modal(active: list[IncidentView], metadata: str) -> bk.Block:
-    """The "Add to incident timeline" shortcut outside an incident channel: which incident?"""
-    options = [(f"{i.ref} · {i.title}"[:75], str(i.number)) for i in active]
-    blocks = [bk.static_select("incident", "Incident", options)]
-    return bk.modal(
-        "timeline_pick", "Add to timeline", blocks, submit="Add", private_metadata=metadata
-    )
 
 
 def second_approval_given(title: str, first: str | None, second: str) -> tuple[str, list[bk.Block]]:

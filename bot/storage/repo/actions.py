@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.action_runs import RunStatus
+from bot.domain.jobs import JobKind
 from bot.domain.model import ActionRun, Decision, FollowUp
 from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow, Incident, Job
 
@@ -104,7 +105,7 @@ async def running_action_runs(session: AsyncSession) -> list[ActionRunRow]:
 async def action_run_leases(session: AsyncSession, now: datetime) -> dict[str, datetime]:
     """Action-run keys whose action.run job a worker holds a live lease on, with its expiry."""
     query = select(Job).where(
-        Job.kind == "action.run", Job.status == "running", Job.locked_until > now
+        Job.kind == JobKind.ACTION_RUN, Job.status == "running", Job.locked_until > now
     )
     return {
         str((job.payload or {}).get("key")): job.locked_until

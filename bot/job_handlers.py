@@ -1,13 +1,16 @@
-"""Job kinds and the functions that run them."""
+"""The one table of job kinds (bot.domain.jobs.JobKind) and the functions that run them.
+
+It sits above the use cases and the Slack listeners because both own jobs: a stored Slack
+interaction or 📌 reaction is run by its listener module, everything else by a use case."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.jobs import JobKind
 from bot.service import (
     act,
     decide,
-    incidents,
     observation,
     opening,
     orientation,
@@ -51,21 +54,19 @@ def register(rt: Runtime) -> None:
         await postmortems.publish(rt, payload["incident"], resolved_by=payload.get("resolved_by"))
 
     for kind, handler in {
-        "pagerduty.event": inbound_pagerduty,
-        "incident.setup": setup,
-        "incident.observe": observe,
-        "incident.orient": orient,
-        "incident.decide": suggest,
-        "action.run": run_action,
-        "action.verify": verify,
-        "incident.postmortem": postmortem,
-        incidents.RESPONDERS_JOB: lambda payload: opening.invite_responders(
-            rt, payload["incident"]
-        ),
-        retention.JOB_KIND: retention.handler(rt.db, rt.settings.retention_days),
-        reminders.JOB_KIND: lambda payload: reminders.fire(rt, payload),
-        act.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
-        events.JOB_KIND: lambda payload: events.run_pin(rt, payload),
-        interactions.JOB_KIND: lambda payload: interactions.run(rt, payload),
+        JobKind.PAGERDUTY_EVENT: inbound_pagerduty,
+        JobKind.INCIDENT_SETUP: setup,
+        JobKind.INCIDENT_OBSERVE: observe,
+        JobKind.INCIDENT_ORIENT: orient,
+        JobKind.INCIDENT_DECIDE: suggest,
+        JobKind.ACTION_RUN: run_action,
+        JobKind.ACTION_VERIFY: verify,
+        JobKind.INCIDENT_POSTMORTEM: postmortem,
+        JobKind.INCIDENT_RESPONDERS: lambda p: opening.invite_responders(rt, p["incident"]),
+        JobKind.STORAGE_RETENTION: retention.handler(rt.db, rt.settings.retention_days),
+        JobKind.INCIDENT_REMINDER: lambda payload: reminders.fire(rt, payload),
+        JobKind.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
+        JobKind.SLACK_PIN: lambda payload: events.run_pin(rt, payload),
+        JobKind.SLACK_INTERACTION: lambda payload: interactions.run(rt, payload),
     }.items():
         rt.worker.register(kind, handler)
