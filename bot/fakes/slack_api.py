@@ -222,45 +222,11 @@ class FakeSlack(FakeService):
             events = list(self.state.events)
             lines: list[str] = []
             for at, kind, data in events:
-                body = self._render_event(kind, data)
+                body = render.event_lines(kind, data, self.state.label)
                 prefix = at.strftime("%H:%M:%S ") if timestamps else ""
                 lines.append(prefix + body[0])
                 lines.extend(" " * (len(prefix) + 4) + line for line in body[1:])
             return "\n".join(lines)
-
-    def _render_event(self, kind: str, d: dict[str, Any]) -> list[str]:
-        names = self.state.label
-        where = self.state.label(d["channel"]) + ": " if d.get("channel") else ""
-        if kind in ("message", "update", "ephemeral", "response_url"):
-            body = render.message(d.get("text"), d.get("blocks"), d.get("attachments"), names)
-            tag = {
-                "message": "(in thread) " if d.get("thread_ts") else "",
-                "update": "(updated) ",
-                "ephemeral": f"(ephemeral to {names(d.get('user', ''))}) ",
-                "response_url": f"(response_url {d.get('response_type') or 'ephemeral'}) ",
-            }[kind]
-            return [where + tag + body[0], *body[1:]]
-        if kind == "channel_created":
-            return [f"{where}(channel created by {names(d['creator'])})"]
-        if kind == "topic":
-            return [f"{where}(topic) {render.mrkdwn(d['topic'], names)}"]
-        if kind == "invite":
-            return [f"{where}(invited {', '.join(names(u) for u in d['users'])})"]
-        if kind in ("join", "archive"):
-            return [f"{where}({'bot joined' if kind == 'join' else 'archived'})"]
-        if kind in ("pin", "delete"):
-            first = render.message(d.get("text"), d.get("blocks"), None, names)[0]
-            return [f"{where}({'pinned' if kind == 'pin' else 'deleted'}) {first}"]
-        if kind == "reaction":
-            return [f"{where}(reacted :{d['name']}: to {d['ts']})"]
-        if kind == "file":
-            comment = render.mrkdwn(d.get("initial_comment"), names)
-            line = f'{where}(file) "{d["title"]}" {d["filename"]}, {d["size"]} bytes'
-            return [line, *([comment] if comment else [])]
-        if kind in ("view_opened", "view_pushed", "view_updated"):
-            body = render.view(d["view"], names)
-            return [f"(modal {kind.removeprefix('view_')}) {body[0]}", *body[1:]]
-        return [f"{where}({kind}) {json.dumps(d, default=str)}"]
 
     async def wait_for(self, predicate: Callable[[FakeSlack], Any], timeout: float = 10.0) -> Any:
         """Poll `predicate(self)` until truthy; return its value. TimeoutError with a dump."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -164,3 +165,38 @@ def view(v: dict[str, Any], names: Names | None = None) -> list[str]:
     if submit:
         lines.append(f"[{submit}]")
     return lines
+
+
+def event_lines(kind: str, d: dict[str, Any], names: Callable[[str], str]) -> list[str]:
+    """One event of the fake's log as transcript lines (the first names the channel)."""
+    where = names(d["channel"]) + ": " if d.get("channel") else ""
+    if kind in ("message", "update", "ephemeral", "response_url"):
+        body = message(d.get("text"), d.get("blocks"), d.get("attachments"), names)
+        tag = {
+            "message": "(in thread) " if d.get("thread_ts") else "",
+            "update": "(updated) ",
+            "ephemeral": f"(ephemeral to {names(d.get('user', ''))}) ",
+            "response_url": f"(response_url {d.get('response_type') or 'ephemeral'}) ",
+        }[kind]
+        return [where + tag + body[0], *body[1:]]
+    if kind == "channel_created":
+        return [f"{where}(channel created by {names(d['creator'])})"]
+    if kind == "topic":
+        return [f"{where}(topic) {mrkdwn(d['topic'], names)}"]
+    if kind == "invite":
+        return [f"{where}(invited {', '.join(names(u) for u in d['users'])})"]
+    if kind in ("join", "archive"):
+        return [f"{where}({'bot joined' if kind == 'join' else 'archived'})"]
+    if kind in ("pin", "delete"):
+        first = message(d.get("text"), d.get("blocks"), None, names)[0]
+        return [f"{where}({'pinned' if kind == 'pin' else 'deleted'}) {first}"]
+    if kind == "reaction":
+        return [f"{where}(reacted :{d['name']}: to {d['ts']})"]
+    if kind == "file":
+        comment = mrkdwn(d.get("initial_comment"), names)
+        line = f'{where}(file) "{d["title"]}" {d["filename"]}, {d["size"]} bytes'
+        return [line, *([comment] if comment else [])]
+    if kind in ("view_opened", "view_pushed", "view_updated"):
+        body = view(d["view"], names)
+        return [f"(modal {kind.removeprefix('view_')}) {body[0]}", *body[1:]]
+    return [f"{where}({kind}) {json.dumps(d, default=str)}"]
