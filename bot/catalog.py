@@ -181,7 +181,7 @@ def parse_config(raw: str, source: str = "<config>") -> OodaConfig:
     try:
         data = safe_load(raw) or {}
     except DuplicateKeyError as exc:
-        raise ConfigError(f"{source}:{exc.problem_mark.line + 1}: {exc.problem}") from exc
+        raise ConfigError(f"{source}:{exc.line}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""

@@ -78,6 +78,14 @@ def demo(
     sys.exit(asyncio.run(run_demo(output)))
 
 
+_FORMATS: dict[str, Literal["markdown", "html"]] = {"markdown": "markdown", "html": "html"}
+_TIMELINES: dict[str | None, Literal["all", "pinned"] | None] = {
+    None: None,
+    "all": "all",
+    "pinned": "pinned",
+}
+
+
 @app.command()
 def postmortem(
     incident: Annotated[str, typer.Argument(help="Number (42) or ref (INC-42).")],
@@ -91,15 +99,16 @@ def postmortem(
     ] = None,
 ) -> None:
     """Render an incident's postmortem."""
-    if format not in ("markdown", "html"):
+    fmt = _FORMATS.get(format)
+    if fmt is None:
         raise fail("--format must be markdown or html")
-    if timeline not in (None, "all", "pinned"):
+    if timeline not in _TIMELINES:
         raise fail("--timeline must be all or pinned")
     number = parse_incident_ref(incident)
     if number is None:
         raise fail(f"{incident!r} is not an incident number or ref like INC-42")
     settings = load_settings()
-    text = asyncio.run(_render_postmortem(settings, number, format, timeline))  # type: ignore[arg-type]
+    text = asyncio.run(_render_postmortem(settings, number, fmt, _TIMELINES[timeline]))
     if text is None:
         # Not the URL: it may carry a database password.
         raise fail(f"no incident {format_ref(number)} in the database")

@@ -71,7 +71,9 @@ class DevStack:
         return self.rt
 
     def settings(self) -> Settings:
-        return Settings(_env_file=None, **self.environment())  # type: ignore[call-arg]
+        # Strings pydantic parses as it would the environment's (Settings' fields are typed).
+        environment: dict[str, Any] = self.environment()
+        return Settings(_env_file=None, **environment)
 
     def environment(self) -> dict[str, str]:
         """The bot's settings as environment variables (also for an `ooda serve` child)."""

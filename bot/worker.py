@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -154,11 +155,11 @@ class Worker:
         for job in claimed:
             running = _Running(job, asyncio.create_task(self._execute(job), name=f"job-{job.id}"))
             self._running[job.id] = running
-            running.task.add_done_callback(lambda _t, job_id=job.id: self._done(job_id))
+            running.task.add_done_callback(functools.partial(self._done, job.id))
             started.append(running)
         return started
 
-    def _done(self, job_id: int) -> None:
+    def _done(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
         self._wake.set()  # a slot (and maybe this job's ordering key) is free
         self._progress.set()

@@ -182,7 +182,9 @@ def deployment_webhook_to_change(
     deployment = payload.get("deployment")
     if event_name not in ("deployment", "deployment_status") or not isinstance(deployment, dict):
         return None
-    repository = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
+    repository = payload.get("repository")
+    if not isinstance(repository, dict):
+        repository = {}
     repo = repository.get("full_name")
     if event_name == "deployment":
         # A just-created deployment has no status yet: it is waiting to start.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the import contracts (lint-imports, pyproject.toml [tool.importlinter]), then runs the
-# whole test suite twice: on SQLite, then on PostgreSQL (127.0.0.1:5432, database test).
+# Checks the import contracts (lint-imports, pyproject.toml [tool.importlinter]) and the types
+# (mypy, [tool.mypy]), then runs the whole test suite twice: on SQLite, then on PostgreSQL
+# (127.0.0.1:5432, database test).
 # Self-sufficient on a fresh machine: creates .venv, installs the project, starts PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis, importlinter" 2>/dev/null; then
+if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis, importlinter, mypy" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
 fi
@@ -23,6 +24,9 @@ fi
 
 echo "== import contracts =="
 .venv/bin/lint-imports
+
+echo "== types (mypy, pyproject.toml [tool.mypy]) =="
+.venv/bin/mypy
 
 echo "== tests on SQLite =="
 .venv/bin/python -m pytest -q -n 2 "$@"

@@ -9,6 +9,7 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Verdict
 
@@ -132,7 +133,7 @@ def _reason(change: Change, scope: float, service: str | None, age: timedelta) -
 
 def _score(change: Change, scope: float, age: timedelta, config: RankingConfig) -> float:
     half_life = max(config.half_life.total_seconds(), 1.0)
-    recency = 0.5 ** (max(age.total_seconds(), 0.0) / half_life)
+    recency: float = 0.5 ** (max(age.total_seconds(), 0.0) / half_life)  # float ** float: Any
     if change.status is ChangeStatus.IN_PROGRESS:
         recency = max(recency, IN_PROGRESS_RECENCY_FLOOR)
     size = 0.0
@@ -207,7 +208,7 @@ def _merge(group: list[Change]) -> Change:
         key=lambda c: (_source_rank(c.source, LEAD_ORDER), -_utc(c.created_at).timestamp()),
     )
     worst = min((c.status for c in group), key=STATUS_ORDER.index)
-    filled = {
+    filled: dict[str, Any] = {
         name: next((getattr(c, name) for c in group if getattr(c, name) is not None), None)
         for name in (*_FILLED, "image_tag")
         if getattr(lead, name) is None

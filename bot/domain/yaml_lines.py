@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.error import Mark
 
 
 def line_of(raw: str, path: tuple[Any, ...]) -> int | None:
@@ -33,7 +34,12 @@ def line_of(raw: str, path: tuple[Any, ...]) -> int | None:
 
 
 class DuplicateKeyError(yaml.constructor.ConstructorError):
-    """A mapping names the same key twice; problem_mark is the second one."""
+    """A mapping names the same key twice; problem_mark is the second one, `line` its 1-based
+    line."""
+
+    def __init__(self, problem: str, mark: Mark) -> None:
+        super().__init__(None, None, problem, mark)
+        self.line = mark.line + 1
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -54,10 +60,7 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 line = key_node.start_mark.line + 1
                 if first is not None:
                     raise DuplicateKeyError(
-                        None,
-                        None,
-                        f"duplicate key {key!r} (first at line {first})",
-                        key_node.start_mark,
+                        f"duplicate key {key!r} (first at line {first})", key_node.start_mark
                     )
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)

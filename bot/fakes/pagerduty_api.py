@@ -70,7 +70,7 @@ class FakePagerDuty(PagerDutyData, RestFake):
     # -- RestFake hooks ------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
         match = _TOKEN.match(request.headers.get("authorization", ""))
-        return bool(match) and (self.token is None or match.group(1) == self.token)
+        return match is not None and (self.token is None or match.group(1) == self.token)
 
     def _unauthorized(self) -> Response:
         return _error(401, "Authentication failed", 2006)

@@ -233,7 +233,7 @@ class PagerDutyData:
         with self._lock:
             inc = self._incidents[incident_id]
             entry_id = random_id("R", 14)
-            entry = {
+            entry: dict[str, Any] = {
                 "id": entry_id,
                 "type": type,
                 "summary": summary,

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -55,7 +55,7 @@ class LoopbackServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        lifespan: str = "auto",
+        lifespan: Literal["auto", "on", "off"] = "auto",
         startup_timeout: float = 10.0,
     ) -> None:
         self.app = app

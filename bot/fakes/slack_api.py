@@ -116,9 +116,10 @@ class FakeSlack(FakeService):
             cid = self.state.resolve(channel)
             if cid is None:
                 raise KeyError(channel)
-            msg = {
+            ts = self.state.next_ts()
+            msg: dict[str, Any] = {
                 "channel": cid,
-                "ts": self.state.next_ts(),
+                "ts": ts,
                 "text": text,
                 "blocks": None,
                 "attachments": None,
@@ -132,8 +133,8 @@ class FakeSlack(FakeService):
                 "deleted": False,
             }
             self.state.messages.append(msg)
-            self.state.index[(cid, msg["ts"])] = msg
-            return str(msg["ts"])
+            self.state.index[(cid, ts)] = msg
+            return ts
 
     def fail_next(
         self,

@@ -59,8 +59,9 @@ class SlackState:
     def new_channel(
         self, name: str, *, id: str | None = None, is_private: bool = False, creator: str = ""
     ) -> dict[str, Any]:
-        chan = {
-            "id": id or random_id("G" if is_private else "C", 10),
+        cid = id or random_id("G" if is_private else "C", 10)
+        chan: dict[str, Any] = {
+            "id": cid,
             "name": name,
             "created": int(time.time()),
             "creator": creator or self.bot_user_id,
@@ -72,7 +73,7 @@ class SlackState:
             "purpose": {"value": "", "creator": "", "last_set": 0},
             "pins": set(),
         }
-        self.channels[chan["id"]] = chan
+        self.channels[cid] = chan
         return chan
 
     def resolve(self, ref: str) -> str | None:

@@ -69,10 +69,8 @@ def _observation(
     for task, key in tasks.items():
         if not task.done():
             observation["loading"].append(f"PagerDuty {key[1]} (still loading…)")
-        elif task.exception() is not None:
-            observation["missing"].append(
-                f"PagerDuty {key[1]} ({source_problem(task.exception())})"
-            )
+        elif (error := task.exception()) is not None:
+            observation["missing"].append(f"PagerDuty {key[1]} ({source_problem(error)})")
         else:
             results[key] = task.result()
     for link in links:

@@ -8,6 +8,7 @@ stores an event, so the job that applies it later reads only fields of the expec
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from datetime import datetime
 from typing import Any
 
@@ -144,7 +145,7 @@ def severity_for(rt: Runtime, data: dict[str, Any]) -> Severity:
 # ---- what the web route refuses before storing ------------------------------------------------
 
 # (where, key, type): a field the jobs read must be absent, null or of this type.
-_FIELDS: tuple[tuple[str, str, type], ...] = (
+_FIELDS: tuple[tuple[str, str, type[Sized]], ...] = (
     ("event", "agent", dict),
     ("event", "occurred_at", str),
     ("data", "type", str),
@@ -177,7 +178,7 @@ _PATHS = {
     "user": "event.data.user",
     "incident": "event.data.incident",
 }
-_ARTICLES = {dict: "an object", list: "a list", str: "a string"}
+_ARTICLES: dict[type[Sized], str] = {dict: "an object", list: "a list", str: "a string"}
 
 
 def _objects(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -223,8 +224,8 @@ def event_problem(event: dict[str, Any]) -> str | None:
     value = data.get("number")
     if value is not None and number(data) is None:
         return "event.data.number must be a non-negative 32-bit integer"
-    stamps = (("event.occurred_at", event.get("occurred_at")),)
-    stamps += (("event.data.created_at", data.get("created_at")),)
+    stamps = [("event.occurred_at", event.get("occurred_at"))]
+    stamps.append(("event.data.created_at", data.get("created_at")))
     for where, stamp in stamps:
         if stamp is not None:
             try:

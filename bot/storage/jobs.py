@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain.model import utcnow
-from bot.storage.db import QUEUED, Database
+from bot.storage.db import QUEUED, Database, rowcount
 from bot.storage.tables import Job
 
 LEASE = timedelta(seconds=30)
@@ -160,7 +160,7 @@ async def claim(
                 )
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            if rowcount(result) == 1:
                 claimed.append(
                     ClaimedJob(job_id, kind, payload, attempts + 1, max_attempts, worker_id, key)
                 )
@@ -185,7 +185,7 @@ async def _fenced(db: Database, job: ClaimedJob, **values: Any) -> bool:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 async def complete(db: Database, job: ClaimedJob) -> bool:
@@ -245,7 +245,7 @@ async def cancel_in(session: AsyncSession, *, dedup_prefix: str, keep: str | Non
     if keep is not None:
         query = query.where(Job.dedup_key != keep)
     result = await session.execute(query.values(status="cancelled", finished_at=utcnow()))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 async def has_pending(

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import utcnow
+from bot.storage.db import rowcount
 from bot.storage.outbox import PENDING, TOPIC, add_item
 from bot.storage.tables import Incident, OutboxRow, SlackCardRow, SlackLaneRow
 
@@ -83,7 +84,7 @@ async def claim_lane(session: AsyncSession, lane: str, owner: str, lease: timede
         .values(leased_by=owner, lease_until=now + lease)
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         return ""
     return "taken_over" if before not in (None, owner) else "clean"
 
@@ -95,7 +96,7 @@ async def renew_lane(session: AsyncSession, lane: str, owner: str, lease: timede
         .values(lease_until=utcnow() + lease)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def release_lane(

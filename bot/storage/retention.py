@@ -37,7 +37,7 @@ from sqlalchemy import delete, func, select
 from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.storage import jobs, outbox
-from bot.storage.db import Database
+from bot.storage.db import Database, rowcount
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job, OutboxRow
 
@@ -73,14 +73,16 @@ def _deletable_inbound(cutoff: datetime) -> Any:
     )
 
 
-async def _delete_in_batches(db: Database, table: type, ids: Any, batch: int) -> int:
+async def _delete_in_batches(
+    db: Database, table: type[Job | InboundEvent | OutboxRow], ids: Any, batch: int
+) -> int:
     total = 0
     while True:
         async with db.transaction() as session:
             result = await session.execute(
-                delete(table).where(table.id.in_(ids.limit(batch).scalar_subquery()))  # type: ignore[attr-defined]
+                delete(table).where(table.id.in_(ids.limit(batch).scalar_subquery()))
             )
-        deleted = int(getattr(result, "rowcount", 0) or 0)
+        deleted = rowcount(result)
         total += deleted
         if deleted < batch:
             return total

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -48,6 +49,14 @@ def _now() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    # Every model here maps one Table (DeclarativeBase types it as any FromClause).
+    __table__: ClassVar[Table]
+
+
+def text_length(model: type[Base], column: str) -> int | None:
+    """The length a text column keeps (String(n)); None for unbounded text and other types."""
+    kind = model.__table__.c[column].type
+    return kind.length if isinstance(kind, String) else None
 
 
 class Incident(Base):

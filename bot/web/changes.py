@@ -67,8 +67,11 @@ def _resolve_service(rt: Runtime, body: dict[str, Any]) -> str | None:
     """The catalog service this change belongs to: custom_details.service, .repo/.repository,
     then payload.source, each matched against service names, GitHub repos and Argo CD apps."""
     details = _details(body)
-    payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        payload = {}
     named = details.get("service")
+    candidates: list[object]
     if isinstance(named, str) and named.strip():
         # An explicit service wins; outside the catalog it is kept as sent.
         candidates = [named]

@@ -64,8 +64,8 @@ def parse_playbook(text: str, name: str = "<playbook>") -> Playbook:
     try:
         data = safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise PlaybookError(f"{name}: line {line}: not valid YAML: {exc.problem}") from exc
+        at = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise PlaybookError(f"{name}: line {at}: not valid YAML: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise PlaybookError(f"{name}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

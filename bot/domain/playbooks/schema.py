@@ -104,8 +104,12 @@ class When(_Strict):
         return value
 
 
+def _default_roles() -> list[Role]:
+    return ["commander", "responder"]
+
+
 class Requires(_Strict):
-    roles: list[Role] = Field(default_factory=lambda: ["commander", "responder"], min_length=1)
+    roles: list[Role] = Field(default_factory=_default_roles, min_length=1)
     approvals: int | None = Field(default=None, ge=1, le=2)  # default: 2 if risk high, else 1
 
 

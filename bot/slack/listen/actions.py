@@ -188,7 +188,7 @@ def _reminder(value: dict[str, Any]) -> dict[str, Any] | None:
     kind, stage = value.get("kind"), value.get("stage")
     if number is None or not isinstance(kind, str) or not isinstance(stage, str | None):
         return None
-    counters = {k: value[k] for k in ("span", "seq") if k in value}
+    counters: dict[str, Any] = {k: value[k] for k in ("span", "seq") if k in value}
     if not all(type(c) is int and 0 <= c < 2**40 for c in counters.values()):
         return None
     known = {"stage": stage[:20]} if stage is not None else {}

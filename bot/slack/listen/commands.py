@@ -204,8 +204,8 @@ async def mirror_note(rt: Runtime, inc: IncidentView, text: str, user: str, key:
                     echoed = await stored.rekey_note(session, inc.number, entry_id, pd_key)
     if not echoed:  # an echo that landed first was shown in the channel already
         # Once per note: a job re-run after its replica died says it no second time.
-        note = render("note_added", by=user, text=text)
-        await cards.say_now(rt, inc.number, note, once=f"note:{key}")
+        added = render("note_added", by=user, text=text)
+        await cards.say_now(rt, inc.number, added, once=f"note:{key}")
 
 
 def _stage(stage: Stage) -> Callable[..., Awaitable[None]]:

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -44,11 +44,11 @@ _ID = re.compile(r"[A-Z0-9]{1,40}")
 _TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,8}")
 
 
-def _slack_id(value: object) -> bool:
+def _slack_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
-def _slack_ts(value: object) -> bool:
+def _slack_ts(value: object) -> TypeGuard[str]:
     """A message ts as Slack writes them ("1700000000.000100"): what slack_time can read."""
     return isinstance(value, str) and _TS.fullmatch(value) is not None
 
@@ -192,7 +192,8 @@ async def on_shortcut(rt: Runtime, body: dict[str, Any], respond: Any) -> None:
     user = interactions.user_id(body)
     author = message.get("user") or message.get("bot_id")
     author = author if _slack_id(author) else None
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    text = message.get("text")
+    text = text if isinstance(text, str) else ""
     if not _slack_id(channel) or not _slack_ts(ts):
         return
     inc = await incident_in_channel(rt, channel)

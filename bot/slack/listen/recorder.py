@@ -114,7 +114,9 @@ class Recorder:
             ids = await stored.record_interactions(
                 session, [(r.key, r.kind, r.body) for r in batch if r.kind != FINGERPRINT]
             )
-            prints = [(r.key, r.body.get("kind"), {}) for r in batch if r.kind == FINGERPRINT]
+            prints: list[tuple[str, str | None, dict[str, Any]]] = [
+                (r.key, r.body.get("kind"), {}) for r in batch if r.kind == FINGERPRINT
+            ]
             seen = await stored.record_interactions(session, prints, source=stored.REQUESTS)
             for record, number in zip(batch, numbers, strict=True):
                 if record.kind == FINGERPRINT:

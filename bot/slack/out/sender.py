@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -147,11 +148,11 @@ class SlackSender(SlackOperations):
                 self._deliver_lane(lane, first, doubt_first=doubt), name=f"ooda-lane-{lane}"
             )
             self._lanes[lane] = task
-            task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
+            task.add_done_callback(functools.partial(self._lane_done, lane))
             started += 1
         return started
 
-    def _lane_done(self, lane: str) -> None:
+    def _lane_done(self, lane: str, _task: asyncio.Task[None]) -> None:
         self._lanes.pop(lane, None)
         self.wake()  # a slot is free, and the lane may have gained work meanwhile
 

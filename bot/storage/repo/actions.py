@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.action_runs import RunStatus
 from bot.domain.jobs import JobKind
 from bot.domain.model import ActionRun, Decision, FollowUp
+from bot.storage.db import rowcount
 from bot.storage.tables import ActionRunRow, DecisionRow, FollowUpRow, Incident, Job
 
 
@@ -94,7 +95,7 @@ async def update_action_run_if(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 async def running_action_runs(session: AsyncSession) -> list[ActionRunRow]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.json_values import check_value, text_problem
 from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Verdict, utcnow
-from bot.storage.tables import ChangeRow, IncidentChangeRow
+from bot.storage.tables import Base, ChangeRow, IncidentChangeRow, text_length
 
 
 def change_from_row(row: ChangeRow) -> Change:
@@ -38,16 +38,25 @@ def change_from_row(row: ChangeRow) -> Change:
     )
 
 
-def _clip(table: type, column: str, value: object) -> object:
-    length = getattr(getattr(table, column).type, "length", None)
+def _clip(table: type[Base], column: str, value: object) -> object:
+    length = text_length(table, column)
     if isinstance(value, str) and length and len(value) > length:
         return value[:length]
     return value
 
 
 _REQUIRED_TEXT = ("source", "external_id", "summary")
-_OPTIONAL_TEXT = ("service", "repo", "environment", "sha", "ref", "previous_sha", "url")
-_OPTIONAL_TEXT += ("author", "image_tag")
+_OPTIONAL_TEXT = (
+    "service",
+    "repo",
+    "environment",
+    "sha",
+    "ref",
+    "previous_sha",
+    "url",
+    "author",
+    "image_tag",
+)
 INT32 = 2**31 - 1  # ChangeRow.size is an Integer column (int4 on PostgreSQL)
 
 
@@ -95,7 +104,7 @@ async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
         ChangeRow.source == change.source, ChangeRow.external_id == change.external_id
     )
     row = (await session.scalars(query)).first()
-    values = {
+    values: dict[str, object] = {
         "service": change.service,
         "kind": change.kind.value,
         "status": change.status.value,

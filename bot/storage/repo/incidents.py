@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import IncidentView, Severity, Stage, Status, utcnow
 from bot.domain.similar import PastIncident
-from bot.storage.tables import ActionRunRow, Incident, PagerDutyLink, StageSpanRow
+from bot.storage.tables import ActionRunRow, Incident, PagerDutyLink, StageSpanRow, text_length
 
 
 def to_view(row: Incident) -> IncidentView:
@@ -133,7 +133,7 @@ async def link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any)
     longer than its column (PagerDuty allows longer ones) is clipped, not refused."""
     title = fields.get("title")
     if isinstance(title, str):
-        fields["title"] = title[: PagerDutyLink.__table__.c.title.type.length]
+        fields["title"] = title[: text_length(PagerDutyLink, "title")]
     try:
         async with session.begin_nested():
             session.add(PagerDutyLink(incident_id=incident_id, **fields))

@@ -79,7 +79,7 @@ def note_row(
     number: int, text: str, *, actor: str | None, key: str, at: datetime
 ) -> tuple[Table, dict[str, Any]]:
     """A note's timeline entry, to insert in the ack's transaction: its place is when sent."""
-    return TimelineRow.__table__, {  # type: ignore[return-value]
+    return TimelineRow.__table__, {
         "incident_id": number,
         "at": at,
         "kind": TimelineKind.NOTE.value,
@@ -104,7 +104,7 @@ def as_row(session: AsyncSession, obj: Any) -> tuple[Table, dict[str, Any]]:
         if value is not None or (column.default is None and column.server_default is None):
             row[column.key] = value
     row.pop("id", None)
-    return mapper.local_table, row  # type: ignore[return-value]
+    return mapper.local_table, row
 
 
 async def insert_rows(session: AsyncSession, rows: list[tuple[Table, dict[str, Any]]]) -> None:
