@@ -29,6 +29,9 @@ from tests.slack.fuzz_slack_support import Base, bases, encode_base, mutated, re
 from tests.web.fuzz_support import Harness
 from tests.web.test_webhook_fuzz import fuzz_settings
 
+# 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
+pytestmark = pytest.mark.timeout(1200)
+
 SIGNED = 1000
 UNSIGNED = 300
 

@@ -27,6 +27,9 @@ from bot.service.pagerduty_payload import HANDLED
 from integrations.webhook import sign as changes_sign
 from tests.web.fuzz_support import Harness, check_answer, mutated, sample, strict_object
 
+# 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
+pytestmark = pytest.mark.timeout(1200)
+
 SIGNED = 1000
 UNSIGNED = 300
 PD_SECRET = "local-pagerduty-secret"
