@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import httpx
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, make_url, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -288,9 +288,23 @@ async def main(count: int, database: str) -> int:
     return 0 if ok else 1
 
 
+def create_database(url: str) -> None:
+    """Create the bench's own database when it does not exist (it is wiped at each run)."""
+    parsed = make_url(sync_url(url))
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+        )
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=20)
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/bench_kill")
     args = parser.parse_args()
+    create_database(args.database)
     sys.exit(asyncio.run(main(args.incidents, args.database)))

@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import SAID
+from bot.storage.inserts import ensure, insert_new
 from bot.storage.tables import OutboxRow, SlackCardRow, SlackLaneRow
 
 PENDING = ("pending", "sending", "unknown")  # not yet known to be delivered
 DONE = ("sent", "failed")
 TOPIC = "topic"  # the card kind whose "message" is the channel topic
+ENSURED_LANES = "ooda.lanes_ensured"  # session.info: lanes this transaction made sure exist
 LINK = "\u0000link\u0000"  # where a post's upload permalink goes, filled in at delivery
 
 
@@ -32,13 +33,10 @@ def channel_lane(channel: str) -> str:
 
 
 async def _ensure_lane(session: AsyncSession, lane: str) -> None:
-    if await session.get(SlackLaneRow, lane) is not None:
-        return
-    try:
-        async with session.begin_nested():
-            session.add(SlackLaneRow(lane=lane))
-    except IntegrityError:  # another transaction created it first
-        pass
+    ensured = session.info.setdefault(ENSURED_LANES, set())
+    if lane not in ensured:
+        await ensure(session, SlackLaneRow, ("lane",), lane=lane)
+        ensured.add(lane)
 
 
 async def add_item(
@@ -54,27 +52,21 @@ async def add_item(
     lane = channel_lane(channel) if channel else incident_lane(int(incident or 0))
     session.info.setdefault(SAID, set()).add(lane)
     await _ensure_lane(session, lane)
-    row = OutboxRow(
-        lane=lane,
-        incident_id=incident,
-        channel_id=channel,
-        op=op,
-        card=card,
-        payload=payload or {},
-        dedup_key=dedup_key,
-    )
+    fields = {
+        "lane": lane,
+        "incident_id": incident,
+        "channel_id": channel,
+        "op": op,
+        "card": card,
+        "payload": payload or {},
+        "dedup_key": dedup_key,
+    }
     if dedup_key is None:
+        row = OutboxRow(**fields)
         session.add(row)
         await session.flush()
         return row
-    if await session.scalar(select(OutboxRow.id).where(OutboxRow.dedup_key == dedup_key)):
-        return None
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
+    return await insert_new(session, OutboxRow, ("dedup_key",), **fields)
 
 
 # ---- recording (called by use cases, inside their transaction) ------------------------------
@@ -121,7 +113,10 @@ async def card(
         select(SlackCardRow).where(SlackCardRow.incident_id == incident, SlackCardRow.kind == kind)
     )
     if row is None:
-        row = SlackCardRow(
+        row = await insert_new(
+            session,
+            SlackCardRow,
+            ("incident_id", "kind"),
             incident_id=incident,
             kind=kind,
             lane=lane,
@@ -132,10 +127,7 @@ async def card(
             pin=pin,
             ts=TOPIC if kind == TOPIC else None,
         )
-        try:
-            async with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # a concurrent first render: update that one instead
+        if row is None:  # a concurrent first render: update that one instead
             await card(session, incident, kind, text, blocks, pin=pin)
             return
         await _ensure_lane(session, lane)

@@ -39,9 +39,9 @@ from bot.slack.out.sender_ops import (
     TRANSIENT,
     Held,
     RateLimited,
+    Recording,
     SlackOperations,
     Unknown,
-    card_posted,
 )
 from bot.storage import outbox_delivery as delivery
 from bot.storage.db import Database
@@ -71,7 +71,7 @@ class SlackSender(SlackOperations):
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._held: set[str] = set()
         self._channels: dict[int, str] = {}
-        self._then: dict[int, tuple[delivery.Card, str, str]] = {}
+        self._then: dict[int, Recording] = {}
         self._hinted: set[str] = set()  # lanes a commit just recorded something for
         self._scan = True  # look up every lane with work at the next dispatch
         self.calls = 0  # Slack calls made, for the benchmarks
@@ -268,5 +268,5 @@ class SlackSender(SlackOperations):
                 session, item.id, status, error=error, result=result or {}, attempt=True
             )
             if then is not None:
-                await card_posted(session, *then)
+                await then(session)
             return await delivery.renew_lane(session, item.lane, self.owner, self.lease)

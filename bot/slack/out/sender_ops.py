@@ -4,11 +4,14 @@ whose outcome is unknown before sending it again. Used by bot.slack.out.sender."
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.slack.out.gateway import SlackGateway
 from bot.storage import outbox, repo
@@ -28,6 +31,7 @@ TRANSIENT = {
     "ratelimited",
 }
 HISTORY_LOOKBACK = 100
+Recording = Callable[[AsyncSession], Awaitable[None]]  # a write done with an outcome
 
 
 class Held(Exception):
@@ -51,8 +55,9 @@ class SlackOperations:
     slack: SlackGateway
     calls: int
     _channels: dict[int, str]
-    # A card posted by an item, recorded in the transaction that records the item's outcome.
-    _then: dict[int, tuple[delivery.Card, str, str]]
+    # What an item did in Slack (a card posted, a channel created), recorded in the
+    # transaction that records the item's outcome.
+    _then: dict[int, Recording]
 
     async def _call(self, coro: Any) -> Any:
         """One Slack call, its failure sorted into rate limit, unknown outcome or refusal."""
@@ -129,16 +134,20 @@ class SlackOperations:
 
     async def _create_channel(self, item: delivery.Item, *, uncertain: bool) -> dict[str, Any]:
         number = int(item.incident_id or 0)
-        async with self.db.session() as session:
-            existing = await delivery.incident_channel(session, number)
-        if existing:
-            return {"channel": existing}
         name = str(item.payload["name"])
-        found = await self._created_before(name) if uncertain else None
-        # An earlier try may have created it while its answer was lost: adopt that channel.
+        found = None
+        if uncertain or item.attempts:  # an earlier try may have created it
+            async with self.db.session() as session:
+                existing = await delivery.incident_channel(session, number)
+            if existing:
+                return {"channel": existing}
+            # Its answer may have been lost: adopt the channel it created.
+            found = await self._created_before(name)
         channel_id, name = found or await self._call(self.slack.create_channel(name))
-        async with self.db.transaction() as session:
-            await delivery.set_incident_channel(session, number, channel_id, name)
+        self._then[item.id] = functools.partial(
+            delivery.set_incident_channel, incident=number, channel_id=channel_id, name=name
+        )
+        self._channels[number] = channel_id  # the incident's next items go there
         return {"channel": channel_id, "name": name}
 
     async def _created_before(self, name: str) -> tuple[str, str] | None:
@@ -232,7 +241,9 @@ class SlackOperations:
             return {"ts": card.ts if card else None}  # posted already; updates go in place
         result = await self._post(item, channel, card.text, card.blocks, uncertain)
         if not card.pin:  # recorded with the item's outcome, in one transaction
-            self._then[item.id] = (card, channel, result["ts"])
+            self._then[item.id] = functools.partial(
+                card_posted, card=card, channel=channel, ts=result["ts"]
+            )
             return result
         # Recorded before the pin: a pin that fails must not make a retry post it again.
         async with self.db.transaction() as session:

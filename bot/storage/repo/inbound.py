@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.inserts import insert_new
 from bot.storage.tables import InboundEvent
 
 
@@ -18,13 +18,15 @@ async def record_inbound(
     payload: dict[str, Any],
 ) -> InboundEvent | None:
     """Store a verified inbound event; None when this dedup key was seen before."""
-    row = InboundEvent(source=source, dedup_key=dedup_key, event_type=event_type, payload=payload)
-    try:
-        async with session.begin_nested():
-            session.add(row)
-        return row
-    except IntegrityError:
-        return None
+    return await insert_new(
+        session,
+        InboundEvent,
+        ("source", "dedup_key"),
+        source=source,
+        dedup_key=dedup_key,
+        event_type=event_type,
+        payload=payload,
+    )
 
 
 async def inbound_event(session: AsyncSession, inbound_id: int) -> InboundEvent | None:

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import IncidentView, Severity, Stage, Status, utcnow
 from bot.domain.similar import PastIncident
+from bot.storage.inserts import insert_new
 from bot.storage.tables import ActionRunRow, Incident, PagerDutyLink, StageSpanRow, text_length
 
 
@@ -134,12 +134,10 @@ async def link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any)
     title = fields.get("title")
     if isinstance(title, str):
         fields["title"] = title[: text_length(PagerDutyLink, "title")]
-    try:
-        async with session.begin_nested():
-            session.add(PagerDutyLink(incident_id=incident_id, **fields))
-        return True
-    except IntegrityError:
-        return False
+    linked = await insert_new(
+        session, PagerDutyLink, ("pd_incident_id",), incident_id=incident_id, **fields
+    )
+    return linked is not None
 
 
 async def move_or_link_pagerduty(session: AsyncSession, incident_id: int, **fields: Any) -> None:

@@ -4,10 +4,10 @@ finished job row `pdkey:<id>` so every receive (on any replica) agrees."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import utcnow
+from bot.storage.inserts import insert_new
 from bot.storage.jobs import ACTIVE
 from bot.storage.repo.incidents import pagerduty_service_id
 from bot.storage.tables import Job
@@ -33,22 +33,22 @@ async def pagerduty_ordering_key(
     stored = select(Job).where(Job.dedup_key == mark).with_for_update()
     row = await session.scalar(stored)
     if row is None:
-        try:
-            async with session.begin_nested():
-                session.add(
-                    Job(
-                        kind=KEY_MARK,
-                        payload={"pd_incident_id": pd_id},
-                        status="done",  # never claimed: it only remembers the key
-                        ordering_key=wanted,
-                        dedup_key=mark,
-                        finished_at=utcnow(),
-                    )
-                )
+        inserted = await insert_new(
+            session,
+            Job,
+            ("dedup_key",),
+            kind=KEY_MARK,
+            payload={"pd_incident_id": pd_id},
+            status="done",  # never claimed: it only remembers the key
+            ordering_key=wanted,
+            dedup_key=mark,
+            finished_at=utcnow(),
+        )
+        if inserted is not None:
             return wanted
-        except IntegrityError:  # a concurrent receive decided first: use its key
-            row = await session.scalar(stored.execution_options(populate_existing=True))
-            assert row is not None
+        # A concurrent receive decided first: use its key.
+        row = await session.scalar(stored.execution_options(populate_existing=True))
+        assert row is not None
     key = row.ordering_key or wanted
     if key.startswith("pd:") and wanted.startswith("pdsvc:"):
         await session.execute(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import TimelineEntry, TimelineKind, utcnow
+from bot.storage.inserts import insert_new
 from bot.storage.tables import TimelineRow
 
 
@@ -26,25 +26,21 @@ async def add_entry(
     pinned: bool = False,
 ) -> TimelineRow | None:
     """Add a timeline entry; None when source_key already produced one (idempotent)."""
-    row = TimelineRow(
-        incident_id=incident_id,
-        at=at or utcnow(),
-        kind=kind.value,
-        actor=actor,
-        text=text,
-        data=data or {},
-        source_key=source_key,
-        pinned=pinned,
-    )
+    fields: dict[str, Any] = {
+        "incident_id": incident_id,
+        "at": at or utcnow(),
+        "kind": kind.value,
+        "actor": actor,
+        "text": text,
+        "data": data or {},
+        "source_key": source_key,
+        "pinned": pinned,
+    }
     if source_key is None:
+        row = TimelineRow(**fields)
         session.add(row)
         return row
-    try:
-        async with session.begin_nested():
-            session.add(row)
-        return row
-    except IntegrityError:
-        return None
+    return await insert_new(session, TimelineRow, ("incident_id", "source_key"), **fields)
 
 
 async def remove_entry(session: AsyncSession, incident_id: int, source_key: str) -> bool:
