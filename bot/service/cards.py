@@ -1,7 +1,7 @@
 """What the bot says in an incident's channel, recorded in the Slack outbox.
 
 Every function here runs inside the caller's transaction, so a message is recorded exactly
-when the state change that caused it commits; bot.slack.out.sender delivers it (in order, once),
+when the state change that caused it commits; bot.slack.delivery.sender delivers it (in order, once),
 woken by that commit. Cards (Observe, Orient, Decide, the live summary, the topic) are desired
 state: recording a newer render replaces what will be sent.
 """

@@ -1,7 +1,7 @@
 """The Slack outbox: every query over slack_outbox, slack_cards and slack_lanes.
 
 Use cases record what should be said inside the transaction that changes the state (so a
-message exists exactly when its cause committed); bot.slack.out.sender delivers it. Ordering is per
+message exists exactly when its cause committed); bot.slack.delivery.sender delivers it. Ordering is per
 *lane*: "inc:<n>" is an incident's own channel (which may not exist yet: its messages wait),
 "ch:<id>" any other channel. Items of a lane are delivered in id order by one sender at a time.
 """

@@ -1,4 +1,4 @@
-"""The Slack outbox, delivery side: the queries bot.slack.out.sender runs to claim a channel's
+"""The Slack outbox, delivery side: the queries bot.slack.delivery.sender runs to claim a channel's
 lane, read what it has to deliver and record what Slack answered. (Recording what to say is
 bot.storage.outbox.)"""
 

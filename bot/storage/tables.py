@@ -298,7 +298,7 @@ class Job(Base):
 
 class OutboxRow(Base):
     """What the bot means to say in Slack, recorded with the state change that caused it and
-    delivered in id order per lane (one channel) by bot.slack.out.sender."""
+    delivered in id order per lane (one channel) by bot.slack.delivery.sender."""
 
     __tablename__ = "slack_outbox"
 

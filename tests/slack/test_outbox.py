@@ -14,7 +14,7 @@ from bot.domain.model import Severity, utcnow
 from bot.job_handlers import register
 from bot.service import cards, incidents
 from bot.service.runtime import build_runtime
-from bot.slack.out.sender_ops import METADATA_EVENT
+from bot.slack.delivery.operations import METADATA_EVENT
 from bot.storage import outbox_delivery
 from bot.storage.tables import OutboxRow, SlackLaneRow
 from tests.slack.helpers import ALICE, add_people, config

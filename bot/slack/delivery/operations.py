@@ -1,6 +1,6 @@
 """What the Slack sender does with one outbox item or card: resolve where it goes, make the
 Slack call, sort its failure into rate limit, unknown outcome or refusal, and look up a post
-whose outcome is unknown before sending it again. Used by bot.slack.out.sender."""
+whose outcome is unknown before sending it again. Used by bot.slack.delivery.sender."""
 
 from __future__ import annotations
 

@@ -33,8 +33,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.model import utcnow
-from bot.slack.out.gateway import SlackGateway
-from bot.slack.out.sender_ops import (
+from bot.slack.delivery.operations import (
     MAX_ATTEMPTS,
     TRANSIENT,
     Held,
@@ -43,6 +42,7 @@ from bot.slack.out.sender_ops import (
     SlackOperations,
     Unknown,
 )
+from bot.slack.out.gateway import SlackGateway
 from bot.storage import outbox_delivery as delivery
 from bot.storage.db import Database
 
