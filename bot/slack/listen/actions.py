@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Stage, TimelineKind, Verdict
 from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, observation, orientation, reminders
+from bot.service.pagerduty_mirror import acknowledge_everywhere
 from bot.service.runtime import Runtime
-from bot.service.sync import acknowledge_everywhere
 from bot.slack.ids import ActionId, snooze_button, stage_button, verdict_button
 from bot.slack.listen import authorize, interactions
 from bot.slack.listen.channels import incident_by_number
