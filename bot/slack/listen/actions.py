@@ -1,6 +1,6 @@
 """Button clicks (block_actions). A click that changes something is stored before its ack and
-handled by its `slack.interaction` job (bot.slack.listen.interactions); one that opens a modal is
-acked and opens it at once."""
+handled by its `slack.interaction` job (bot.slack.listen.interaction_job); one that opens a modal
+is acked and opens it at once."""
 
 from __future__ import annotations
 
