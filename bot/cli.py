@@ -64,7 +64,7 @@ def serve(
         config = load_config(settings.config_path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    from bot.server import run_server  # late: the runtime slows --help by a third
+    from bot.server import run_server  # noqa: PLC0415 - late: the runtime slows --help by a third
 
     configure_logging(settings.log_level)
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
@@ -75,7 +75,7 @@ def demo(
     output: Annotated[Path | None, typer.Option(help="Where to write the postmortem.")] = None,
 ) -> None:
     """Play a whole incident against built-in local fakes; print the transcript."""
-    from bot.demo import run_demo  # late: the runtime slows --help by a third
+    from bot.demo import run_demo  # noqa: PLC0415 - late: the runtime slows --help by a third
 
     sys.exit(asyncio.run(run_demo(output)))
 
@@ -127,7 +127,7 @@ async def _render_postmortem(
     fmt: Literal["markdown", "html"],
     timeline: Literal["all", "pinned"] | None = None,
 ) -> str | None:
-    from bot.service import postmortems, runtime  # late: the runtime slows --help
+    from bot.service import postmortems, runtime  # noqa: PLC0415 - late: the runtime slows --help
 
     await asyncio.to_thread(upgrade, settings.database_url)
     rt = runtime.build_runtime(settings)

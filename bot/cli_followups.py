@@ -39,7 +39,7 @@ def followups_export(
 
 
 async def _export(settings: Settings, number: int) -> ExportResult:
-    from bot.service import postmortems, runtime  # late: the runtime slows --help
+    from bot.service import postmortems, runtime  # noqa: PLC0415 - late: the runtime slows --help
 
     await asyncio.to_thread(upgrade, settings.database_url)
     rt = runtime.build_runtime(settings)

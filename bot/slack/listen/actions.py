@@ -14,6 +14,7 @@ from bot.domain.model import Stage, TimelineKind, Verdict
 from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, observation, orientation, reminders
 from bot.service.pagerduty_mirror import acknowledge_everywhere
+from bot.service.pagerduty_split import split_out
 from bot.service.runtime import Runtime
 from bot.slack.ids import ActionId, snooze_button, stage_button, verdict_button
 from bot.slack.listen import authorize, interactions
@@ -142,8 +143,6 @@ async def _on_resolve(rt: Runtime, body: dict[str, Any]) -> None:
 
 async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:
     """Split an attached PagerDuty incident out into its own ooda incident."""
-    from bot.service.pagerduty_split import split_out
-
     pd_id = _action(body).get("value") or ""
     if await split_out(rt, pd_id, by=_user(body)) is None:
         await _ephemeral(rt, body, "That PagerDuty incident is not attached here any more.")
