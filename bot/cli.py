@@ -1,20 +1,35 @@
-"""The `ooda` command line."""
+"""The `ooda` command line.
+
+The commands that run the bot (serve, demo, postmortem, followups export) import the runtime
+when they run: imported at the top, it (Bolt, the Slack SDK, aiohttp) makes `ooda --help`, and
+every other command, about a third slower."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from pydantic import ValidationError
 
-from bot import cli_stats
 from bot.catalog import ConfigError, load_config
+from bot.cli_common import fail, load_settings
+from bot.cli_followups import followups_app
 from bot.cli_pagerduty import pagerduty_app
+from bot.cli_stats import stats
+from bot.domain.playbooks import (
+    PlaybookError,
+    default_playbooks_dir,
+    load_playbooks,
+    validate_directory,
+)
 from bot.domain.refs import format_ref, parse_incident_ref
+from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.slack.listen.manifest import build_manifest
+from bot.storage.db import upgrade
 
 app = typer.Typer(
     help="ooda-bot: incident response through the OODA loop, in Slack.",
@@ -28,20 +43,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(config_app, name="config")
 app.add_typer(pagerduty_app, name="pagerduty")
-cli_stats.register(app)  # `ooda stats`, `ooda followups export`
-
-
-def fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+app.add_typer(followups_app, name="followups")
+app.command()(stats)
 
 
 @app.command()
@@ -61,8 +64,7 @@ def serve(
         config = load_config(settings.config_path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    from bot.logs import configure_logging
-    from bot.server import run_server
+    from bot.server import run_server  # noqa: PLC0415 - late: the runtime slows --help by a third
 
     configure_logging(settings.log_level)
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
@@ -73,7 +75,7 @@ def demo(
     output: Annotated[Path | None, typer.Option(help="Where to write the postmortem.")] = None,
 ) -> None:
     """Play a whole incident against built-in local fakes; print the transcript."""
-    from bot.demo import run_demo
+    from bot.demo import run_demo  # noqa: PLC0415 - late: the runtime slows --help by a third
 
     sys.exit(asyncio.run(run_demo(output)))
 
@@ -125,12 +127,10 @@ async def _render_postmortem(
     fmt: Literal["markdown", "html"],
     timeline: Literal["all", "pinned"] | None = None,
 ) -> str | None:
-    from bot.service import postmortems
-    from bot.service.runtime import build_runtime
-    from bot.storage.db import upgrade
+    from bot.service import postmortems, runtime  # noqa: PLC0415 - late: the runtime slows --help
 
     await asyncio.to_thread(upgrade, settings.database_url)
-    rt = build_runtime(settings)
+    rt = runtime.build_runtime(settings)
     try:
         return await postmortems.render(rt, number, fmt, timeline=timeline)
     finally:
@@ -140,8 +140,6 @@ async def _render_postmortem(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
-    from bot.storage.db import upgrade
-
     settings = load_settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
@@ -152,8 +150,6 @@ def playbooks_validate(
     directory: Annotated[Path | None, typer.Argument(help="Playbooks directory.")] = None,
 ) -> None:
     """Validate playbook files; exit non-zero with precise messages on error."""
-    from bot.domain.playbooks import default_playbooks_dir, load_playbooks, validate_directory
-
     target = directory if directory is not None else default_playbooks_dir()
     if directory is not None and not directory.is_dir():
         raise fail(f"{directory} is not a directory")
@@ -170,8 +166,6 @@ def playbooks_list(
     directory: Annotated[Path | None, typer.Argument(help="Playbooks directory.")] = None,
 ) -> None:
     """List playbooks: id, kind, risk, who may run them."""
-    from bot.domain.playbooks import PlaybookError, default_playbooks_dir, load_playbooks
-
     try:
         books = load_playbooks(directory if directory is not None else default_playbooks_dir())
     except PlaybookError as exc:
@@ -208,10 +202,6 @@ def manifest(
     ] = False,
 ) -> None:
     """Print the Slack app manifest (JSON) for the configured command and URL."""
-    import json
-
-    from bot.slack.listen.manifest import build_manifest
-
     settings = load_settings()
     base = url or settings.public_url or "https://ooda.example.com"
     built = build_manifest(command=settings.slash_command, base_url=base, socket_mode=socket_mode)

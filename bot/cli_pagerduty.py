@@ -7,8 +7,8 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
-from pydantic import ValidationError
 
+from bot.cli_common import fail, load_settings
 from bot.settings import Settings, secret
 from integrations.http import UpstreamError
 from integrations.pagerduty import PagerDutyClient
@@ -16,11 +16,6 @@ from integrations.pagerduty import PagerDutyClient
 pagerduty_app = typer.Typer(help="PagerDuty commands.", no_args_is_help=True)
 
 DESCRIPTION = "ooda-bot: incident events"
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 async def _subscribe(settings: Settings, token: str, url: str, services: list[str]) -> list[dict]:
@@ -56,19 +51,15 @@ def subscribe(
     secret(s): PagerDuty shows them only once."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise _fail(f"--url must be an absolute http(s) URL, got {url!r}")
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+        raise fail(f"--url must be an absolute http(s) URL, got {url!r}")
+    settings = load_settings()
     token = secret(settings.pagerduty_api_token)
     if not token:
-        raise _fail("PAGERDUTY_API_TOKEN is not set (a REST API key that may manage webhooks)")
+        raise fail("PAGERDUTY_API_TOKEN is not set (a REST API key that may manage webhooks)")
     try:
         created = asyncio.run(_subscribe(settings, token, url, list(service or [])))
     except UpstreamError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     secrets: list[str] = []
     for sub in created:
         scope = (sub.get("filter") or {}).get("id") or "the whole account"

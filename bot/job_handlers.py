@@ -19,7 +19,7 @@ from bot.service import (
     reminders,
 )
 from bot.service.runtime import Runtime
-from bot.slack.listen import events, interactions
+from bot.slack.listen import events, interaction_job
 from bot.storage import repo, retention
 
 
@@ -67,6 +67,6 @@ def register(rt: Runtime) -> None:
         JobKind.INCIDENT_REMINDER: lambda payload: reminders.fire(rt, payload),
         JobKind.MAINTENANCE: lambda payload: act.maintenance(rt, payload),
         JobKind.SLACK_PIN: lambda payload: events.run_pin(rt, payload),
-        JobKind.SLACK_INTERACTION: lambda payload: interactions.run(rt, payload),
+        JobKind.SLACK_INTERACTION: lambda payload: interaction_job.run(rt, payload),
     }.items():
         rt.worker.register(kind, handler)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -377,9 +379,6 @@ def _upload_content(content_type: str, raw: bytes) -> bytes:
     """Raw bodies are the file; for multipart bodies take the first part's payload."""
     if not content_type.startswith("multipart/"):
         return raw
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
     msg = BytesParser(policy=HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + raw
     )

@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import TimelineKind, utcnow
-from bot.domain.playbooks import DecisionContext, Playbook, Suggestion, resolve_playbook, suggest
+from bot.domain.playbooks import (
+    DecisionContext,
+    Playbook,
+    PlaybookError,
+    Suggestion,
+    resolve_playbook,
+    suggest,
+)
 from bot.domain.ranking import pick_suspect, rollback_target
 from bot.service import cards
 from bot.service.runtime import Runtime
@@ -65,8 +72,6 @@ def find_playbook(rt: Runtime, playbook_id: str) -> Playbook | None:
 async def resolve_choice(rt: Runtime, number: int, playbook_id: str) -> Suggestion:
     """A responder's pick: the playbook rendered for this incident now (when-conditions skipped,
     templates must still render). Raises PlaybookError with a message fit for the user."""
-    from bot.domain.playbooks import PlaybookError
-
     playbook = find_playbook(rt, playbook_id)
     if playbook is None:
         raise PlaybookError(f"no playbook {playbook_id!r}")

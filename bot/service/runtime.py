@@ -11,12 +11,12 @@ from typing import Any
 
 from bot.catalog import OodaConfig, load_config
 from bot.domain.playbooks import Playbook, default_playbooks_dir, load_playbooks
-from bot.metrics import Metrics
 from bot.settings import Settings, secret
 from bot.slack.delivery.sender import SlackSender
 from bot.slack.out.gateway import SlackGateway, build_web_client
 from bot.storage import jobs
 from bot.storage.db import QUEUED, SAID, Database
+from bot.telemetry import Metrics
 from bot.worker import Worker
 from integrations.argocd import ArgoCDClient
 from integrations.github import GitHubClient

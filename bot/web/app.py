@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.metrics import counted_webhook
 from bot.service.runtime import Runtime
 from bot.storage import retention
+from bot.telemetry import counted_webhook
 from bot.web import changes, github, pagerduty
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.demo import CONFIG
 from bot.devstack import DevStack
-from bot.metrics import Metrics, webhook_result
+from bot.telemetry import Metrics, webhook_result
 from integrations.http import UpstreamError
 from tests.postmortem.scenario import play_demo_incident
 

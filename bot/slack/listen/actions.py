@@ -1,6 +1,6 @@
 """Button clicks (block_actions). A click that changes something is stored before its ack and
-handled by its `slack.interaction` job (bot.slack.listen.interactions); one that opens a modal is
-acked and opens it at once."""
+handled by its `slack.interaction` job (bot.slack.listen.interaction_job); one that opens a modal
+is acked and opens it at once."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Stage, TimelineKind, Verdict
 from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, observation, orientation, reminders
+from bot.service.pagerduty_mirror import acknowledge_everywhere
+from bot.service.pagerduty_split import split_out
 from bot.service.runtime import Runtime
-from bot.service.sync import acknowledge_everywhere
 from bot.slack.ids import ActionId, snooze_button, stage_button, verdict_button
 from bot.slack.listen import authorize, interactions
 from bot.slack.listen.channels import incident_by_number
@@ -142,8 +143,6 @@ async def _on_resolve(rt: Runtime, body: dict[str, Any]) -> None:
 
 async def _on_split(rt: Runtime, body: dict[str, Any]) -> None:
     """Split an attached PagerDuty incident out into its own ooda incident."""
-    from bot.service.pagerduty_split import split_out
-
     pd_id = _action(body).get("value") or ""
     if await split_out(rt, pd_id, by=_user(body)) is None:
         await _ephemeral(rt, body, "That PagerDuty incident is not attached here any more.")

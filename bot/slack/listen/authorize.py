@@ -15,15 +15,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.service import authz
 from bot.service.runtime import Runtime
-from bot.slack.ids import ViewId
 from bot.slack.listen.interactions import channel_id, kind_of, user_id
 from bot.storage import repo
 from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
-
-# Submissions that change no existing incident: a declaration opens a new one.
-UNCHECKED_VIEWS = frozenset({ViewId.DECLARE})
 
 
 async def click_refusal(rt: Runtime, body: dict[str, Any], named: int | None) -> str | None:
@@ -46,31 +42,6 @@ async def submission_refusal(rt: Runtime, body: dict[str, Any], named: int | Non
     if named is None:
         return None
     return await authz.refusal(rt, named, user_id(body))
-
-
-async def stored_refusal(rt: Runtime, body: dict[str, Any]) -> tuple[int | None, str | None]:
-    """For the `slack.interaction` job: the incident the stored interaction changes and why it
-    may not (None when it may)."""
-    from bot.slack.listen import (
-        actions,
-        modals,  # late: they import this module
-    )
-
-    kind = kind_of(body)
-    async with rt.db.session() as session:
-        if kind == "block_actions":
-            named = await actions.locate(session, body)
-        elif kind == "view_submission":
-            if (body.get("view") or {}).get("callback_id") in UNCHECKED_VIEWS:
-                return None, None
-            named = await modals.locate(session, body)
-        elif kind == "message_action":  # a shortcut stored only in an incident channel
-            named = await stored.incident_for_channel(session, channel_id(body))
-        else:
-            return None, None
-    if kind == "block_actions":
-        return named, await click_refusal(rt, body, named)
-    return named, await submission_refusal(rt, body, named)
 
 
 async def tell(rt: Runtime, body: dict[str, Any], number: int | None, why: str) -> None:

@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Table
 
 from bot.domain.model import IncidentView, Severity, Stage, utcnow
-from bot.service import cards, incidents, postmortems
-from bot.service.pagerduty_payload import note_key as pd_note_key
+from bot.domain.stages import time_in_current_stage
+from bot.service import incidents, pagerduty_mirror, postmortems, stats
 from bot.service.runtime import Runtime
 from bot.slack.listen import interactions
 from bot.slack.listen.channels import active, incident_in_channel
@@ -20,7 +20,6 @@ from bot.slack.out import forms
 from bot.slack.out.text import escape, from_slack, mention, render
 from bot.storage import repo
 from bot.storage.repo import interactions as stored
-from integrations.http import UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +143,6 @@ async def _declare(rt: Runtime, title: str, body: dict[str, Any], respond: Reply
 async def _status(
     rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
 ) -> None:
-    from bot.domain.stages import time_in_current_stage
-
     async with rt.db.session() as session:
         spans = await repo.spans(session, inc.number)
         row = await repo.get_incident(session, inc.number)
@@ -170,42 +167,13 @@ async def _note(
             response_type="ephemeral", text=f"Usage: `{rt.settings.slash_command} note <text>`"
         )
         return
-    await mirror_note(rt, inc, from_slack(rest), user, note_key(interactions.interaction_key(body)))
+    key = note_key(interactions.interaction_key(body))
+    await pagerduty_mirror.note_stored_at_ack(rt, inc, from_slack(rest), user, key)
 
 
 def note_key(interaction: str) -> str:
     """The source key of a note stored at its ack (until PagerDuty's note id replaces it)."""
     return f"slack:{interaction}"[:200]
-
-
-async def mirror_note(rt: Runtime, inc: IncidentView, text: str, user: str, key: str) -> None:
-    """The job's half of a note stored at the ack: PagerDuty, then the channel. The entry takes
-    the key of PagerDuty's note, so its incident.annotated echo does not land twice."""
-    async with rt.db.session() as session:
-        entry = await stored.stored_note(session, inc.number, key)
-    if entry is None:  # not stored at the ack (no incident then): the whole note here
-        from bot.service.sync import note_everywhere
-
-        await note_everywhere(rt, inc.number, text, user)
-        return
-    entry_id, source_key = entry
-    echoed = False
-    if source_key == key and inc.pd_incident_id and rt.pagerduty is not None:
-        try:
-            note = await rt.pagerduty.create_note(inc.pd_incident_id, text)
-        except (UpstreamError, ValueError) as exc:
-            log.warning("PagerDuty add the note failed for %s: %s", inc.ref, exc)
-            failed = render("pd_write_failed", what="add the note", error=str(exc))
-            await cards.say_now(rt, inc.number, failed)
-        else:
-            if note.get("id"):
-                async with rt.db.transaction() as session:
-                    pd_key = pd_note_key(str(note["id"]))
-                    echoed = await stored.rekey_note(session, inc.number, entry_id, pd_key)
-    if not echoed:  # an echo that landed first was shown in the channel already
-        # Once per note: a job re-run after its replica died says it no second time.
-        added = render("note_added", by=user, text=text)
-        await cards.say_now(rt, inc.number, added, once=f"note:{key}")
 
 
 def _stage(stage: Stage) -> Callable[..., Awaitable[None]]:
@@ -222,9 +190,9 @@ async def _resolve(
     rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
 ) -> None:
     if rest or not body.get("trigger_id"):
-        from bot.service.sync import resolve_everywhere
-
-        await resolve_everywhere(rt, inc.number, user, fields={"summary": rest or None})
+        await pagerduty_mirror.resolve_everywhere(
+            rt, inc.number, user, fields={"summary": rest or None}
+        )
         return
     await rt.slack.open_view(body["trigger_id"], forms.resolve_modal(inc))
 
@@ -252,8 +220,6 @@ async def _followup(
 
 
 async def _stats(rt: Runtime, rest: str, respond: Reply) -> None:
-    from bot.service import stats
-
     parsed = stats.parse_args(rest)
     if isinstance(parsed, str):
         usage = render("stats_usage", command=rt.settings.slash_command)
@@ -268,9 +234,7 @@ async def _stats(rt: Runtime, rest: str, respond: Reply) -> None:
 async def _ack(
     rt: Runtime, inc: IncidentView, rest: str, user: str, body: dict[str, Any], respond: Reply
 ) -> None:
-    from bot.service.sync import acknowledge_everywhere
-
-    await acknowledge_everywhere(rt, inc.number, user)
+    await pagerduty_mirror.acknowledge_everywhere(rt, inc.number, user)
 
 
 async def _sev(

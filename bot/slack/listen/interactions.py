@@ -3,9 +3,10 @@
 A state-changing slash command, button click or modal submission is written to inbound_events
 under Slack's own ids (`interaction_key`), together with a `slack.interaction` job, in one
 transaction; only then is it acked (Bolt runs listeners before it answers). A redelivery finds
-its key taken and is acked without doing anything. The job replays the stored payload through
-the listener module's handler, one at a time per incident (ordering key `incident:<n>`), so a
-process that dies right after the 200 loses nothing: another process runs the job.
+its key taken and is acked without doing anything. The job (bot.slack.listen.interaction_job)
+replays the stored payload through the listener module's handler, one at a time per incident
+(ordering key `incident:<n>`), so a process that dies right after the 200 loses nothing: another
+process runs the job.
 
 What only answers (help, status, a modal opened with its trigger_id) is acked at once and
 finishes in a task tracked here (`after_ack`), so tests can wait on it instead of sleeping.
@@ -38,7 +39,7 @@ from bot.storage.repo import interactions as stored
 
 log = logging.getLogger(__name__)
 
-__all__ = ["interaction_key", "number_in", "record", "record_then_ack", "run"]
+__all__ = ["interaction_key", "number_in", "record", "record_then_ack"]
 
 MAX_KEY = 200  # inbound_events.dedup_key
 AFTER_ACK_WAIT = 0.25  # longest an answer waits for other requests' acks
@@ -183,50 +184,7 @@ def json_object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-# ---- the job ------------------------------------------------------------------------------
-
-
-async def run(rt: Runtime, payload: dict[str, Any]) -> None:
-    """The `slack.interaction` job: the stored payload, through its listener's handler."""
-    async with rt.db.session() as session:
-        body = await stored.interaction(session, int(payload["inbound"]))
-    if body is None:
-        log.warning("stored Slack interaction %s is gone", payload.get("inbound"))
-        return
-    work = _handler(body)
-    if work is None:
-        log.warning("no handler for stored Slack interaction %s", interaction_key(body))
-        return
-    from bot.slack.listen import authorize  # late: it imports this module
-
-    try:
-        number, why = await authorize.stored_refusal(rt, body)
-        if why is not None:  # not this person's incident, or not from its channel
-            await authorize.tell(rt, body, number, why)
-            return
-        await work(rt, body)
-    except Exception as exc:  # told to the user, like a listener failing; not retried
-        await report_failure(rt, body, exc)
-
-
-def _handler(body: dict[str, Any]) -> Work | None:
-    from bot.slack.listen import (
-        actions,
-        commands,
-        events,
-        modals,  # late: they import this module
-    )
-
-    kind = kind_of(body)
-    if kind == "slash_command":
-        return commands.run_stored
-    if kind == "block_actions":
-        return actions.STORED.get(str((body.get("actions") or [{}])[0].get("action_id")))
-    if kind == "view_submission":
-        return modals.STORED.get(str((body.get("view") or {}).get("callback_id")))
-    if kind == "message_action":
-        return events.run_shortcut
-    return None
+# ---- for the job that replays it (bot.slack.listen.interaction_job) -----------------------
 
 
 def responder(body: dict[str, Any]) -> AsyncRespond:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Severity
 from bot.domain.playbooks import PlaybookError
 from bot.service import act, cards, decide, incidents, postmortems
+from bot.service.pagerduty_mirror import resolve_everywhere
 from bot.service.runtime import Runtime
-from bot.service.sync import resolve_everywhere
 from bot.slack.ids import INCIDENT_TEXTS, BlockId, ViewId
 from bot.slack.listen import authorize, events, interactions, payloads
 from bot.slack.listen.interactions import Work

@@ -1,4 +1,4 @@
-"""Changes made from Slack that PagerDuty must mirror (its echo webhooks are then no-ops).
+"""Acks, resolves and notes made from Slack, mirrored to PagerDuty (its echoes are then no-ops).
 
 Acks and resolves echo back as incident.acknowledged / incident.resolved, which find the
 incident already in that state. Notes echo back as incident.annotated carrying the PagerDuty
@@ -17,6 +17,7 @@ from bot.service.pagerduty_events import note_key
 from bot.service.runtime import Runtime
 from bot.slack.out.text import render
 from bot.storage import repo
+from bot.storage.repo import interactions as stored
 from integrations.http import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -83,19 +84,45 @@ async def note_everywhere(rt: Runtime, number: int, text: str, user: str | None)
     if entry_id is None:
         return False
     if mirrored:
-        assert inc is not None and inc.pd_incident_id and rt.pagerduty is not None
-        await mirror_note(rt, inc, entry_id, text)
+        assert inc is not None
+        key = await _create_note(rt, inc, text)
+        if key is not None:
+            async with rt.db.transaction() as session:
+                await repo.set_mirrored_note(session, entry_id, key)
     return True
 
 
-async def mirror_note(rt: Runtime, inc: IncidentView, entry_id: int, text: str) -> None:
-    """Write a timeline note to PagerDuty and key the entry by the note id it got."""
+async def note_stored_at_ack(
+    rt: Runtime, inc: IncidentView, text: str, user: str, key: str
+) -> None:
+    """The job's half of an `/incident note` stored at the ack (under source key `key`):
+    PagerDuty, then the channel. The entry takes the key of PagerDuty's note, so its
+    incident.annotated echo does not land twice."""
+    async with rt.db.session() as session:
+        entry = await stored.stored_note(session, inc.number, key)
+    if entry is None:  # not stored at the ack (no incident then): the whole note here
+        await note_everywhere(rt, inc.number, text, user)
+        return
+    entry_id, source_key = entry
+    echoed = False
+    if source_key == key and _mirrored(rt, inc):
+        pd_key = await _create_note(rt, inc, text)
+        if pd_key is not None:
+            async with rt.db.transaction() as session:
+                echoed = await stored.rekey_note(session, inc.number, entry_id, pd_key)
+    if not echoed:  # an echo that landed first was shown in the channel already
+        # Once per note: a job re-run after its replica died says it no second time.
+        added = render("note_added", by=user, text=text)
+        await cards.say_now(rt, inc.number, added, once=f"note:{key}")
+
+
+async def _create_note(rt: Runtime, inc: IncidentView, text: str) -> str | None:
+    """Add the note to the incident's PagerDuty incident: the source key its echo will carry,
+    or None (PagerDuty refused: said in the channel)."""
     assert inc.pd_incident_id and rt.pagerduty is not None
     try:
         note = await rt.pagerduty.create_note(inc.pd_incident_id, text)
     except (UpstreamError, ValueError) as exc:
         await _warn(rt, inc, "add the note", exc)
-        return
-    if note.get("id"):
-        async with rt.db.transaction() as session:
-            await repo.set_mirrored_note(session, entry_id, note_key(str(note["id"])))
+        return None
+    return note_key(str(note["id"])) if note.get("id") else None
