@@ -1,7 +1,9 @@
-"""The OODA_CONFIG file: services catalog, playbooks and templates directories, reminders."""
+"""The OODA_CONFIG file: services catalog, playbooks and templates directories, reminders,
+ranking weights."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.model import ChangeKind, ChangeStatus
+from bot.domain.ranking import RankingConfig, RankingWeights
 from bot.domain.yaml_lines import DuplicateKeyError, line_of, safe_load
 
 
@@ -71,6 +75,48 @@ class PostmortemConfig(BaseModel):
     timeline: TimelineChoice = "all"
 
 
+_DEFAULT_WEIGHTS = RankingWeights()
+_DEFAULT_RANKING = RankingConfig()
+
+
+class RankingSettings(BaseModel):
+    """`ranking:` — the suspect ranking's weights (bot.domain.ranking.RankingWeights); what is
+    left out keeps its default. `ooda backtest --weights FILE` tries another set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: float = _DEFAULT_WEIGHTS.scope
+    recency: float = _DEFAULT_WEIGHTS.recency
+    dependency_scope: float = _DEFAULT_WEIGHTS.dependency_scope
+    other_scope: float = _DEFAULT_WEIGHTS.other_scope
+    half_life_hours: float = Field(default=_DEFAULT_RANKING.half_life.total_seconds() / 3600, gt=0)
+    likely_threshold: float = Field(default=_DEFAULT_RANKING.likely_threshold, ge=0, le=1)
+    status_bonus: dict[ChangeStatus, float] = Field(default_factory=dict)
+    kind_bonus: dict[ChangeKind, float] = Field(default_factory=dict)
+    size_bonus_max: float = _DEFAULT_WEIGHTS.size_bonus_max
+    in_progress_recency_floor: float = Field(
+        default=_DEFAULT_WEIGHTS.in_progress_recency_floor, ge=0, le=1
+    )
+
+    def config(self, window: timedelta = _DEFAULT_RANKING.window) -> RankingConfig:
+        weights = RankingWeights(
+            scope=self.scope,
+            recency=self.recency,
+            dependency_scope=self.dependency_scope,
+            other_scope=self.other_scope,
+            status_bonus={**_DEFAULT_WEIGHTS.status_bonus, **self.status_bonus},
+            kind_bonus={**_DEFAULT_WEIGHTS.kind_bonus, **self.kind_bonus},
+            size_bonus_max=self.size_bonus_max,
+            in_progress_recency_floor=self.in_progress_recency_floor,
+        )
+        return RankingConfig(
+            window=window,
+            likely_threshold=self.likely_threshold,
+            half_life=timedelta(hours=self.half_life_hours),
+            weights=weights,
+        )
+
+
 class OodaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +139,7 @@ class OodaConfig(BaseModel):
     # Per severity ("SEV1".."SEV4"); a severity left out keeps DEFAULT_REMINDERS.
     reminders: dict[str, ReminderPolicy] = Field(default_factory=dict)
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)
+    ranking: RankingSettings = Field(default_factory=RankingSettings)
 
     @field_validator("reminders")
     @classmethod
@@ -216,3 +263,27 @@ def load_config(path: str | Path) -> OodaConfig:
     if not file.exists():
         return OodaConfig()
     return parse_config(file.read_text(encoding="utf-8"), str(file))
+
+
+def load_ranking(path: str | Path) -> RankingSettings:
+    """A ranking weights file for `ooda backtest --weights`: the `ranking:` mapping of an
+    OODA_CONFIG file, or that mapping on its own."""
+    file = Path(path)
+    raw = file.read_text(encoding="utf-8")
+    try:
+        data = safe_load(raw) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{file}:{exc.line}: {exc.problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping")
+    nested = isinstance(data.get("ranking"), dict)
+    try:
+        return RankingSettings.model_validate(data["ranking"] if nested else data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = (("ranking",) if nested else ()) + tuple(first["loc"])
+        line = line_of(raw, loc)
+        at = f":{line}" if line else ""
+        raise ConfigError(f"{file}{at}: {'.'.join(map(str, loc))}: {first['msg']}") from exc

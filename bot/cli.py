@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import typer
 
 from bot.catalog import ConfigError, load_config
+from bot.cli_backtest import backtest
 from bot.cli_common import fail, load_settings
 from bot.cli_followups import followups_app
 from bot.cli_pagerduty import pagerduty_app
@@ -45,6 +46,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(pagerduty_app, name="pagerduty")
 app.add_typer(followups_app, name="followups")
 app.command()(stats)
+app.command()(backtest)
 
 
 @app.command()

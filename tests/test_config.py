@@ -3,6 +3,8 @@ service, GitHub repo + environment and change-event source."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 
 from bot.catalog import ConfigError, OodaConfig, load_config, parse_config
 from bot.cli import app
+from bot.domain.model import ChangeKind, ChangeStatus
 
 GOOD = """\
 services:
@@ -119,3 +122,29 @@ def test_service_for_source_matches_names_repos_and_apps() -> None:
     assert found == ["payments", "payments", "checkout", "checkout", None]
     assert config.service_for_pagerduty("PPAYOLD").name == "payments"  # type: ignore[union-attr]
     assert config.service_for_pagerduty("PNOPE") is None
+
+
+def test_the_readme_ranking_example_sets_the_weights_orient_uses() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```yaml\nranking:\n", 1)[1].split("```", 1)[0]
+    config = parse_config("ranking:\n" + example).ranking.config(timedelta(hours=6))
+    assert config.window == timedelta(hours=6)
+    assert config.half_life == timedelta(hours=2)
+    assert config.weights.status_bonus[ChangeStatus.FAILURE] == 0.12
+    assert config.weights.status_bonus[ChangeStatus.PENDING] == 0.0  # left out: the default
+    tuned = parse_config("ranking:\n  kind_bonus: {flag: 0.3}\n  recency: 0.1\n").ranking
+    assert tuned.config().weights.kind_bonus[ChangeKind.FLAG] == 0.3
+    assert tuned.config().weights.recency == 0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ranking:\n  scoop: 1\n", ":2: ranking.scoop"),
+        ("ranking:\n  status_bonus: {broken: 0.1}\n", ":2: ranking.status_bonus.broken"),
+        ("ranking:\n  half_life_hours: 0\n", ":2: ranking.half_life_hours"),
+    ],
+)
+def test_ranking_errors_name_the_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        parse_config(text, "ooda.yaml")

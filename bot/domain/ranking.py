@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Ver
 
 __all__ = [
     "RankingConfig",
+    "RankingWeights",
     "evidence_sentence",
     "humanize_duration",
     "link_changes",
@@ -24,33 +25,49 @@ __all__ = [
 ]
 
 
+# Scope levels: where the change landed relative to the paged service.
+SCOPE_SERVICE, SCOPE_DEPENDENCY, SCOPE_OTHER = 1.0, 0.6, 0.25
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    """How much each fact about a change counts (OODA_CONFIG `ranking:`; `ooda backtest
+    --weights` compares another set on past incidents). Scope and recency carry most of the
+    score; the rest nudges it."""
+
+    scope: float = 0.45
+    recency: float = 0.35
+    dependency_scope: float = SCOPE_DEPENDENCY  # a dependency's change, against 1.0 for its own
+    other_scope: float = SCOPE_OTHER  # any other service's change
+    status_bonus: dict[ChangeStatus, float] = field(
+        default_factory=lambda: {
+            ChangeStatus.FAILURE: 0.12,
+            ChangeStatus.IN_PROGRESS: 0.08,
+            ChangeStatus.PENDING: 0.0,
+            ChangeStatus.SUCCESS: 0.0,
+            ChangeStatus.UNKNOWN: -0.04,
+        }
+    )
+    kind_bonus: dict[ChangeKind, float] = field(
+        default_factory=lambda: {
+            ChangeKind.DEPLOY: 0.06,
+            ChangeKind.CONFIG: 0.04,
+            ChangeKind.FLAG: 0.03,
+            ChangeKind.OTHER: 0.0,
+        }
+    )
+    size_bonus_max: float = 0.04  # reached at 10,000 lines changed (log scale)
+    in_progress_recency_floor: float = 0.5  # a rollout still going on acts now
+
+
 @dataclass(frozen=True)
 class RankingConfig:
     window: timedelta = timedelta(hours=24)
     likely_threshold: float = 0.55
     half_life: timedelta = timedelta(hours=2)  # recency decay: a change this old counts half
     skew_tolerance: timedelta = timedelta(minutes=2)  # a change this much *after* still counts
+    weights: RankingWeights = field(default_factory=RankingWeights)
 
-
-# Weights. scope and recency carry most of the score; the rest nudges it.
-W_SCOPE = 0.45
-W_RECENCY = 0.35
-SCOPE_SERVICE, SCOPE_DEPENDENCY, SCOPE_OTHER = 1.0, 0.6, 0.25
-STATUS_BONUS: dict[ChangeStatus, float] = {
-    ChangeStatus.FAILURE: 0.12,
-    ChangeStatus.IN_PROGRESS: 0.08,
-    ChangeStatus.PENDING: 0.0,
-    ChangeStatus.SUCCESS: 0.0,
-    ChangeStatus.UNKNOWN: -0.04,
-}
-KIND_BONUS: dict[ChangeKind, float] = {
-    ChangeKind.DEPLOY: 0.06,
-    ChangeKind.CONFIG: 0.04,
-    ChangeKind.FLAG: 0.03,
-    ChangeKind.OTHER: 0.0,
-}
-SIZE_BONUS_MAX = 0.04  # reached at 10,000 lines changed (log scale)
-IN_PROGRESS_RECENCY_FLOOR = 0.5  # a rollout still going on acts now, however long ago it started
 
 # (verb used in a reason, noun used in evidence) per kind: "deployed to x" / "deploy a1b2c3d to x"
 KIND_PHRASES: dict[ChangeKind, tuple[str, str]] = {
@@ -86,6 +103,7 @@ def humanize_duration(delta: timedelta) -> str:
 
 
 def _scope(change: Change, service: str | None, dependencies: Collection[str]) -> float:
+    """The scope level (SCOPE_*): the reason names it; the weights say what it is worth."""
     if _same(change.service, service):
         return SCOPE_SERVICE
     if change.service is not None and change.service.casefold() in {
@@ -93,6 +111,14 @@ def _scope(change: Change, service: str | None, dependencies: Collection[str]) -
     }:
         return SCOPE_DEPENDENCY
     return SCOPE_OTHER
+
+
+def _scope_value(scope: float, weights: RankingWeights) -> float:
+    if scope == SCOPE_DEPENDENCY:
+        return weights.dependency_scope
+    if scope == SCOPE_OTHER:
+        return weights.other_scope
+    return scope
 
 
 def _target(change: Change, scope: float, service: str | None) -> str:
@@ -132,18 +158,19 @@ def _reason(change: Change, scope: float, service: str | None, age: timedelta) -
 
 
 def _score(change: Change, scope: float, age: timedelta, config: RankingConfig) -> float:
+    w = config.weights
     half_life = max(config.half_life.total_seconds(), 1.0)
     recency: float = 0.5 ** (max(age.total_seconds(), 0.0) / half_life)  # float ** float: Any
     if change.status is ChangeStatus.IN_PROGRESS:
-        recency = max(recency, IN_PROGRESS_RECENCY_FLOOR)
+        recency = max(recency, w.in_progress_recency_floor)
     size = 0.0
     if change.size is not None and change.size > 0:
-        size = min(SIZE_BONUS_MAX, SIZE_BONUS_MAX * math.log10(change.size + 1) / 4)
+        size = min(w.size_bonus_max, w.size_bonus_max * math.log10(change.size + 1) / 4)
     raw = (
-        W_SCOPE * scope
-        + W_RECENCY * recency
-        + STATUS_BONUS[change.status]
-        + KIND_BONUS[change.kind]
+        w.scope * _scope_value(scope, w)
+        + w.recency * recency
+        + w.status_bonus.get(change.status, 0.0)
+        + w.kind_bonus.get(change.kind, 0.0)
         + size
     )
     return round(min(1.0, max(0.0, raw)), 4)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.jobs import JobKind
 from bot.domain.model import Change, IncidentView, TimelineKind, utcnow
-from bot.domain.ranking import RankingConfig, rank_changes
+from bot.domain.ranking import rank_changes
 from bot.domain.similar import describe, similar_incidents
 from bot.service import cards, incidents, prefetch
 from bot.service.retries import plan_retry, source_problem
@@ -105,7 +105,7 @@ async def _rank_and_post(
             service=inc.service,
             dependencies=rt.config.dependencies_of(inc.service),
             first_alert_at=first_alert,
-            config=RankingConfig(window=window),
+            config=rt.config.ranking.config(window),
         )
         await repo.save_ranking(
             session,

@@ -22,6 +22,7 @@ from bot.storage.repo.actions import (
     verified_playbooks_on_service,
 )
 from bot.storage.repo.changes import (
+    caused_incidents,
     change_exists,
     change_from_row,
     changes_since,
@@ -69,6 +70,7 @@ __all__ = [
     "add_decision",
     "add_entry",
     "add_followup",
+    "caused_incidents",
     "change_exists",
     "change_from_row",
     "changes_since",

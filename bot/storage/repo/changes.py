@@ -12,8 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.json_values import check_value, text_problem
-from bot.domain.model import Change, ChangeKind, ChangeStatus, RankedChange, Verdict, utcnow
-from bot.storage.tables import Base, ChangeRow, IncidentChangeRow, text_length
+from bot.domain.model import (
+    Change,
+    ChangeKind,
+    ChangeStatus,
+    RankedChange,
+    Status,
+    Verdict,
+    utcnow,
+)
+from bot.storage.tables import Base, ChangeRow, Incident, IncidentChangeRow, text_length
 
 
 def change_from_row(row: ChangeRow) -> Change:
@@ -261,3 +269,26 @@ async def set_verdict(
     link, change = found
     link.verdict, link.verdict_by, link.verdict_at = verdict.value, by, utcnow()
     return change_from_row(change)
+
+
+async def caused_incidents(
+    session: AsyncSession, since: datetime
+) -> list[tuple[Incident, str, str]]:
+    """Resolved incidents opened since `since` with a change marked Caused: (incident, source,
+    external_id) of that change, the best-ranked one when several were marked. Drills included
+    (the caller marks them)."""
+    query = (
+        select(Incident, ChangeRow.source, ChangeRow.external_id)
+        .join(IncidentChangeRow, IncidentChangeRow.incident_id == Incident.id)
+        .join(ChangeRow, ChangeRow.id == IncidentChangeRow.change_id)
+        .where(
+            Incident.status == Status.RESOLVED.value,
+            Incident.opened_at >= since,
+            IncidentChangeRow.verdict == Verdict.CAUSED.value,
+        )
+        .order_by(Incident.id, IncidentChangeRow.rank)
+    )
+    found: dict[int, tuple[Incident, str, str]] = {}
+    for incident, source, external_id in (await session.execute(query)).all():
+        found.setdefault(incident.id, (incident, source, external_id))
+    return list(found.values())
