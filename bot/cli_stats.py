@@ -18,18 +18,25 @@ def stats(
     days: Annotated[
         float, typer.Option(help="Incidents opened in the last N days.")
     ] = DEFAULT_DAYS,
+    playbooks: Annotated[
+        bool, typer.Option("--playbooks", help="What worked: runs and effectiveness per playbook.")
+    ] = False,
 ) -> None:
-    """Count by severity, MTTA, MTTR and median time per OODA stage (drills excluded)."""
+    """Count by severity, MTTA, MTTR and median time per OODA stage (drills excluded);
+    --playbooks: how often each playbook worked per service, and how fast alerts cleared."""
     if not 0 < days <= MAX_DAYS:
         raise fail(f"--days must be more than 0 and at most {MAX_DAYS}")
     settings = load_settings()
-    typer.echo(asyncio.run(_stats(settings.database_url, service, days)))
+    typer.echo(asyncio.run(_stats(settings.database_url, service, days, playbooks=playbooks)))
 
 
-async def _stats(database_url: str, service: str | None, days: float) -> str:
+async def _stats(database_url: str, service: str | None, days: float, *, playbooks: bool) -> str:
     await asyncio.to_thread(upgrade, database_url)
     db = Database(database_url)
     try:
+        if playbooks:
+            records = await service_stats.playbook_records(db, service=service, days=days)
+            return service_stats.format_playbooks(records, days=days)
         report = await service_stats.gather(db, service=service, days=days)
     finally:
         await db.dispose()

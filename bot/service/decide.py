@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import efficacy
 from bot.domain.model import TimelineKind, utcnow
 from bot.domain.playbooks import (
     DecisionContext,
@@ -39,8 +39,10 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
                 session, suspect.change.source, suspect.change.created_at
             )
             rollback_to = rollback_target(family, suspect.change)
-        past = Counter(
-            await repo.verified_playbooks_on_service(session, inc.service, excluding=number)
+        outcomes = (
+            await repo.playbook_outcomes(session, service=inc.service, excluding=number)
+            if inc.service
+            else []
         )
         alerts = [a.get("summary", "") for a in (row.observation or {}).get("alerts", [])]
     return DecisionContext(
@@ -49,7 +51,7 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
         ranked=ranked,
         rollback_to=rollback_to,
         alert_titles=alerts,
-        past_successes=dict(past) if inc.service else {},
+        records={pid: r for (pid, _), r in efficacy.records(outcomes).items()},
         now=utcnow(),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.domain import efficacy
 from bot.domain.metrics import GroupStats, IncidentSample, StatsReport, compute_stats
 from bot.domain.model import STAGE_ORDER, utcnow
 from bot.domain.stages import format_duration
@@ -87,3 +88,33 @@ def parse_args(rest: str) -> tuple[str | None, float] | str:
         else:
             return f"unexpected {word!r}"
     return service, days
+
+
+async def playbook_records(
+    db: Database, *, service: str | None = None, days: float = DEFAULT_DAYS
+) -> list[efficacy.PlaybookRecord]:
+    """What worked: one record per playbook and service (drills and dry runs left out)."""
+    since = utcnow() - timedelta(days=days)
+    async with db.session() as session:
+        outcomes = await repo.playbook_outcomes(session, service=service, since=since)
+    return list(efficacy.records(outcomes).values())
+
+
+def format_playbooks(records: list[efficacy.PlaybookRecord], *, days: float) -> str:
+    """A plain-text table: runs judged, how many worked, the median time to clear."""
+    window = f"{days:g} day{'s' if days != 1 else ''}"
+    title = f"Playbook runs judged by the verify step in the last {window} (drills excluded)"
+    if not records:
+        return f"{title}: none"
+    lines = [
+        title,
+        "",
+        f"{'playbook':<28}{'service':<20}{'runs':>6}{'worked':>8}{'cleared in':>12}",
+    ]
+    lines += [
+        f"{r.playbook_id[:27]:<28}{(r.service or '—')[:19]:<20}{r.runs:>6}"
+        f"{f'{r.rate:.0%}':>8}{format_duration(r.median_clear):>12}"
+        for r in records
+    ]
+    lines.append("(worked: alerts cleared within the verify window; cleared in: median)")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot.catalog import ServiceConfig
+from bot.domain.efficacy import PlaybookRecord
 from bot.domain.model import (
     Change,
     ChangeKind,
@@ -78,7 +79,8 @@ def context(
     service: ServiceConfig | None = CHECKOUT,
     severity: Severity = Severity.SEV2,
     alerts: list[str] = ("Checkout 5xx rate above 5%",),  # type: ignore[assignment]
-    past: dict[str, int] | None = None,
+    past: dict[str, int] | None = None,  # playbook id -> runs that worked (of as many)
+    records: dict[str, PlaybookRecord] | None = None,
     environment: str | None = "production",
     verdict: Verdict | None = None,
 ) -> DecisionContext:
@@ -106,7 +108,8 @@ def context(
         ranked=ranked,
         rollback_to=rollback_target(changes, suspect.change) if suspect else None,
         alert_titles=list(alerts),
-        past_successes=past or {},
+        records=records
+        or {pid: PlaybookRecord(pid, "checkout", n, n, None) for pid, n in (past or {}).items()},
         now=ALERT + 10 * M,
     )
 
@@ -220,7 +223,30 @@ def test_past_success_boosts_and_is_evidence() -> None:
     ctx = context([], severity=Severity.SEV3, past={"restart-service": 2})
     top = suggest(SHIPPED, ctx)[0]
     assert top.playbook.id == "restart-service"
-    assert "“Restart the service” mitigated an incident on checkout 2 times before" in top.evidence
+    assert "“Restart the service” worked 2 of 2 times on checkout" in top.evidence
+
+
+def test_the_record_is_quoted_and_orders_suggestions_after_the_evidence() -> None:
+    clear = timedelta(minutes=3)
+    good = PlaybookRecord("restart-service", "checkout", 5, 4, clear)
+    poor = PlaybookRecord("page-owning-team", "checkout", 3, 0, None)
+    ctx = context(
+        [], severity=Severity.SEV3, records={good.playbook_id: good, poor.playbook_id: poor}
+    )
+    found = {s.playbook.id: s for s in suggest(SHIPPED, ctx, limit=20)}
+    assert (
+        "“Restart the service” worked 4 of 5 times on checkout; alerts cleared in 3m median"
+        in found["restart-service"].evidence
+    )
+    assert (
+        "“Page the owning team” worked 0 of 3 times on checkout"
+        in found["page-owning-team"].evidence
+    )
+    plain = {
+        s.playbook.id: s for s in suggest(SHIPPED, context([], severity=Severity.SEV3), limit=20)
+    }
+    assert found["restart-service"].score > plain["restart-service"].score  # it worked
+    assert found["page-owning-team"].score < plain["page-owning-team"].score  # it did not
 
 
 def test_high_risk_ranks_lower_and_needs_two_commander_approvals() -> None:

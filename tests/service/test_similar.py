@@ -11,6 +11,7 @@ from typing import Any
 from bot.demo import CONFIG, seed_scenario
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
+from bot.service import stats as service_stats
 
 
 def card(stack: DevStack, prefix: str) -> dict[str, Any]:
@@ -112,4 +113,13 @@ async def test_second_checkout_incident_recalls_the_rollback_that_fixed_the_firs
             for b in decide2["blocks"]
             if b["type"] == "section" and "Roll back checkout" in b["text"]["text"]
         )
-        assert "mitigated an incident on checkout 1 time before" in rollback, rollback
+        assert "worked 1 of 1 time on checkout; alerts cleared in " in rollback, rollback
+
+        # `ooda stats --playbooks` reads the same record.
+        records = await service_stats.playbook_records(stack.runtime.db, service="checkout")
+        assert [(r.playbook_id, r.runs, r.effective) for r in records] == [
+            ("rollback-github-actions", 1, 1)
+        ]
+        assert records[0].median_clear is not None
+        table = service_stats.format_playbooks(records, days=30)
+        assert "rollback-github-actions" in table and "100%" in table

@@ -13,6 +13,7 @@ from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
 from bot.catalog import ServiceConfig
+from bot.domain.efficacy import PlaybookRecord
 from bot.domain.model import Change, IncidentView, RankedChange, utcnow
 from bot.domain.playbooks.errors import NotApplicable, PlaybookError
 from bot.domain.playbooks.schema import RISK_PENALTY, Playbook, SuspectCondition
@@ -33,8 +34,14 @@ class DecisionContext:
     ranked: list[RankedChange] = field(default_factory=list)
     rollback_to: Change | None = None  # rollback_target(changes, pick_suspect(ranked).change)
     alert_titles: list[str] = field(default_factory=list)
-    past_successes: dict[str, int] = field(default_factory=dict)  # playbook id -> times it worked
+    # Playbook id -> its record on this incident's service (runs judged, how many worked).
+    records: dict[str, PlaybookRecord] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)
+
+    @property
+    def past_successes(self) -> dict[str, int]:
+        """Playbook id -> times it was judged effective on this service."""
+        return {pid: r.effective for pid, r in self.records.items() if r.effective}
 
     @property
     def suspect(self) -> RankedChange | None:
@@ -200,14 +207,13 @@ def _evidence(playbook: Playbook, ctx: DecisionContext) -> tuple[float, list[str
             target = ctx.rollback_to
             ident = target.short_sha or target.external_id
             evidence.append(f"restores {ident}, the last successful {target.kind.value} before it")
-    times = ctx.past_successes.get(playbook.id, 0)
-    if times:
-        score += min(0.15, 0.06 * times)
-        where = ctx.incident.service or "this service"
-        plural = "time" if times == 1 else "times"
-        evidence.append(
-            f"“{playbook.title}” mitigated an incident on {where} {times} {plural} before"
+    record = ctx.records.get(playbook.id)
+    if record is not None and record.runs:
+        # What worked before counts for it; what was judged not effective, against it.
+        score += min(0.15, 0.06 * record.effective) - min(
+            0.1, 0.04 * (record.runs - record.effective)
         )
+        evidence.append(record.sentence(playbook.title))
     if playbook.when.alert_title_matches:
         title = _title_match(playbook.when.alert_title_matches, ctx)
         if title is not None:
@@ -277,7 +283,15 @@ def suggest(
         except PlaybookError as exc:
             log.warning("playbook %s skipped: %s", playbook.id, exc)
     order = list(RISK_PENALTY)
-    found.sort(key=lambda s: (-s.score, order.index(s.risk), s.playbook.id))
+
+    def worked(s: Suggestion) -> tuple[float, int]:
+        record = ctx.records.get(s.playbook.id)
+        return (record.rate, record.effective) if record else (0.0, 0)
+
+    # The evidence first, then what worked before (rate, then how often), then the risk.
+    found.sort(
+        key=lambda s: (-s.score, -worked(s)[0], -worked(s)[1], order.index(s.risk), s.playbook.id)
+    )
     remediations = [s for s in found if s.playbook.kind == "remediation"]
     diagnostics = [s for s in found if s.playbook.kind == "diagnostic"]
     return (remediations + diagnostics)[: max(limit, 0)]

@@ -96,6 +96,9 @@ async def verify(rt: Runtime, key: str, attempt: int) -> None:
         if row.verify_passed is not None:
             return  # another poll already reported
         row.verify_passed = cleared
+        # What `ooda stats --playbooks` and the next Decide card quote: how long it took.
+        outcome = {"at": now.isoformat(), "after_seconds": (now - finished).total_seconds()}
+        row.verify = {**(row.verify or {}), "outcome": outcome}
         if cleared and incident.mitigated_at is None:
             incident.mitigated_at = now
         template = "verify_cleared" if cleared else "verify_firing"

@@ -16,10 +16,10 @@ from bot.storage.repo.actions import (
     decisions,
     followup_rows,
     followups,
+    playbook_outcomes,
     running_action_runs,
     set_followup_url,
     update_action_run_if,
-    verified_playbooks_on_service,
 )
 from bot.storage.repo.changes import (
     caused_incidents,
@@ -97,6 +97,7 @@ __all__ = [
     "pagerduty_links",
     "pagerduty_ordering_key",
     "pagerduty_service_id",
+    "playbook_outcomes",
     "ranked_changes",
     "record_inbound",
     "remember_message",
@@ -113,5 +114,4 @@ __all__ = [
     "to_view",
     "update_action_run_if",
     "upsert_change",
-    "verified_playbooks_on_service",
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.action_runs import RunStatus
+from bot.domain.efficacy import RunOutcome
 from bot.domain.jobs import JobKind
 from bot.domain.model import ActionRun, Decision, FollowUp
 from bot.storage.db import rowcount
@@ -115,21 +116,42 @@ async def action_run_leases(session: AsyncSession, now: datetime) -> dict[str, d
     }
 
 
-async def verified_playbooks_on_service(
-    session: AsyncSession, service: str | None, *, excluding: int
-) -> list[str]:
-    """The playbook of each verified action run on the service's other incidents (one entry
-    per run, so a playbook that fixed it twice is named twice)."""
+async def playbook_outcomes(
+    session: AsyncSession,
+    *,
+    service: str | None = None,
+    excluding: int | None = None,
+    since: datetime | None = None,
+) -> list[RunOutcome]:
+    """Every action run the verify step judged, on real incidents (no drills, no dry runs):
+    of one service when named, other than incident `excluding`, opened since `since`."""
     query = (
-        select(ActionRunRow.playbook_id)
+        select(
+            ActionRunRow.playbook_id,
+            Incident.service,
+            ActionRunRow.verify_passed,
+            ActionRunRow.verify,
+        )
         .join(Incident, Incident.id == ActionRunRow.incident_id)
         .where(
-            Incident.service == service,
-            Incident.id != excluding,
-            ActionRunRow.verify_passed.is_(True),
+            ActionRunRow.verify_passed.is_not(None),
+            ActionRunRow.dry_run.is_(False),
+            Incident.is_drill.is_(False),
         )
+        .order_by(ActionRunRow.id)
     )
-    return list((await session.scalars(query)).all())
+    if service is not None:
+        query = query.where(Incident.service == service)
+    if excluding is not None:
+        query = query.where(Incident.id != excluding)
+    if since is not None:
+        query = query.where(Incident.opened_at >= since)
+    outcomes = []
+    for playbook_id, on, passed, verify in (await session.execute(query)).all():
+        after = (verify or {}).get("outcome", {}).get("after_seconds")
+        cleared = timedelta(seconds=float(after)) if passed and after is not None else None
+        outcomes.append(RunOutcome(playbook_id, on, bool(passed), cleared))
+    return outcomes
 
 
 async def followups(session: AsyncSession, incident_id: int) -> list[FollowUp]:
