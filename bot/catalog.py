@@ -64,6 +64,36 @@ DEFAULT_REMINDERS: dict[str, ReminderPolicy] = {
 }
 
 
+class StageBudget(BaseModel):
+    """Minutes one pass through each stage may take at a severity; null: no budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    observe: float | None = Field(default=None, gt=0)
+    orient: float | None = Field(default=None, gt=0)
+    decide: float | None = Field(default=None, gt=0)
+    act: float | None = Field(default=None, gt=0)
+
+    def minutes(self, stage: str) -> float | None:
+        value: float | None = getattr(self, stage, None)
+        return value
+
+
+DEFAULT_STAGE_BUDGETS: dict[str, StageBudget] = {
+    "SEV1": StageBudget(observe=5, orient=10, decide=10, act=20),
+    "SEV2": StageBudget(observe=10, orient=20, decide=20, act=30),
+}
+
+
+class BudgetHelp(BaseModel):
+    """When a stage runs over its budget at one of these severities, escalate the PagerDuty
+    incident one level (once per stage pass)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    severities: list[str] = Field(default_factory=lambda: ["SEV1", "SEV2"])
+
+
 TimelineChoice = Literal["all", "pinned"]
 
 
@@ -140,6 +170,22 @@ class OodaConfig(BaseModel):
     reminders: dict[str, ReminderPolicy] = Field(default_factory=dict)
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)
     ranking: RankingSettings = Field(default_factory=RankingSettings)
+    # Per severity ("SEV1".."SEV4"); a severity left out keeps DEFAULT_STAGE_BUDGETS (if any).
+    stage_budgets: dict[str, StageBudget] = Field(default_factory=dict)
+    budget_help: BudgetHelp = Field(default_factory=BudgetHelp)
+
+    @field_validator("stage_budgets")
+    @classmethod
+    def _budget_keys(cls, value: dict[str, StageBudget]) -> dict[str, StageBudget]:
+        unknown = sorted(set(value) - set(DEFAULT_REMINDERS))
+        if unknown:
+            raise ValueError(f"stage_budgets keys must be SEV1-SEV4, got {', '.join(unknown)}")
+        return value
+
+    def stage_budget(self, severity_label: str, stage: str) -> float | None:
+        """Minutes the stage may take at this severity, or None."""
+        budget = self.stage_budgets.get(severity_label) or DEFAULT_STAGE_BUDGETS.get(severity_label)
+        return budget.minutes(stage) if budget else None
 
     @field_validator("reminders")
     @classmethod

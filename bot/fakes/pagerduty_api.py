@@ -123,6 +123,11 @@ class FakePagerDuty(PagerDutyData, RestFake):
                     inc[key] = change[key]
             if isinstance(change.get("priority"), dict):
                 inc["priority"] = change["priority"]
+            level = change.get("escalation_level")
+            if level is not None:
+                if not isinstance(level, int) or level < 1:
+                    return _error(400, "Invalid Input Provided", 2001, "escalation_level")
+                inc["escalation_level"] = level
             return JSONResponse({"incident": self.incident(inc["id"])})
 
     async def _list_alerts(self, request: Request, body: Any) -> Response:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.jobs import JobKind
 from bot.domain.model import Status, utcnow
-from bot.service import cards
+from bot.service import budgets, cards
 from bot.service.runtime import Runtime
 from bot.slack.out import views
 from bot.storage import jobs, repo
@@ -54,12 +54,26 @@ async def stage_started(rt: Runtime, number: int) -> None:
         spans = await repo.spans(session, number)
         label = f"SEV{row.severity}"
         stage = row.stage
-    after = _minutes(rt.config.reminder_policy(label).stage_stall_minutes)
-    if after is None or not spans:
+    if not spans:
         return
     span = len(spans)  # one span per stage start: the key is unique per start
+    await _plan_budget(rt, number, label, stage, span, spans[-1].started_at)
+    after = _minutes(rt.config.reminder_policy(label).stage_stall_minutes)
+    if after is None:
+        return
     payload = {"incident": number, "kind": STALL, "stage": stage, "span": span}
     await _schedule(rt, f"{prefix(number, STALL)}{span}", payload, spans[-1].started_at + after)
+
+
+async def _plan_budget(
+    rt: Runtime, number: int, label: str, stage: str, span: int, started_at: datetime, tag: str = ""
+) -> None:
+    planned = budgets.plan(rt, number, label, stage, span, started_at)
+    if planned is not None:
+        payload, due = planned
+        await _schedule(
+            rt, f"{prefix(number, budgets.BUDGET)}{span}{tag}", payload, max(due, utcnow())
+        )
 
 
 async def start_status_updates(rt: Runtime, number: int) -> None:
@@ -109,6 +123,8 @@ async def fire(rt: Runtime, payload: dict[str, Any]) -> None:
         waited = utcnow() - spans[-1].started_at
         text, blocks = views.reminder(inc, kind=STALL, value=payload, waited=waited)
         await _say(rt, number, payload, text, blocks)
+    elif kind == budgets.BUDGET:
+        await budgets.over_budget(rt, payload)
     elif kind == STATUS:
         every = _minutes(rt.config.reminder_policy(inc.severity.label).status_update_minutes)
         async with rt.db.session() as session:
@@ -149,6 +165,9 @@ async def severity_changed(rt: Runtime, number: int) -> None:
         span = len(spans)
         nudged = await jobs.done_count(session, f"{prefix(number, STALL)}{span}")
         label, stage = f"SEV{row.severity}", row.stage
+    if spans:  # the new severity's budget; a pass already reported is not reported again
+        tag = f":{label}:{int(utcnow().timestamp())}"
+        await _plan_budget(rt, number, label, stage, span, spans[-1].started_at, tag)
     policy = rt.config.reminder_policy(label)
     after = _minutes(policy.stage_stall_minutes)
     if after is not None and spans and not nudged:

@@ -224,4 +224,5 @@ async def test_reopen_after_resolving_in_observe_is_a_new_iteration(
                     )
                 )
             ).all()
-        assert {p["kind"] for p in pending} == {"stall", "status"}  # reminders are back
+        # The reminders are back, and the stage budget (SEV2's defaults).
+        assert {p["kind"] for p in pending} == {"budget", "stall", "status"}

@@ -160,8 +160,11 @@ async def test_raising_severity_tightens_pending_reminders(stack: DevStack) -> N
     await stack.settle()
     pending = [j for j in await jobs_with_prefix(stack, "reminder:1:") if j.status == "pending"]
     by_kind = {j.payload["kind"]: j for j in pending}
-    assert sorted(j.payload["kind"] for j in pending) == ["stall", "status"]
-    stall, status = by_kind["stall"], by_kind["status"]
+    # SEV3 has no stage budget; SEV1's Observe has 5 min (DEFAULT_STAGE_BUDGETS).
+    assert sorted(j.payload["kind"] for j in pending) == ["budget", "stall", "status"]
+    stall, status, budget = by_kind["stall"], by_kind["status"], by_kind["budget"]
+    assert budget.dedup_key.startswith("reminder:1:budget:1:SEV1:")
+    assert timedelta(minutes=4) < budget.due_at - budget.created_at <= timedelta(minutes=5)
     assert stall.dedup_key.startswith("reminder:1:stall:1:SEV1:")
     assert timedelta(minutes=14) < stall.due_at - stall.created_at <= timedelta(minutes=15)
     assert timedelta(minutes=29) < status.due_at - status.created_at <= timedelta(minutes=30)

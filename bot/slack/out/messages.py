@@ -95,6 +95,18 @@ TEMPLATES: dict[str, str] = {
         ":large_green_circle: Alerts cleared {{ after|duration }} after *{{ title }}*. "
         "Resolve the incident when you are confident."
     ),
+    "budget_over": (
+        ":hourglass: *{{ stage|capitalize }}* has taken {{ waited|duration }}, over its "
+        "{{ budget|duration }} budget for {{ severity }}."
+        "{% if help %} Asking PagerDuty for more help.{% endif %}"
+    ),
+    "budget_escalated": (
+        ":rotating_light: Escalated the PagerDuty incident to level {{ level }}: "
+        "{{ stage|capitalize }} is over its budget."
+    ),
+    "budget_escalation_failed": (
+        ":warning: Could not escalate the PagerDuty incident ({{ error }}): page more help by hand."
+    ),
     "verify_firing": (
         ":red_circle: Still firing {{ after|duration }} after *{{ title }}*: marked not effective. "
         "Back to *Orient*."

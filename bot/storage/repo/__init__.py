@@ -54,6 +54,7 @@ from bot.storage.repo.stages import close_spans, closed_spans, move_stage, resta
 from bot.storage.repo.timeline_entries import (
     add_entry,
     claim_mirrored_note,
+    count_entries,
     has_entry,
     last_note_at,
     remove_entry,
@@ -77,6 +78,7 @@ __all__ = [
     "claim_mirrored_note",
     "close_spans",
     "closed_spans",
+    "count_entries",
     "create_incident",
     "decisions",
     "earlier_changes",

@@ -62,6 +62,15 @@ async def has_entry(session: AsyncSession, incident_id: int, source_key: str) ->
     return (await session.scalar(query)) is not None
 
 
+async def count_entries(session: AsyncSession, incident_id: int, source_prefix: str) -> int:
+    """How many entries came from sources whose key starts with `source_prefix`."""
+    query = select(func.count(TimelineRow.id)).where(
+        TimelineRow.incident_id == incident_id,
+        TimelineRow.source_key.startswith(source_prefix, autoescape=True),
+    )
+    return int(await session.scalar(query) or 0)
+
+
 async def last_note_at(session: AsyncSession, incident_id: int) -> datetime | None:
     """When the incident's latest note was made (None when it has none)."""
     query = select(func.max(TimelineRow.at)).where(
