@@ -25,6 +25,7 @@ from bot.domain.model import STAGE_ORDER, Verdict
 from bot.domain.stages import format_duration
 from bot.postmortem.chart import STAGE_COLORS, build_chart
 from bot.postmortem.document import PostmortemDoc
+from bot.postmortem.draft import draft
 
 Format = Literal["markdown", "html"]
 TEMPLATE_NAMES: dict[str, str] = {"markdown": "postmortem.md.j2", "html": "postmortem.html.j2"}
@@ -226,6 +227,7 @@ def render_postmortem(
     template = env.get_template(TEMPLATE_NAMES[fmt])
     context = {
         "doc": doc,
+        "draft": draft(doc),
         "incident": doc.incident,
         "names": doc.names,
         "stages": STAGE_ORDER,

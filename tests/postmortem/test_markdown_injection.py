@@ -21,7 +21,7 @@ MARKDOWN = (
 )
 PAYLOAD = TAGS + MARKDOWN
 OUR_HEADINGS = {
-    "## Summary", "## Impact", "## Root cause", "## Key numbers", "## OODA loop",
+    "## Summary", "## Impact", "## Root cause", "## Resolution", "## Key numbers", "## OODA loop",
     "## Changes involved", "## Decision log", "## Actions", "## Timeline",
     "## Participants and roles", "## Follow-ups", "## Links",
 }  # fmt: skip

@@ -26,6 +26,7 @@ MD_SECTIONS = [
     "## Summary",
     "## Impact",
     "## Root cause",
+    "## Resolution",
     "## Key numbers",
     "## OODA loop",
     "## Changes involved",
@@ -100,9 +101,13 @@ def test_markdown_sections_and_placeholders(doc: PostmortemDoc) -> None:
     md = render_postmortem(doc)
     positions = [md.index(f"{heading}\n") for heading in MD_SECTIONS]
     assert positions == sorted(positions)
+    # The responders' summary wins; what they did not write is drafted from the record.
     assert "## Summary\n\nCheckout failed for 20 minutes after a bad deploy.\n" in md
-    assert "## Impact\n\n_To be filled in_\n" in md
-    assert "## Root cause\n\n_To be filled in_\n" in md
+    assert "## Impact\n\nAlerts fired for 22m, from the first alert to mitigation." in md
+    assert "## Root cause\n\nResponders marked the deploy abc1234" in md
+    assert "## Resolution\n\n“Roll back checkout” ran (requested by Alice, approved by Carol)" in md
+    assert md.count("_Drafted by ooda-bot from the timeline") == 3  # impact, root cause, resolution
+    assert "_To be filled in_" not in md
     assert "\n\n\n" not in md
 
 
@@ -185,7 +190,8 @@ def test_html_sections_and_self_contained(doc: PostmortemDoc) -> None:
     page = render_postmortem(doc, fmt="html")
     positions = [page.index(s) for s in HTML_SECTIONS]
     assert positions == sorted(positions)
-    assert page.count('<p class="placeholder">To be filled in</p>') == 2  # impact, root cause
+    assert page.count('<div class="prose drafted">') == 3  # impact, root cause, resolution
+    assert "To be filled in" not in page
     assert "<svg" in page and "@media print" in page
     assert "<script" not in page.lower()
     assert "<link" not in page and "@import" not in page and "src=" not in page
