@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.devstack import DevStack
-from tests.service.test_pagerduty_dedup import observe_card
-from tests.slack.helpers import add_people, config, declare
-from tests.web.pd_stack import CONFIG, incidents, seed_incident
+from tests.helpers.pagerduty import CONFIG, incidents, observe_card, seed_incident
+from tests.helpers.slack import add_people, config, declare
 
 VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -80,7 +79,7 @@ async def test_observe_card_shows_urgency_firing_since_service_and_link(
         assert (await stack.pagerduty_webhook(event)).status_code == 202
         await stack.settle()
         [inc] = await incidents(stack)
-        text = str(observe_card(stack, 1, inc.channel_id)["blocks"])
+        text = str(observe_card(stack, inc.channel_id)["blocks"])
         assert "*Service:* checkout" in text
         assert "*Urgency:* high" in text
         assert re.search(r"\*Firing since:\* \d{2}:\d{2}", text), text

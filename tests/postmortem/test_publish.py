@@ -4,7 +4,6 @@ carrying the postmortem's link, a user template from OODA_CONFIG's templates_dir
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -12,42 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.demo import CONFIG
-from bot.devstack import DevStack
 from bot.fakes import slack_methods
 from bot.storage import repo
 from bot.storage.tables import Incident
+from tests.helpers.postmortem import (
+    announcing_config,
+    file_text,
+    postmortem_posts,
+    resolved_posts,
+    stack_for,
+)
 from tests.postmortem.scenario import play_demo_incident
-
-
-def announcing_config(**extra: Any) -> dict[str, Any]:
-    config = copy.deepcopy(CONFIG)
-    config["announcements_channel"] = "#incidents"
-    config["services"][0]["slack_channel"] = "#checkout-eng"
-    return config | extra
-
-
-def stack_for(tmp_path: Path, database_url: str, config: dict[str, Any]) -> DevStack:
-    stack = DevStack(
-        tmp_path, config=config, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    )
-    stack.slack.add_channel("incidents")
-    stack.slack.add_channel("checkout-eng")
-    return stack
-
-
-def file_text(record: dict[str, Any]) -> str:
-    content = record["content"]
-    return content.decode() if isinstance(content, bytes) else str(content)
-
-
-def postmortem_posts(stack: DevStack, channel: str) -> list[str]:
-    """Announcements that mention the postmortem (the resolution carries its link)."""
-    return [m["text"] for m in stack.slack.messages(channel) if "postmortem" in m["text"].lower()]
-
-
-def resolved_posts(stack: DevStack, channel: str) -> list[str]:
-    return [m["text"] for m in stack.slack.messages(channel) if "resolved*" in m["text"]]
 
 
 async def test_resolve_uploads_postmortem_and_announces_its_link(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bot.devstack import DevStack
 from bot.storage import jobs
+from tests.helpers.postmortem import announcing_config, resolved_posts, stack_for
 from tests.postmortem.scenario import play_demo_incident
-from tests.postmortem.test_publish import announcing_config, resolved_posts, stack_for
 
 
 def uploads(stack: DevStack) -> list[str]:

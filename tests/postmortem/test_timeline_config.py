@@ -17,8 +17,8 @@ from bot.catalog import ConfigError, parse_config
 from bot.cli import app
 from bot.demo import CONFIG
 from bot.devstack import DevStack
+from tests.helpers.slack import reaction, slack_event
 from tests.postmortem.scenario import play_demo_incident
-from tests.slack.helpers import reaction, slack_event
 
 PINNED_TEXT = "p99 latency 4s on /pay since 09:58"
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.storage.tables import StageSpanRow
-from tests.slack.decide_act_support import (
+from tests.helpers.decide_act import (
     ROLLBACK,
     SHORT_WINDOW,
     WebhookReceiver,

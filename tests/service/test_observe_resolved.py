@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.devstack import DevStack
+from tests.helpers.decide_act import config_with
 from tests.postmortem.scenario import play_demo_incident
-from tests.slack.decide_act_support import config_with
 
 
 async def test_observe_card_after_resolve_says_resolved(tmp_path: Path, database_url: str) -> None:

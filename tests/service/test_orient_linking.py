@@ -12,7 +12,7 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
-from tests.service.test_orient import (
+from tests.helpers.orient import (
     CHANGES_SECRET,
     GH_SECRET,
     card,

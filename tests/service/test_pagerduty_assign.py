@@ -8,8 +8,7 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
-from tests.service.test_pagerduty_people import PD, invited, trigger
-from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.pagerduty import CONFIG, PD, deliver, incidents, invited, seed_incident, timeline
 
 
 @pytest.mark.parametrize("kind", ["escalated", "reassigned", "delegated"])
@@ -21,7 +20,7 @@ async def test_new_assignees_are_invited_and_noted(
         bob = slack.add_user("bob@example.com", "U0BOB0001", name="bob")
         pd.add_user("PBOB001", "Bob Builder", "bob@example.com")
         seed_incident(stack)
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         [inc] = await incidents(stack)
         assert bob not in invited(stack, inc.channel_id)
         lookups_before = len(slack.calls("users.lookupByEmail"))

@@ -12,7 +12,7 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
-from tests.web.pd_stack import timeline
+from tests.helpers.pagerduty import timeline
 
 INCIDENTS = 20
 CONFIG = {

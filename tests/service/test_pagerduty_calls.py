@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.devstack import DevStack
-from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.pagerduty import CONFIG, incidents, seed_incident, timeline
 
 PD = "PINC001"
 FROM = "ooda-bot@example.com"  # PAGERDUTY_FROM_EMAIL in DevStack

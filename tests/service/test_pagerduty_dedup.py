@@ -6,19 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.devstack import DevStack
-from tests.web.pd_stack import CONFIG, incidents, links, seed_incident, timeline
-
-
-async def deliver(stack: DevStack, event_type: str, pd_id: str) -> None:
-    event = stack.pagerduty.webhook_event(event_type, pd_id)
-    assert (await stack.pagerduty_webhook(event)).status_code == 202
-    await stack.settle()
-
-
-def observe_card(stack: DevStack, number: int, channel: str) -> dict[str, Any]:
-    prefix = f"INC-{number} Observe"
-    [card] = [m for m in stack.slack.messages(channel) if m["text"].startswith(prefix)]
-    return card
+from tests.helpers.pagerduty import (
+    CONFIG,
+    deliver,
+    incidents,
+    links,
+    observe_card,
+    seed_incident,
+    timeline,
+)
 
 
 def split_buttons(card: dict[str, Any]) -> list[str]:
@@ -45,7 +41,7 @@ async def test_second_incident_on_same_service_is_attached_then_split_out(
             (1, "PINC001"),
             (1, "PINC002"),
         ]
-        card = observe_card(stack, 1, host.channel_id)
+        card = observe_card(stack, host.channel_id)
         text = str(card["blocks"])
         assert "PINC001 5xx rate 12%" in text and "PINC002 5xx rate 12%" in text
         assert "#102 Checkout latency" in text
@@ -70,8 +66,8 @@ async def test_second_incident_on_same_service_is_attached_then_split_out(
             (1, "PINC001"),
             (2, "PINC002"),
         ]
-        assert split_buttons(observe_card(stack, 1, host.channel_id)) == []
-        assert "PINC002 5xx rate 12%" in str(observe_card(stack, 2, split.channel_id)["blocks"])
+        assert split_buttons(observe_card(stack, host.channel_id)) == []
+        assert "PINC002 5xx rate 12%" in str(observe_card(stack, split.channel_id, 2)["blocks"])
         host_texts = [e.text for e in await timeline(stack, 1)]
         assert "PagerDuty incident #102 split out into INC-2" in host_texts
 

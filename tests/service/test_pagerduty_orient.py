@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
-from tests.web.pd_stack import seed_incident
+from tests.helpers.pagerduty import seed_incident
 
 PD = "PINC001"
 CONFIG = {

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
 from bot.service import responders
 from bot.service.incidents import load as load_incident
-from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
-
-PD = "PINC001"
-
-
-def invited(stack: DevStack, channel: str) -> set[str]:
-    users: set[str] = set()
-    for call in stack.slack.calls("conversations.invite"):
-        if call.params.get("channel") == channel:
-            users |= set(str(call.params.get("users", "")).split(","))
-    return users
-
-
-def observe_card(stack: DevStack, channel: str) -> dict[str, Any]:
-    cards = [m for m in stack.slack.messages(channel) if m["text"].startswith("INC-1 Observe")]
-    assert len(cards) == 1, [m["text"] for m in stack.slack.messages(channel)]
-    return cards[0]
-
-
-async def trigger(stack: DevStack, pd_id: str = PD) -> None:
-    event = stack.pagerduty.webhook_event("incident.triggered", pd_id)
-    assert (await stack.pagerduty_webhook(event)).status_code == 202
-    await stack.settle()
+from tests.helpers.pagerduty import (
+    CONFIG,
+    PD,
+    deliver,
+    incidents,
+    invited,
+    observe_card,
+    seed_incident,
+    timeline,
+)
 
 
 async def test_observe_card_follows_alerts_and_log_entries(
@@ -40,7 +26,7 @@ async def test_observe_card_follows_alerts_and_log_entries(
     async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
         pd = stack.pagerduty
         seed_incident(stack)
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         [inc] = await incidents(stack)
         first = str(observe_card(stack, inc.channel_id)["blocks"])
         assert "PINC001 5xx rate 12%" in first and ":new:" not in first
@@ -72,7 +58,7 @@ async def test_observe_fetches_every_page_of_alerts(tmp_path: Path, database_url
         seed_incident(stack)
         for n in range(129):  # 130 with the seeded one: two pages of 100
             stack.pagerduty.add_alert(PD, summary=f"host-{n} down")
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         [inc] = await incidents(stack)
         card = observe_card(stack, inc.channel_id)
         assert card["text"] == "INC-1 Observe: 130 alert(s) firing"
@@ -101,7 +87,7 @@ async def test_oncall_and_assignees_are_invited(tmp_path: Path, database_url: st
         pd.add_oncall("PNOSLK1", escalation_policy_id="PEPCHK", escalation_level=2)
         pd.add_oncall("PBOB001", escalation_policy_id="POTHER")  # another policy
         seed_incident(stack, escalation_policy_id="PEPCHK", assignees=[{"id": "PASHA01"}])
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         [inc] = await incidents(stack)
         channel = inc.channel_id
         assert {olga, asha} <= invited(stack, channel)
@@ -149,7 +135,7 @@ async def test_oncall_lookup_failure_never_blocks_the_incident(
         stack.pagerduty.add_oncall("POLGA01")
         stack.pagerduty.fail_next("/oncalls", status=500, times=20)
         seed_incident(stack)
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         [inc] = await incidents(stack)
         assert inc.channel_id
         assert "U0OLGA001" not in invited(stack, inc.channel_id)
@@ -161,7 +147,7 @@ async def test_status_update_published_goes_on_the_timeline(
 ) -> None:
     async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
         seed_incident(stack)
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         update = stack.pagerduty.webhook_event("incident.status_update_published", PD)
         update["event"]["data"] = {
             "id": "PSTATUS",
@@ -185,7 +171,7 @@ async def test_assignees_and_oncall_come_from_one_fetch(tmp_path: Path, database
         pd.add_user("PASHA01", "Asha Assignee", "asha@example.com")
         pd.add_oncall("POLGA01", escalation_policy_id="PEPCHK")
         seed_incident(stack, escalation_policy_id="PEPCHK", assignees=[{"id": "PASHA01"}])
-        await trigger(stack)
+        await deliver(stack, "incident.triggered")
         view = await load_incident(stack.runtime, 1)
         assert view is not None and view.channel_id
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,8 @@ from sqlalchemy import select
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_webhooks import ref
 from bot.storage.tables import Job, StageSpanRow
-from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.pagerduty import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.samples import vendor_sample
 
 PD = "PINC001"
 # Timeline kinds PagerDuty events produce (Orient adds "context" entries of its own).
@@ -24,11 +23,6 @@ async def deliver(stack: DevStack, event: dict[str, Any], webhook_id: str) -> No
     response = await stack.pagerduty_webhook(event, webhook_id=webhook_id)
     assert response.status_code in (200, 202), response.text
     await stack.settle()
-
-
-def vendor_sample(name: str) -> dict[str, Any]:
-    path = Path(os.environ["OODA_VENDOR_SAMPLES"]) / name
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 async def test_full_sequence_with_duplicates_and_redeliveries(

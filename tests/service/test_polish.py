@@ -20,9 +20,7 @@ from bot.fakes.slack_state import SlackError
 from bot.service import act, postmortems
 from bot.storage import jobs
 from bot.storage.tables import ActionRunRow, Job, OutboxRow
-from tests.postmortem.scenario import play_demo_incident
-from tests.postmortem.test_publish import announcing_config, stack_for
-from tests.slack.decide_act_support import (
+from tests.helpers.decide_act import (
     Opened,
     action_runs,
     click_run,
@@ -34,6 +32,8 @@ from tests.slack.decide_act_support import (
     texts,
     timeline,
 )
+from tests.helpers.postmortem import announcing_config, stack_for
+from tests.postmortem.scenario import play_demo_incident
 
 FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
 ROLLBACK = "rollback-github-actions"

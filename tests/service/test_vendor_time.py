@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.service import postmortems
-from tests.web.pd_stack import CONFIG, seed_incident, timeline
+from tests.helpers.pagerduty import CONFIG, seed_incident, timeline
 
 
 async def test_a_late_delivered_incident_keeps_pagerdutys_times(

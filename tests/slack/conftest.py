@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.devstack import DevStack
-from tests.slack.helpers import add_people, config
+from tests.helpers.slack import add_people, config
 
 
 @pytest.fixture

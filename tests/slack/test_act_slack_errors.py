@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.devstack import DevStack
 from bot.storage.tables import Job
-from tests.slack.decide_act_support import (
+from tests.helpers.decide_act import (
     ROLLBACK,
     SHORT_WINDOW,
     action_runs,

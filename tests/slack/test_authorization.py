@@ -15,8 +15,8 @@ from bot.devstack import DevStack
 from bot.domain.model import Stage
 from bot.storage import repo
 from bot.storage.tables import ActionRunRow
-from tests.slack.decide_act_support import ROLLBACK, incident_stack
-from tests.slack.helpers import ALICE, BOB, CAROL, declare, timeline
+from tests.helpers.decide_act import ROLLBACK, incident_stack
+from tests.helpers.slack import ALICE, BOB, CAROL, declare, timeline
 
 NOT_RESPONDER = "Only responders of INC-2 may do that"
 

@@ -10,11 +10,7 @@ from typing import Any
 import pytest
 
 from bot.devstack import DevStack
-from tests.service.test_pagerduty_dedup import deliver, observe_card
-from tests.slack.helpers import ALICE, BOB, declare, responses, texts
-from tests.web.pd_stack import CONFIG, seed_incident
-
-from .decide_act_support import (
+from tests.helpers.decide_act import (
     WebhookReceiver,
     config_with,
     incident_row,
@@ -24,6 +20,8 @@ from .decide_act_support import (
     set_roles,
     stage_spans,
 )
+from tests.helpers.pagerduty import CONFIG, deliver, observe_card, seed_incident
+from tests.helpers.slack import ALICE, BOB, declare, responses, texts
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -105,7 +103,7 @@ async def test_split_out_asks_for_confirmation(tmp_path: Path, database_url: str
         await deliver(stack, "incident.triggered", "PINC001")
         await deliver(stack, "incident.triggered", "PINC002")
         [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
-        split = buttons(observe_card(stack, 1, channel))["pagerduty_split"]
+        split = buttons(observe_card(stack, channel))["pagerduty_split"]
         assert_confirm_dialog(split, mentions="#102 Checkout &lt;latency&gt;")
 
 

@@ -13,8 +13,7 @@ from bot.domain.ranking import evidence_sentence
 from bot.service import decide
 from bot.storage import repo
 from integrations.webhook import SIGNATURE_HEADER, verify
-
-from .decide_act_support import (
+from tests.helpers.decide_act import (
     ACTION_SECRET,
     FAST_VERIFY,
     ROLLBACK,

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.demo import seed_scenario
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
-from tests.slack.decide_act_support import config_with
+from tests.helpers.decide_act import config_with
 
 HOSTILE = "<!channel> hotfix by <@U0EVE0001>"
 

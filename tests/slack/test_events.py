@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.devstack import DevStack
 from bot.domain.model import TimelineKind
 from bot.storage.tables import InboundEvent
-from tests.slack.helpers import (
+from tests.helpers.slack import (
     ALICE,
     BOB,
     CAROL,

@@ -11,7 +11,7 @@ from bot.compose import compose
 from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.service.runtime import build_runtime
 from bot.settings import Settings
-from tests.slack.helpers import ALICE, general_id
+from tests.helpers.slack import ALICE, general_id
 
 
 async def test_a_failing_button_tells_the_clicker(stack: DevStack) -> None:

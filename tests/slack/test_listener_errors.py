@@ -12,7 +12,7 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.slack.listen import interactions
-from tests.slack.helpers import ALICE, declare
+from tests.helpers.slack import ALICE, declare
 
 
 async def test_a_listener_failing_after_its_ack_answers_with_the_ack(

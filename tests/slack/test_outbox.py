@@ -17,7 +17,7 @@ from bot.service.runtime import build_runtime
 from bot.slack.out.sender_ops import METADATA_EVENT
 from bot.storage import outbox_delivery
 from bot.storage.tables import OutboxRow, SlackLaneRow
-from tests.slack.helpers import ALICE, add_people, config
+from tests.helpers.slack import ALICE, add_people, config
 
 
 async def open_quietly(stack: DevStack, title: str = "Checkout down") -> int:

@@ -12,7 +12,7 @@ from bot.devstack import DevStack
 from bot.job_handlers import register
 from bot.service.runtime import build_runtime
 from bot.storage import jobs
-from tests.slack.helpers import (
+from tests.helpers.slack import (
     ALICE,
     add_people,
     click_on,

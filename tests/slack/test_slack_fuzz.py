@@ -25,9 +25,8 @@ from bot.devstack import SIGNING_SECRET, slack_signature
 from bot.domain.model import utcnow
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
-from tests.slack.fuzz_slack_support import Base, bases, encode_base, mutated, readable
-from tests.web.fuzz_support import Harness
-from tests.web.test_webhook_fuzz import fuzz_settings
+from tests.helpers.fuzz import Harness, fuzz_settings
+from tests.helpers.slack_fuzz import Base, bases, encode_base, mutated, readable
 
 # 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
 pytestmark = pytest.mark.timeout(1200)

@@ -18,7 +18,7 @@ from bot.cli import app as cli
 from bot.devstack import DevStack
 from bot.slack.listen.app import build_bolt_app
 from bot.slack.listen.socket_mode import socket_mode_handler
-from tests.slack.helpers import ALICE, general_id, responses
+from tests.helpers.slack import ALICE, general_id, responses
 
 APP_TOKEN = "xapp-1-A0LOCAL01-test"
 

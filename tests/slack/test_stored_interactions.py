@@ -26,8 +26,8 @@ from bot.service.runtime import build_runtime
 from bot.storage import repo
 from bot.storage.repo.interactions import SOURCE
 from bot.storage.tables import InboundEvent, Job
-from tests.slack.helpers import ALICE, add_people, texts
-from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.pagerduty import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.slack import ALICE, add_people, texts
 
 PD = "PINC001"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from bot.devstack import DevStack
 from bot.storage.tables import ChangeRow, InboundEvent
 from integrations.webhook import sign
+from tests.helpers.samples import vendor_sample
 
 SECRET = "changes-shared-secret"
 CONFIG: dict[str, Any] = {
@@ -33,10 +33,7 @@ CONFIG: dict[str, Any] = {
 
 
 def vendor_change_event() -> dict[str, Any]:
-    path = (
-        Path(os.environ["OODA_VENDOR_SAMPLES"]) / "pagerduty_events_v2_change_enqueue.request.json"
-    )
-    return json.loads(path.read_text())
+    return vendor_sample("pagerduty_events_v2_change_enqueue.request.json")
 
 
 def event(summary: str = "Deploy checkout v1.43.0", **details: Any) -> dict[str, Any]:

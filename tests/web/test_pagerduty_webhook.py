@@ -11,7 +11,7 @@ import pytest
 from bot.devstack import PD_SECRET, DevStack
 from bot.fakes.pagerduty_webhooks import sign_webhook
 from bot.storage.tables import InboundEvent, Incident
-from tests.web.pd_stack import CONFIG, count, incidents, seed_incident
+from tests.helpers.pagerduty import CONFIG, count, incidents, seed_incident
 
 OLD, NEW = "old-rotating-secret", "new-rotating-secret"
 

@@ -26,7 +26,7 @@ from bot.storage.db import Database, upgrade
 from bot.storage.tables import ChangeRow, InboundEvent
 from integrations._common import parse_timestamp
 from integrations.webhook import sign, verify
-from tests.web.fuzz_support import sample
+from tests.helpers.samples import vendor_sample
 
 GH_SECRET, CH_SECRET = "gh-secret", "ch-secret"
 CONFIG: dict[str, Any] = {
@@ -118,7 +118,7 @@ async def test_unknown_pagerduty_event_type_is_ignored_with_a_safe_echo(stack: D
 async def test_pagerduty_fields_the_jobs_read_are_checked_first(
     stack: DevStack, path: tuple[str, ...], value: Any, reason: str
 ) -> None:
-    body = sample("pagerduty_v3_incident.priority_updated.json")
+    body = vendor_sample("pagerduty_v3_incident.priority_updated.json")
     node = body["event"]
     for step in path[:-1]:
         node = node[step]
@@ -130,7 +130,7 @@ async def test_pagerduty_fields_the_jobs_read_are_checked_first(
 
 
 async def test_github_non_string_environment_is_400(stack: DevStack) -> None:
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     body["deployment"]["environment"] = ["production"]
     response = await _post(stack, "github", json.dumps(body).encode())
     assert response.status_code == 400
