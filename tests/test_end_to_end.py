@@ -4,20 +4,17 @@ verify → resolve → postmortem, asserting on what Slack received, the timelin
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.demo import CONFIG, seed_scenario
-from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
-async def test_full_loop(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    ) as stack:
+async def test_full_loop(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
         scenario = seed_scenario(stack, now=utcnow())
         response = await stack.pagerduty_webhook(scenario.triggered)
         assert response.status_code == 202

@@ -4,7 +4,6 @@ GitHub 401) and everything is logged at DEBUG."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -12,6 +11,7 @@ from pydantic import SecretStr
 from bot.demo import CONFIG, seed_scenario
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
+from tests.helpers.stack import MakeStack
 
 EXTRA_SECRETS = {
     "GITHUB_WEBHOOK_SECRET": "gh-webhook-local-secret",
@@ -44,12 +44,10 @@ def logged_text(record: logging.LogRecord) -> str:
 
 
 async def test_demo_with_vendor_failures_logs_no_secret(
-    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+    make_stack: MakeStack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with DevStack(
-        tmp_path, config=CONFIG, database_url=database_url, env=EXTRA_SECRETS
-    ) as stack:
+    async with make_stack(CONFIG, env=EXTRA_SECRETS) as stack:
         secrets = secret_values(stack)
         wanted = {"slack_bot_token", "slack_signing_secret", "pagerduty_api_token", "github_token"}
         assert wanted | {"argocd_token", "pagerduty_webhook_secrets"} <= {

@@ -26,9 +26,9 @@ from bot.domain.model import utcnow
 from bot.domain.playbooks import default_playbooks_dir
 from bot.fakes.server import LoopbackServer
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 ACTION_SECRET = "local-action-secret"  # DevStack's OODA_ACTION_WEBHOOK_SECRET
-FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
 # Alerts that nothing clears: verify gives up after a second instead of the playbook's minutes.
 SHORT_WINDOW = FAST_VERIFY | {"OODA_VERIFY_WINDOW_SECONDS": "1"}
 ROLLBACK = "rollback-github-actions"
@@ -107,16 +107,13 @@ async def open_incident(stack: DevStack) -> Opened:
 
 @asynccontextmanager
 async def incident_stack(
-    tmp_path: Path,
-    database_url: str,
+    make_stack: MakeStack,
     *,
     config: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[DevStack, Opened]]:
     """A DevStack on the demo catalog (or `config`) with INC-1 opened by PagerDuty."""
-    async with DevStack(
-        tmp_path, config=config or config_with(), database_url=database_url, env=env
-    ) as stack:
+    async with make_stack(config or config_with(), env=env) as stack:
         yield stack, await open_incident(stack)
 
 

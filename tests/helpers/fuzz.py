@@ -15,7 +15,6 @@ import json
 import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -207,13 +206,12 @@ class Tally:
 
 
 class Harness:
-    """A running DevStack with its own event loop; requests go through an ASGI transport."""
+    """A DevStack (from `make_stack`) run in its own event loop; requests go through an ASGI
+    transport."""
 
-    def __init__(
-        self, workdir: Path, database_url: str, config: dict[str, Any], env: dict[str, str]
-    ) -> None:
+    def __init__(self, stack: DevStack) -> None:
         self.loop = asyncio.new_event_loop()
-        self.stack = DevStack(workdir, config=config, database_url=database_url, env=env)
+        self.stack = stack
         self.run(self.stack.start())
         rt = self.stack.runtime
         app = compose(rt.settings, runtime=rt, run_worker=False).app

@@ -18,7 +18,7 @@ from tests.helpers.samples import vendor_sample
 GH_SECRET = "gh-secret"
 CHANGES_SECRET = "changes-secret"
 # The settings a stack needs to take both webhooks.
-ENV = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CHANGES_SECRET}
+WEBHOOK_ENV = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CHANGES_SECRET}
 
 
 def deployment_event(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bot.demo import CONFIG
@@ -32,6 +31,7 @@ from bot.domain.model import (
     Verdict,
 )
 from bot.postmortem.document import PostmortemDoc
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -148,10 +148,9 @@ def announcing_config(**extra: Any) -> dict[str, Any]:
     return config | extra
 
 
-def stack_for(tmp_path: Path, database_url: str, config: dict[str, Any]) -> DevStack:
-    stack = DevStack(
-        tmp_path, config=config, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    )
+def stack_for(make_stack: MakeStack, config: dict[str, Any]) -> DevStack:
+    """A stack (not started) on `config` with the channels announcing_config names."""
+    stack = make_stack(config, env=FAST_VERIFY)
     stack.slack.add_channel("incidents")
     stack.slack.add_channel("checkout-eng")
     return stack

@@ -21,13 +21,12 @@ from tests.helpers.postmortem import (
     resolved_posts,
     stack_for,
 )
+from tests.helpers.stack import MakeStack
 from tests.postmortem.scenario import play_demo_incident
 
 
-async def test_resolve_uploads_postmortem_and_announces_its_link(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+async def test_resolve_uploads_postmortem_and_announces_its_link(make_stack: MakeStack) -> None:
+    async with stack_for(make_stack, announcing_config()) as stack:
         played = await play_demo_incident(stack)
         files = stack.slack.files
         assert [f["title"] for f in files] == ["INC-1 postmortem"]
@@ -57,7 +56,7 @@ async def test_resolve_uploads_postmortem_and_announces_its_link(
 
 
 async def test_user_template_from_config_is_used_for_the_upload(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, make_stack: MakeStack
 ) -> None:
     templates = tmp_path / "pm-templates"
     templates.mkdir()
@@ -67,7 +66,7 @@ async def test_user_template_from_config_is_used_for_the_upload(
         encoding="utf-8",
     )
     config = announcing_config(templates_dir="pm-templates")  # relative to the config file
-    async with stack_for(tmp_path, database_url, config) as stack:
+    async with stack_for(make_stack, config) as stack:
         await play_demo_incident(stack)
         text = file_text(stack.slack.files[-1])
     assert "## ACME summary\n\nWritten for INC-1." in text
@@ -75,9 +74,9 @@ async def test_user_template_from_config_is_used_for_the_upload(
 
 
 async def test_postmortem_edit_modal_updates_incident_and_republishes(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+    async with stack_for(make_stack, announcing_config()) as stack:
         played = await play_demo_incident(stack, resolve=False)
         alice, cid = played.scenario.alice, played.channel_id
         await stack.command("resolve Rolled back v1.43.0", user=alice, channel=cid)
@@ -123,7 +122,7 @@ async def test_postmortem_edit_modal_updates_incident_and_republishes(
 
 
 async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Real Slack answers files.completeUploadExternal with only id and title per file.
     complete = slack_methods.METHODS["files.completeUploadExternal"]
@@ -133,7 +132,7 @@ async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
         return {"files": [{"id": f["id"], "title": f["title"]} for f in answer["files"]]}
 
     monkeypatch.setitem(slack_methods.METHODS, "files.completeUploadExternal", like_slack)
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+    async with stack_for(make_stack, announcing_config()) as stack:
         played = await play_demo_incident(stack)
         assert [f["title"] for f in stack.slack.files] == ["INC-1 postmortem"]
         async with stack.runtime.db.session() as session:

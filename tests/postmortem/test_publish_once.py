@@ -3,11 +3,10 @@ resolve after a reopen uploads a new one."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.devstack import DevStack
 from bot.storage import jobs
 from tests.helpers.postmortem import announcing_config, resolved_posts, stack_for
+from tests.helpers.stack import MakeStack
 from tests.postmortem.scenario import play_demo_incident
 
 
@@ -16,9 +15,9 @@ def uploads(stack: DevStack) -> list[str]:
 
 
 async def test_retried_postmortem_job_uploads_once_and_a_new_resolve_again(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+    async with stack_for(make_stack, announcing_config()) as stack:
         played = await play_demo_incident(stack)  # PagerDuty resolves: one upload
         assert uploads(stack) == ["INC-1 postmortem"]
 

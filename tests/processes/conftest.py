@@ -1,14 +1,12 @@
-"""Fixtures for the tests that run real `ooda serve` processes on one database."""
+"""The Slack (a loopback fake) that the real `ooda serve` processes of these tests talk to."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from bot.fakes.slack_api import FakeSlack
-from bot.storage.db import Database, upgrade
 
 
 @pytest.fixture
@@ -18,13 +16,3 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
     finally:
         fake.stop()
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, database_url)
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()

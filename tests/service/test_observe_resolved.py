@@ -3,15 +3,13 @@ answers with the incident's old status."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from bot.devstack import DevStack
 from tests.helpers.decide_act import config_with
+from tests.helpers.stack import MakeStack
 from tests.postmortem.scenario import play_demo_incident
 
 
-async def test_observe_card_after_resolve_says_resolved(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
+async def test_observe_card_after_resolve_says_resolved(make_stack: MakeStack) -> None:
+    async with make_stack(config_with()) as stack:
         played = await play_demo_incident(stack)  # incident.resolved; the API still says acked
         pd_incident = stack.pagerduty.incident(played.scenario.pd_incident_id)
         assert pd_incident["status"] == "acknowledged"

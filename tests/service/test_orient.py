@@ -3,9 +3,7 @@ and a failing source, an incident outside the catalog, and a responder's verdict
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,7 @@ from bot.devstack import DevStack
 from bot.domain.model import TimelineKind, utcnow
 from bot.storage import repo
 from tests.helpers.orient import (
-    CHANGES_SECRET,
-    GH_SECRET,
+    WEBHOOK_ENV,
     card,
     change_webhook,
     channel_id,
@@ -44,10 +41,13 @@ SUSPECT_SHA = "c0ffee15deadbeefc0ffee15deadbeefc0ffee15"
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    env = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CHANGES_SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return WEBHOOK_ENV
 
 
 async def test_deploy_webhook_then_page_lists_that_deploy_first(stack: DevStack) -> None:

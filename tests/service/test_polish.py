@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,9 +32,9 @@ from tests.helpers.decide_act import (
     timeline,
 )
 from tests.helpers.postmortem import announcing_config, stack_for
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 from tests.postmortem.scenario import play_demo_incident
 
-FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
 ROLLBACK = "rollback-github-actions"
 MRKDWN = re.compile(r"[*_`<>]|:[a-z_]+:")
 
@@ -59,11 +58,9 @@ async def run_rollback(stack: DevStack, opened: Opened) -> ActionRunRow:
 
 
 async def test_verify_verdict_is_plain_text_on_the_timeline_and_mrkdwn_in_slack(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
-    ) as stack:
+    async with make_stack(config_with(), env=FAST_VERIFY) as stack:
         opened = await open_incident(stack)
         run = await run_rollback(stack, opened)
         sha = opened.scenario.rollback_sha[:7]
@@ -90,11 +87,9 @@ async def test_verify_verdict_is_plain_text_on_the_timeline_and_mrkdwn_in_slack(
             assert f"*Roll back checkout to {sha}*" not in document
 
 
-async def test_still_firing_verdict_is_plain_text(tmp_path: Path, database_url: str) -> None:
+async def test_still_firing_verdict_is_plain_text(make_stack: MakeStack) -> None:
     env = FAST_VERIFY | {"OODA_VERIFY_WINDOW_SECONDS": "1"}
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=env
-    ) as stack:
+    async with make_stack(config_with(), env=env) as stack:
         opened = await open_incident(stack)
         stack.github.on_dispatch = None  # the rollback does not fix production
         card = await decide_card(stack, opened)
@@ -123,9 +118,9 @@ def announcements(stack: DevStack, channel: str) -> list[str]:
 
 
 async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+    async with stack_for(make_stack, announcing_config()) as stack:
         played = await play_demo_incident(stack)
         [uploaded] = stack.slack.files
         for channel in ("incidents", "checkout-eng"):
@@ -142,13 +137,13 @@ async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link
 
 
 async def test_resolution_is_announced_even_when_the_upload_fails(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(_state: Any, _params: dict[str, Any]) -> dict[str, Any]:
         raise SlackError("not_allowed_token_type")
 
     monkeypatch.setitem(slack_methods.METHODS, "files.getUploadURLExternal", refuse)
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
+    async with stack_for(make_stack, announcing_config()) as stack:
         played = await play_demo_incident(stack)
         assert stack.slack.files == []
         async with stack.runtime.db.session() as session:
@@ -189,9 +184,9 @@ def stale_run(key: str, *, started_ago: timedelta) -> ActionRunRow:
 
 
 async def test_stale_running_action_is_marked_interrupted_and_back_to_decide(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
+    async with make_stack(config_with()) as stack:
         opened = await open_incident(stack)
         hour = timedelta(hours=1)
         async with stack.runtime.db.transaction() as session:
@@ -250,11 +245,9 @@ async def test_stale_running_action_is_marked_interrupted_and_back_to_decide(
 
 
 async def test_each_run_schedules_its_watchdog_which_leaves_a_finished_run_alone(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(
-        tmp_path, config=config_with(), database_url=database_url, env=FAST_VERIFY
-    ) as stack:
+    async with make_stack(config_with(), env=FAST_VERIFY) as stack:
         opened = await open_incident(stack)
         run = await run_rollback(stack, opened)
         assert run.started_at is not None

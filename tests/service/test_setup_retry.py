@@ -3,22 +3,20 @@ everything is said once."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
 from bot.demo import CONFIG, seed_scenario
-from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.storage.tables import Job
+from tests.helpers.stack import MakeStack
 
 ANNOUNCE = dict(CONFIG, announcements_channel="#incidents")
 
 
 async def test_setup_retried_after_a_slack_error_posts_everything_once(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(tmp_path, config=ANNOUNCE, database_url=database_url) as stack:
+    async with make_stack(ANNOUNCE) as stack:
         stack.slack.add_channel("incidents")
         scenario = seed_scenario(stack, now=utcnow())
         # The channel is created, then the first post fails: the outbox tries it again, while

@@ -5,12 +5,12 @@ that worked last time."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from bot.demo import CONFIG, seed_scenario
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
 def card(stack: DevStack, prefix: str) -> dict[str, Any]:
@@ -41,10 +41,9 @@ def rollback_button(decide: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_second_checkout_incident_recalls_the_rollback_that_fixed_the_first(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    env = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as stack:
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
         scenario = seed_scenario(stack, now=utcnow())
         assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
         await stack.settle()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,6 +26,7 @@ from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
 from tests.helpers.fuzz import Harness, fuzz_settings
 from tests.helpers.slack_fuzz import Base, bases, encode_base, mutated, readable
+from tests.helpers.stack import MakeStack
 
 # 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
 pytestmark = pytest.mark.timeout(1200)
@@ -74,8 +74,8 @@ def signed(raw: bytes, content_type: str, *, secret: str = SIGNING_SECRET) -> di
 
 
 @pytest.fixture
-def slack(tmp_path: Path, database_url: str) -> Iterator[Slack]:
-    running = Harness(tmp_path, database_url, CONFIG, {})
+def slack(make_stack: MakeStack) -> Iterator[Slack]:
+    running = Harness(make_stack(CONFIG))
     stack = running.stack
     scenario = seed_scenario(stack, now=utcnow())
     general = stack.slack.add_channel("general")["id"]

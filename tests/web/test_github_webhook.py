@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from bot.fakes.github_api import sign_webhook
 from bot.storage.tables import ChangeRow, InboundEvent, Job
 from bot.web.signatures import github_valid
 from tests.helpers.samples import vendor_sample
+from tests.helpers.stack import MakeStack
 
 SECRET = "gh-webhook-secret"
 CONFIG: dict[str, Any] = {
@@ -80,10 +80,13 @@ async def stored(stack: DevStack) -> tuple[list[ChangeRow], int]:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> Any:
-    env = {"GITHUB_WEBHOOK_SECRET": SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"GITHUB_WEBHOOK_SECRET": SECRET}
 
 
 async def test_deployment_then_status_is_one_change(stack: DevStack) -> None:
@@ -182,8 +185,8 @@ async def test_ping_and_other_events(stack: DevStack) -> None:
     assert await stored(stack) == ([], 0)
 
 
-async def test_no_secret_configured_refuses(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_no_secret_configured_refuses(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         response = await post(stack, "deployment", vendor_sample("github_deployment.created.json"))
         assert response.status_code == 403
         assert "GITHUB_WEBHOOK_SECRET" in response.json()["error"]

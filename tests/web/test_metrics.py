@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.errors import SlackApiError
 
 from bot.demo import CONFIG
-from bot.devstack import DevStack
 from bot.metrics import Metrics, webhook_result
 from integrations.http import UpstreamError
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 from tests.postmortem.scenario import play_demo_incident
 
 
@@ -28,10 +27,8 @@ def value(metrics: dict, name: str, **labels: str) -> float | None:
     return metrics.get((name, frozenset(labels.items())))
 
 
-async def test_metrics_after_a_scripted_incident(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    ) as stack:
+async def test_metrics_after_a_scripted_incident(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
         played = await play_demo_incident(stack)
         rt = stack.runtime
         # Webhook outcomes besides the two accepted ones (triggered, resolved).

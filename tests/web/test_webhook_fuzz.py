@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from bot.service.pagerduty_payload import HANDLED
 from integrations.webhook import sign as changes_sign
 from tests.helpers.fuzz import Harness, check_answer, fuzz_settings, mutated, strict_object
 from tests.helpers.samples import vendor_sample
+from tests.helpers.stack import MakeStack
 
 # 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
 pytestmark = pytest.mark.timeout(1200)
@@ -98,8 +98,8 @@ def changes_bases() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, database_url: str) -> Iterator[Harness]:
-    running = Harness(tmp_path, database_url, CONFIG, ENV)
+def harness(make_stack: MakeStack) -> Iterator[Harness]:
+    running = Harness(make_stack(CONFIG, env=ENV))
     stack = running.stack
     stack.pagerduty.add_incident(
         "PGR0VU2",

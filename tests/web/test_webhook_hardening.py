@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,10 +34,13 @@ DEEP = b'{"event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    env = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CH_SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CH_SECRET}
 
 
 async def _post(stack: DevStack, route: str, raw: bytes, **headers: str) -> httpx.Response:

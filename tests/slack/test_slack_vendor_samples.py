@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,19 +12,12 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.devstack import DevStack
 from tests.helpers.samples import sample_path, vendor_sample
-from tests.helpers.slack import ALICE, add_people, config, declare, responses
+from tests.helpers.slack import ALICE, declare, responses
 
 
 def as_form(payload: Any) -> bytes:
     """How Slack delivers interactivity: `payload=<urlencoded JSON>`."""
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-
-
-@pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    async with DevStack(tmp_path, config=config(), database_url=database_url) as running:
-        add_people(running)
-        yield running
 
 
 async def still_works(stack: DevStack) -> None:
