@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
-from bot.demo import CONFIG, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Step, seed_scenario
 from bot.devstack import DevStack, slack_signature
 from bot.domain.model import utcnow
 from bot.storage.tables import InboundEvent, Incident, TimelineRow
@@ -43,15 +43,13 @@ async def test_pagerduty_down_incident_still_opens_and_says_what_is_missing(
     make_stack: MakeStack,
 ) -> None:
     async with make_stack(CONFIG) as stack:
-        scenario = seed_scenario(stack, now=utcnow())
+        demo = DemoIncident(stack)
         stack.pagerduty.fail_next("/incidents/PDEMO01", status=503, times=100)
         stack.github.fail_next("/repos/acme/checkout/deployments", status=502, times=100)
-        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
-        await stack.settle()
-        channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
+        await demo.play(through=Step.PAGE)
         cards = {
             m["text"].split(":")[0]: json.dumps(m["blocks"])
-            for m in stack.slack.messages(channel["id"])
+            for m in stack.slack.messages(demo.channel)
         }
         observe = next(v for k, v in cards.items() if k.startswith("INC-1 Observe"))
         orient = next(v for k, v in cards.items() if k.startswith("INC-1 Orient"))

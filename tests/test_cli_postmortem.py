@@ -10,20 +10,17 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.demo import CONFIG
+from bot.demo import CONFIG, DemoIncident
 from bot.devstack import DevStack
 from bot.fakes.github_api import FakeGitHub
 from tests.helpers.stack import FAST_VERIFY, MakeStack
-from tests.postmortem.scenario import play_demo_incident
 
 
 async def _play(stack: DevStack, followups: list[str]) -> None:
     async with stack:
-        played = await play_demo_incident(stack)
+        demo = await DemoIncident(stack).play()
         for text in followups:
-            await stack.command(
-                f"followup {text}", user=played.scenario.alice, channel=played.channel_id
-            )
+            await stack.command(f"followup {text}", user=demo.scenario.alice, channel=demo.channel)
         await stack.settle()
 
 

@@ -20,9 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.demo import CONFIG, Scenario, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Scenario, Step
 from bot.devstack import DevStack
-from bot.domain.model import utcnow
 from bot.domain.playbooks import default_playbooks_dir
 from bot.fakes.server import LoopbackServer
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
@@ -94,15 +93,11 @@ class Opened:
 
 
 async def open_incident(stack: DevStack) -> Opened:
-    """PagerDuty triggers INC-1 on checkout 12 min after a deploy; the bot opens the channel."""
-    scenario = seed_scenario(stack, now=utcnow())
-    response = await stack.pagerduty_webhook(scenario.triggered)
-    assert response.status_code == 202
-    await stack.settle()
-    channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
-    assert channel is not None
-    stack.slack.join(channel["id"], scenario.bob)  # Alice was paged; Bob joins to help
-    return Opened(scenario, channel["id"])
+    """The demo's first step: PagerDuty triggers INC-1 on checkout 12 min after a deploy, the
+    bot opens its channel. Alice was paged; Bob joins to help."""
+    demo = await DemoIncident(stack).play(through=Step.PAGE)
+    stack.slack.join(demo.channel, demo.scenario.bob)
+    return Opened(demo.scenario, demo.channel)
 
 
 @asynccontextmanager

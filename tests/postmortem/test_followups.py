@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.demo import CONFIG
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.service import postmortems
 from bot.storage.tables import FollowUpRow, TimelineRow
 from tests.helpers.stack import MakeStack
-from tests.postmortem.scenario import open_demo_incident
 
 
 def test_parse_followup_owner() -> None:
@@ -29,8 +28,8 @@ def test_parse_followup_owner() -> None:
 
 async def test_followup_command_records_item_timeline_and_message(make_stack: MakeStack) -> None:
     async with make_stack(CONFIG) as stack:
-        played = await open_demo_incident(stack)
-        alice, cid = played.scenario.alice, played.channel_id
+        demo = await DemoIncident(stack).play(through=Step.PAGE)
+        alice, cid = demo.scenario.alice, demo.channel
         await stack.command(
             "followup Alert on retry queue depth <!channel> <@U0BOB0001|bob>",
             user=alice,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.demo import DemoIncident, Step
 from bot.fakes import slack_methods
 from bot.storage import repo
 from bot.storage.tables import Incident
@@ -22,16 +23,15 @@ from tests.helpers.postmortem import (
     stack_for,
 )
 from tests.helpers.stack import MakeStack
-from tests.postmortem.scenario import play_demo_incident
 
 
 async def test_resolve_uploads_postmortem_and_announces_its_link(make_stack: MakeStack) -> None:
     async with stack_for(make_stack, announcing_config()) as stack:
-        played = await play_demo_incident(stack)
+        demo = await DemoIncident(stack).play()
         files = stack.slack.files
         assert [f["title"] for f in files] == ["INC-1 postmortem"]
         uploaded = files[0]
-        assert uploaded["channel"] == played.channel_id
+        assert uploaded["channel"] == demo.channel
         assert file_text(uploaded).startswith("# INC-1: Checkout 5xx errors above SLO")
 
         # The file's permalink, as files.completeUploadExternal returned it.
@@ -47,10 +47,10 @@ async def test_resolve_uploads_postmortem_and_announces_its_link(make_stack: Mak
             assert permalink.search(posts[0]), posts[0]
 
         # `/incident postmortem` posts it again in the incident channel, without re-announcing.
-        await stack.command("postmortem", user=played.scenario.alice, channel=played.channel_id)
+        await stack.command("postmortem", user=demo.scenario.alice, channel=demo.channel)
         await stack.settle()
         assert len(stack.slack.files) == 2
-        assert stack.slack.files[1]["channel"] == played.channel_id
+        assert stack.slack.files[1]["channel"] == demo.channel
         assert len(postmortem_posts(stack, "incidents")) == 1
         assert len(resolved_posts(stack, "incidents")) == 1
 
@@ -67,7 +67,7 @@ async def test_user_template_from_config_is_used_for_the_upload(
     )
     config = announcing_config(templates_dir="pm-templates")  # relative to the config file
     async with stack_for(make_stack, config) as stack:
-        await play_demo_incident(stack)
+        await DemoIncident(stack).play()
         text = file_text(stack.slack.files[-1])
     assert "## ACME summary\n\nWritten for INC-1." in text
     assert "Decision log" in text  # the rest still comes from the built-in template
@@ -77,8 +77,8 @@ async def test_postmortem_edit_modal_updates_incident_and_republishes(
     make_stack: MakeStack,
 ) -> None:
     async with stack_for(make_stack, announcing_config()) as stack:
-        played = await play_demo_incident(stack, resolve=False)
-        alice, cid = played.scenario.alice, played.channel_id
+        demo = await DemoIncident(stack).play(through=Step.ACT)
+        alice, cid = demo.scenario.alice, demo.channel
         await stack.command("resolve Rolled back v1.43.0", user=alice, channel=cid)
         await stack.settle()
         assert len(stack.slack.files) == 1
@@ -133,13 +133,13 @@ async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
 
     monkeypatch.setitem(slack_methods.METHODS, "files.completeUploadExternal", like_slack)
     async with stack_for(make_stack, announcing_config()) as stack:
-        played = await play_demo_incident(stack)
+        demo = await DemoIncident(stack).play()
         assert [f["title"] for f in stack.slack.files] == ["INC-1 postmortem"]
         async with stack.runtime.db.session() as session:
             summary_ts = await repo.message_ts(session, 1, "summary")
         assert summary_ts is not None
         link = (
-            f"<https://fake-workspace.slack.com/archives/{played.channel_id}/"
+            f"<https://fake-workspace.slack.com/archives/{demo.channel}/"
             f"p{summary_ts.replace('.', '')}|read it>"
         )
         posts = postmortem_posts(stack, "incidents")

@@ -15,11 +15,10 @@ from typer.testing import CliRunner
 
 from bot.catalog import ConfigError, parse_config
 from bot.cli import app
-from bot.demo import CONFIG
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import DevStack
 from tests.helpers.slack import reaction, slack_event
 from tests.helpers.stack import FAST_VERIFY, MakeStack
-from tests.postmortem.scenario import play_demo_incident
 
 PINNED_TEXT = "p99 latency 4s on /pay since 09:58"
 
@@ -39,15 +38,13 @@ def timeline_rows(markdown: str) -> list[list[str]]:
 
 async def play_with_pin(stack: DevStack) -> str:
     """The demo incident with one message 📌-pinned before PagerDuty resolves it."""
-    played = await play_demo_incident(stack, resolve=False)
-    ts = stack.slack.user_says(played.channel_id, played.scenario.bob, PINNED_TEXT)
-    event = reaction("reaction_added", user=played.scenario.alice, channel=played.channel_id, ts=ts)
+    demo = await DemoIncident(stack).play(through=Step.ACT)
+    ts = stack.slack.user_says(demo.channel, demo.scenario.bob, PINNED_TEXT)
+    event = reaction("reaction_added", user=demo.scenario.alice, channel=demo.channel, ts=ts)
     assert (await slack_event(stack, event, event_id="EvPin001")).status_code == 200
     await stack.settle()
-    resolved = stack.pagerduty.webhook_event("incident.resolved", played.scenario.pd_incident_id)
-    assert (await stack.pagerduty_webhook(resolved)).status_code == 202
-    await stack.settle()
-    return played.channel_id
+    await demo.play()  # PagerDuty resolves
+    return demo.channel
 
 
 def config_with(timeline: str | None) -> dict[str, Any]:

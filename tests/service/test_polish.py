@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.demo import DemoIncident
 from bot.devstack import DevStack
 from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
@@ -33,7 +34,6 @@ from tests.helpers.decide_act import (
 )
 from tests.helpers.postmortem import announcing_config, stack_for
 from tests.helpers.stack import FAST_VERIFY, MakeStack
-from tests.postmortem.scenario import play_demo_incident
 
 ROLLBACK = "rollback-github-actions"
 MRKDWN = re.compile(r"[*_`<>]|:[a-z_]+:")
@@ -121,13 +121,13 @@ async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link
     make_stack: MakeStack,
 ) -> None:
     async with stack_for(make_stack, announcing_config()) as stack:
-        played = await play_demo_incident(stack)
+        demo = await DemoIncident(stack).play()
         [uploaded] = stack.slack.files
         for channel in ("incidents", "checkout-eng"):
             [post] = announcements(stack, channel)
             assert post.startswith(":white_check_mark: *INC-1 resolved* after")
             assert f"/{uploaded['id']}|read it>" in post
-            assert f"<#{played.channel_id}>" in post
+            assert f"<#{demo.channel}>" in post
 
         # A retried postmortem job neither uploads nor announces again.
         await postmortems.publish(stack.runtime, 1)
@@ -144,7 +144,7 @@ async def test_resolution_is_announced_even_when_the_upload_fails(
 
     monkeypatch.setitem(slack_methods.METHODS, "files.getUploadURLExternal", refuse)
     async with stack_for(make_stack, announcing_config()) as stack:
-        played = await play_demo_incident(stack)
+        demo = await DemoIncident(stack).play()
         assert stack.slack.files == []
         async with stack.runtime.db.session() as session:
             [upload] = (
@@ -155,7 +155,7 @@ async def test_resolution_is_announced_even_when_the_upload_fails(
         await stack.runtime.worker.run_once()  # a retry, if one is due: still one post
         [post] = announcements(stack, "incidents")
         assert "*INC-1 resolved*" in post
-        assert f"Postmortem: in <#{played.channel_id}>" in post
+        assert f"Postmortem: in <#{demo.channel}>" in post
 
 
 # ----------------------------------------------------------------- 3. interrupted runs

@@ -19,9 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.demo import CONFIG, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import SIGNING_SECRET, slack_signature
-from bot.domain.model import utcnow
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
 from tests.helpers.fuzz import Harness, fuzz_settings
@@ -77,17 +76,13 @@ def signed(raw: bytes, content_type: str, *, secret: str = SIGNING_SECRET) -> di
 def slack(make_stack: MakeStack) -> Iterator[Slack]:
     running = Harness(make_stack(CONFIG))
     stack = running.stack
-    scenario = seed_scenario(stack, now=utcnow())
     general = stack.slack.add_channel("general")["id"]
-    response = running.run(stack.pagerduty_webhook(scenario.triggered))
-    assert response.status_code == 202, response.text
-    running.settle()  # INC-1 and its channel, Alice invited (its PagerDuty assignee)
-    channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
-    assert channel is not None
+    # INC-1 and its channel, Alice invited (its PagerDuty assignee).
+    demo = running.run(DemoIncident(stack).play(through=Step.PAGE))
     found = bases(
-        channel=channel["id"],
+        channel=demo.channel,
         general=general,
-        user=scenario.alice,
+        user=demo.scenario.alice,
         response_url=stack.slack.response_url(),
     )
     try:

@@ -8,11 +8,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.errors import SlackApiError
 
-from bot.demo import CONFIG
+from bot.demo import CONFIG, DemoIncident
 from bot.metrics import Metrics, webhook_result
 from integrations.http import UpstreamError
 from tests.helpers.stack import FAST_VERIFY, MakeStack
-from tests.postmortem.scenario import play_demo_incident
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -29,11 +28,11 @@ def value(metrics: dict, name: str, **labels: str) -> float | None:
 
 async def test_metrics_after_a_scripted_incident(make_stack: MakeStack) -> None:
     async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
-        played = await play_demo_incident(stack)
+        demo = await DemoIncident(stack).play()
         rt = stack.runtime
         # Webhook outcomes besides the two accepted ones (triggered, resolved).
         redelivered = stack.pagerduty.webhook_event(
-            "incident.resolved", played.scenario.pd_incident_id
+            "incident.resolved", demo.scenario.pd_incident_id
         )
         assert (await stack.pagerduty_webhook(redelivered, webhook_id="W-1")).status_code == 202
         again = await stack.pagerduty_webhook(redelivered, webhook_id="W-1")
@@ -46,7 +45,7 @@ async def test_metrics_after_a_scripted_incident(make_stack: MakeStack) -> None:
 
         # Slack: one rate-limited call that succeeds on retry, one call that fails for good.
         stack.slack.fail_next("chat.postMessage", status=429, retry_after=0)
-        await rt.slack.post(played.channel_id, "after a 429")
+        await rt.slack.post(demo.channel, "after a 429")
         with pytest.raises(SlackApiError):
             await rt.slack.post("C0MISSING1", "nowhere")
         # GitHub: two 503s then success (GET is retried); a POST that fails for good.
