@@ -112,6 +112,15 @@ async def incident_stack(
         yield stack, await open_incident(stack)
 
 
+async def rolled_back(stack: DevStack) -> tuple[DemoIncident, ActionRunRow]:
+    """The demo's story through Act: its rollback clears the alerts, and verify says so."""
+    demo = await DemoIncident(stack).play(through=Step.ACT)
+    [run] = await action_runs(stack)
+    assert run.playbook_id == ROLLBACK
+    assert run.status == "succeeded" and run.verify_passed is True
+    return demo, run
+
+
 def opened_channel(stack: DevStack) -> Opened:
     """INC-1's channel when the test opened the incident itself (no demo scenario)."""
     [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]

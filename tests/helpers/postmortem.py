@@ -168,3 +168,12 @@ def postmortem_posts(stack: DevStack, channel: str) -> list[str]:
 
 def resolved_posts(stack: DevStack, channel: str) -> list[str]:
     return [m["text"] for m in stack.slack.messages(channel) if "resolved*" in m["text"]]
+
+
+def announcements(stack: DevStack, channel: str) -> list[str]:
+    """What the bot posted about the end of INC-1 in an announcements channel."""
+    return [
+        m["text"]
+        for m in stack.slack.messages(channel)
+        if "resolved" in m["text"] or "postmortem" in m["text"].lower()
+    ]

@@ -1,6 +1,6 @@
 """Publishing through the real app: upload at resolve, one resolution announcement per channel
-carrying the postmortem's link, a user template from OODA_CONFIG's templates_dir,
-`/incident postmortem [edit]`."""
+carrying the postmortem's link (even when the upload fails), a user template from OODA_CONFIG's
+templates_dir, `/incident postmortem [edit]`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from sqlalchemy import select
 
 from bot.demo import DemoIncident, Step
 from bot.fakes import slack_methods
+from bot.fakes.slack_state import SlackError
+from bot.service import postmortems
 from bot.storage import repo
-from bot.storage.tables import Incident
+from bot.storage.tables import Incident, OutboxRow
 from tests.helpers.postmortem import (
+    announcements,
     announcing_config,
     file_text,
     postmortem_posts,
@@ -144,3 +147,44 @@ async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
         )
         posts = postmortem_posts(stack, "incidents")
         assert len(posts) == 1 and link in posts[0], posts
+
+
+async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link(
+    make_stack: MakeStack,
+) -> None:
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()
+        [uploaded] = stack.slack.files
+        for channel in ("incidents", "checkout-eng"):
+            [post] = announcements(stack, channel)
+            assert post.startswith(":white_check_mark: *INC-1 resolved* after")
+            assert f"/{uploaded['id']}|read it>" in post
+            assert f"<#{demo.channel}>" in post
+
+        # A retried postmortem job neither uploads nor announces again.
+        await postmortems.publish(stack.runtime, 1)
+        assert len(stack.slack.files) == 1
+        for channel in ("incidents", "checkout-eng"):
+            assert len(announcements(stack, channel)) == 1
+
+
+async def test_resolution_is_announced_even_when_the_upload_fails(
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_state: Any, _params: dict[str, Any]) -> dict[str, Any]:
+        raise SlackError("not_allowed_token_type")
+
+    monkeypatch.setitem(slack_methods.METHODS, "files.getUploadURLExternal", refuse)
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()
+        assert stack.slack.files == []
+        async with stack.runtime.db.session() as session:
+            [upload] = (
+                await session.scalars(select(OutboxRow).where(OutboxRow.op == "upload"))
+            ).all()
+        assert upload.attempts >= 1 and "not_allowed_token_type" in (upload.last_error or "")
+        assert upload.status == "failed"
+        await stack.runtime.worker.run_once()  # a retry, if one is due: still one post
+        [post] = announcements(stack, "incidents")
+        assert "*INC-1 resolved*" in post
+        assert f"Postmortem: in <#{demo.channel}>" in post
