@@ -1,5 +1,5 @@
-"""The defects the webhook fuzzing found, one test each: odd input gets a 400 with a reason (or
-a 2xx for an unknown event), never a 500, and nothing odd reaches storage."""
+"""Odd input to the webhook routes, one case each (the ones fuzzing turned up): a 400 with a
+reason (or a 2xx for an unknown event), never a 500, and nothing odd reaches storage."""
 
 from __future__ import annotations
 
