@@ -1,16 +1,25 @@
-"""Shared fixtures: a real database (SQLite by default, PostgreSQL with OODA_TEST_DATABASE_URL)."""
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL with OODA_TEST_DATABASE_URL),
+and the bot running on it against its loopback fakes (`stack`, `make_stack`).
+
+`stack` is the one running DevStack fixture. A module (or a directory's conftest.py) gives it
+its catalog, settings and seed data by overriding `stack_config`, `stack_env` or `stack_seed`;
+a test that needs another stack of its own, or several, builds them with `make_stack`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.storage.db import sync_url
+from bot.devstack import DevStack
+from bot.storage.db import Database, sync_url, upgrade
+from tests.helpers.stack import MakeStack
 
 PG_URL = os.environ.get("OODA_TEST_DATABASE_URL")
 # Vendor samples ship with the tests; ../shared/vendor-samples is used when present.
@@ -58,3 +67,60 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield url
     else:
         yield f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The test's database, migrated."""
+    await asyncio.to_thread(upgrade, database_url)
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path, database_url: str) -> MakeStack:
+    """DevStacks on this test's directory and database (another `workdir` for a second one)."""
+
+    def make(
+        config: dict[str, Any] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        workdir: Path | None = None,
+    ) -> DevStack:
+        return DevStack(workdir or tmp_path, config=config, database_url=database_url, env=env)
+
+    return make
+
+
+@pytest.fixture
+def stack_config() -> dict[str, Any]:
+    """The catalog (ooda.yaml) `stack` runs with: override this fixture to give one."""
+    return {"services": []}
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    """Settings for `stack` on top of DevStack's, as environment variables: override to add."""
+    return {}
+
+
+@pytest.fixture
+def stack_seed() -> Callable[[DevStack], object]:
+    """What the fakes hold once `stack` is up (people, channels, apps): override to seed them."""
+    return lambda stack: None
+
+
+@pytest.fixture
+async def stack(
+    make_stack: MakeStack,
+    stack_config: dict[str, Any],
+    stack_env: dict[str, str],
+    stack_seed: Callable[[DevStack], object],
+) -> AsyncIterator[DevStack]:
+    """The bot, running on the test's database against its loopback fakes."""
+    async with make_stack(stack_config, env=stack_env) as running:
+        stack_seed(running)
+        yield running

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
-from bot.demo import CONFIG, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Step, seed_scenario
 from bot.devstack import DevStack, slack_signature
 from bot.domain.model import utcnow
 from bot.storage.tables import InboundEvent, Incident, TimelineRow
+from tests.helpers.stack import MakeStack
 
 
 def _mrkdwn(node: object) -> list[str]:
@@ -39,18 +40,16 @@ async def _count(stack: DevStack, table: type) -> int:
 
 
 async def test_pagerduty_down_incident_still_opens_and_says_what_is_missing(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
-        scenario = seed_scenario(stack, now=utcnow())
+    async with make_stack(CONFIG) as stack:
+        demo = DemoIncident(stack)
         stack.pagerduty.fail_next("/incidents/PDEMO01", status=503, times=100)
         stack.github.fail_next("/repos/acme/checkout/deployments", status=502, times=100)
-        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
-        await stack.settle()
-        channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
+        await demo.play(through=Step.PAGE)
         cards = {
             m["text"].split(":")[0]: json.dumps(m["blocks"])
-            for m in stack.slack.messages(channel["id"])
+            for m in stack.slack.messages(demo.channel)
         }
         observe = next(v for k, v in cards.items() if k.startswith("INC-1 Observe"))
         orient = next(v for k, v in cards.items() if k.startswith("INC-1 Orient"))
@@ -60,10 +59,8 @@ async def test_pagerduty_down_incident_still_opens_and_says_what_is_missing(
         assert await _count(stack, Incident) == 1
 
 
-async def test_unsigned_or_badly_signed_requests_store_nothing(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_unsigned_or_badly_signed_requests_store_nothing(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         scenario = seed_scenario(stack, now=utcnow())
         body = json.dumps(scenario.triggered).encode()
         assert stack.http is not None
@@ -109,10 +106,8 @@ async def test_unsigned_or_badly_signed_requests_store_nothing(
         assert stack.slack.calls("conversations.create") == []
 
 
-async def test_unknown_subcommand_answers_help_ephemerally(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_unknown_subcommand_answers_help_ephemerally(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         response = await stack.command("frobnicate now", user="U0ALICE01", channel="C0GENERAL")
         assert response.status_code == 200
         await stack.settle()
@@ -123,8 +118,8 @@ async def test_unknown_subcommand_answers_help_ephemerally(
         assert "frobnicate" in reply["text"] and "declare" in reply["text"]
 
 
-async def test_declare_by_command_escapes_user_text(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_declare_by_command_escapes_user_text(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         await stack.command(
             "declare <!channel> checkout down", user="U0ALICE01", channel="C0GENERAL"
         )
@@ -145,9 +140,9 @@ async def test_declare_by_command_escapes_user_text(tmp_path: Path, database_url
 
 
 async def test_pagerduty_title_with_mrkdwn_control_characters_is_escaped(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+    async with make_stack(CONFIG) as stack:
         scenario = seed_scenario(stack, now=utcnow())
         event = scenario.triggered["event"]
         event["data"]["title"] = "<!channel> pay & <@U0ALICE01> now"

@@ -10,30 +10,29 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.demo import CONFIG
+from bot.demo import CONFIG, DemoIncident
 from bot.devstack import DevStack
 from bot.fakes.github_api import FakeGitHub
-from tests.postmortem.scenario import play_demo_incident
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
-async def _play(workdir: Path, database_url: str, followups: list[str]) -> None:
-    async with DevStack(
-        workdir, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    ) as stack:
-        played = await play_demo_incident(stack)
+async def _play(stack: DevStack, followups: list[str]) -> None:
+    async with stack:
+        demo = await DemoIncident(stack).play()
         for text in followups:
-            await stack.command(
-                f"followup {text}", user=played.scenario.alice, channel=played.channel_id
-            )
+            await stack.command(f"followup {text}", user=demo.scenario.alice, channel=demo.channel)
         await stack.settle()
 
 
 @pytest.fixture
-def played_db(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def played_db(
+    make_stack: MakeStack, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """Env for the CLI: the database the demo incident was played into, and its config."""
     workdir = tmp_path / "stack"
     workdir.mkdir()
-    asyncio.run(_play(workdir, database_url, ["Alert on payment retry queue depth @bob"]))
+    stack = make_stack(CONFIG, env=FAST_VERIFY, workdir=workdir)
+    asyncio.run(_play(stack, ["Alert on payment retry queue depth @bob"]))
     monkeypatch.chdir(tmp_path)  # no stray .env from the checkout
     return {"DATABASE_URL": database_url, "OODA_CONFIG": str(workdir / "ooda.yaml")}
 
@@ -91,7 +90,7 @@ def test_stats_cli_counts_the_played_incident(played_db: dict[str, str]) -> None
     assert bad.exit_code != 0 and "--days" in bad.stderr
 
 
-def test_followups_export_creates_issues_once(played_db: dict[str, str], tmp_path: Path) -> None:
+def test_followups_export_creates_issues_once(played_db: dict[str, str]) -> None:
     github = FakeGitHub()
     github.start()
     try:

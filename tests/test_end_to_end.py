@@ -1,36 +1,34 @@
 """The whole loop through the real app: PagerDuty webhook → Observe → Orient → Decide → Act →
-verify → resolve → postmortem, asserting on what Slack received, the timeline and the document."""
+verify → resolve → postmortem, asserting on what Slack received, the timeline and the document
+after each step of the demo's story (bot.demo.DemoIncident)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.demo import CONFIG, seed_scenario
-from bot.devstack import DevStack
-from bot.domain.model import utcnow
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
-async def test_full_loop(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    ) as stack:
-        scenario = seed_scenario(stack, now=utcnow())
-        response = await stack.pagerduty_webhook(scenario.triggered)
-        assert response.status_code == 202
+async def test_full_loop(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
+        demo = DemoIncident(stack)
+        scenario = demo.scenario
+        await demo.play(through=Step.PAGE)
+        assert demo.page_response is not None and demo.page_response.status_code == 202
         # A redelivery of the same webhook id changes nothing.
         again = await stack.pagerduty_webhook(
-            scenario.triggered, webhook_id=response.request.headers["X-Webhook-Id"]
+            scenario.triggered, webhook_id=demo.page_response.request.headers["X-Webhook-Id"]
         )
         assert again.json().get("duplicate") is True
         await stack.settle()
 
-        channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
-        assert channel is not None, [c["name"] for c in stack.slack.channels]
-        channel_id = channel["id"]
+        channel = stack.slack.channel(demo.channel)
+        assert channel["name"] == "inc-1-checkout-5xx-errors-above-slo"
+        channel_id = demo.channel
         texts = "\n".join(m["text"] for m in stack.slack.messages(channel_id))
         assert "INC-1 Observe" in texts
         assert "INC-1 Orient" in texts
@@ -46,61 +44,40 @@ async def test_full_loop(tmp_path: Path, database_url: str) -> None:
         assert scenario.suspect_sha[:7] in first_change["text"]["text"]
 
         # Acknowledge from Slack: mirrored to PagerDuty, and the loop moves on to Orient.
-        await stack.click("incident_ack", "1", user=scenario.alice, channel=channel_id)
-        await stack.settle()
+        await demo.play(through=Step.ACKNOWLEDGE)
         assert stack.pagerduty.incident(scenario.pd_incident_id)["status"] == "acknowledged"
         # PagerDuty echoes our own ack back as a webhook: it must not land twice.
         echo = stack.pagerduty.webhook_event("incident.acknowledged", scenario.pd_incident_id)
         assert (await stack.pagerduty_webhook(echo)).status_code == 202
         await stack.settle()
 
-        # Decide: the responder moves on; suggestions arrive as buttons.
-        await stack.click("stage_decide", "1", user=scenario.alice, channel=channel_id)
-        await stack.settle()
-        decide = next(
-            m for m in stack.slack.messages(channel_id) if m["text"].startswith("INC-1 Decide")
-        )
-        run_buttons = [
-            b["accessory"]
-            for b in decide["blocks"]
-            if b["type"] == "section" and b.get("accessory", {}).get("action_id") == "decide_run"
+        # The responder's verdict shows on the Orient card, updated in place.
+        await demo.play(through=Step.SUSPECT)
+        [orient] = [
+            m for m in stack.slack.messages(channel_id) if m["text"].startswith("INC-1 Orient")
         ]
-        assert run_buttons, decide["blocks"]
-        rollback = run_buttons[0]
-        assert "Roll back checkout" in rollback["text"]["text"]
+        assert "verdict: *suspect*" in str(orient["blocks"])
+
+        # Decide: the responder moves on; suggestions arrive as buttons, the rollback first.
+        await demo.play(through=Step.DECIDE)
+        assert "Roll back checkout" in demo.run_button["text"]["text"]
 
         # Act: click → confirmation modal with the resolved params → submit → workflow dispatch.
-        await stack.click(
-            "decide_run",
-            rollback["value"],
-            user=scenario.alice,
-            channel=channel_id,
-            message_ts=decide["ts"],
-        )
-        await stack.settle()
-        modal = stack.slack.views[-1]
-        assert modal["callback_id"] == "act_confirm"
-        assert scenario.rollback_sha in str(modal["blocks"])
-        submitted = await stack.submit(
-            modal, {"reason": "deploy lines up with the spike"}, user=scenario.alice
-        )
-        assert submitted.status_code == 200
-        await stack.settle()
+        await demo.play(through=Step.ACT)
+        assert scenario.rollback_sha in str(demo.confirm_modal["blocks"])
+        assert demo.confirmed is not None and demo.confirmed.status_code == 200
         assert len(stack.github.dispatches) == 1
         dispatch = stack.github.dispatches[0]
         assert dispatch["repo"] == "acme/checkout"
         assert scenario.rollback_sha in str(dispatch)
 
         # Observe again: the fake's alerts cleared after the rollback; verify reports it.
-        await stack.settle()
         texts = "\n".join(m["text"] for m in stack.slack.messages(channel_id))
         assert "Alerts cleared" in texts
         assert "approved by <@U0ALICE01>" in texts  # a real mention, not escaped text
 
         # Close: PagerDuty resolves; the postmortem is uploaded.
-        resolved = stack.pagerduty.webhook_event("incident.resolved", scenario.pd_incident_id)
-        assert (await stack.pagerduty_webhook(resolved)).status_code == 202
-        await stack.settle()
+        await demo.play(through=Step.RESOLVE)
         files = stack.slack.files
         assert files and files[-1]["title"] == "INC-1 postmortem"
 
@@ -123,8 +100,7 @@ async def test_full_loop(tmp_path: Path, database_url: str) -> None:
         assert all(s.ended_at is not None for s in spans)
         assert run.status == "succeeded" and run.verify_passed is True
 
-        content = files[-1]["content"]
-        content = content.decode() if isinstance(content, bytes) else content
+        content = demo.postmortem
         assert "# INC-1: Checkout 5xx errors above SLO" in content
         assert scenario.suspect_sha[:7] in content
         assert "Decision log" in content

@@ -8,16 +8,16 @@ import io
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
 from pydantic import ValidationError
 
-from bot.devstack import DevStack, slack_signature
+from bot.devstack import slack_signature
 from bot.logs import UVICORN_LOGGERS, SafeFormatter, configure_logging, escape_control
 from bot.server import uvicorn_logging
 from bot.settings import Settings
+from tests.helpers.stack import MakeStack
 
 FORGED = "\n1999-01-01 10:00:00,000 ERROR bot.worker: FORGED\r\u2028\x1b[2K"
 
@@ -122,9 +122,9 @@ def test_uvicorn_logs_go_through_the_same_handler(stream: io.StringIO) -> None:
 
 
 async def test_forged_slack_request_logs_no_body(
-    stream: io.StringIO, tmp_path: Path, database_url: str
+    stream: io.StringIO, make_stack: MakeStack
 ) -> None:
-    async with DevStack(tmp_path, database_url=database_url) as stack:
+    async with make_stack() as stack:
         body = ("command=%2Fincident&text=" + FORGED.replace("\n", "%0A")).encode()
         body += FORGED.encode()  # raw control characters too
         timestamp = str(int(time.time()))

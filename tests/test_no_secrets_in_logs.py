@@ -4,14 +4,13 @@ GitHub 401) and everything is logged at DEBUG."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from bot.demo import CONFIG, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import DevStack
-from bot.domain.model import utcnow
+from tests.helpers.stack import MakeStack
 
 EXTRA_SECRETS = {
     "GITHUB_WEBHOOK_SECRET": "gh-webhook-local-secret",
@@ -44,46 +43,24 @@ def logged_text(record: logging.LogRecord) -> str:
 
 
 async def test_demo_with_vendor_failures_logs_no_secret(
-    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+    make_stack: MakeStack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with DevStack(
-        tmp_path, config=CONFIG, database_url=database_url, env=EXTRA_SECRETS
-    ) as stack:
+    async with make_stack(CONFIG, env=EXTRA_SECRETS) as stack:
         secrets = secret_values(stack)
         wanted = {"slack_bot_token", "slack_signing_secret", "pagerduty_api_token", "github_token"}
         assert wanted | {"argocd_token", "pagerduty_webhook_secrets"} <= {
             k.split("[")[0] for k in secrets
         }
-        scenario = seed_scenario(stack, now=utcnow())
-        alice = scenario.alice
+        demo = DemoIncident(stack)
         stack.pagerduty.fail_next("/incidents", status=500)  # the first fetch fails
         stack.github.fail_next("/repos", status=401)  # a bad GitHub token, once
-        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
-        await stack.settle()
-        [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
-
-        await stack.click("incident_ack", "1", user=alice, channel=channel)
-        await stack.command("orient", user=alice, channel=channel)
-        await stack.settle()
-        await stack.command("decide", user=alice, channel=channel)
-        await stack.settle()
-        decide = [m for m in stack.slack.messages(channel) if m["text"].startswith("INC-1 Decide")]
-        run = next(
-            b["accessory"]
-            for b in decide[-1]["blocks"]
-            if b.get("accessory", {}).get("action_id") == "decide_run"
-        )
-        stack.github.fail_next("/repos", status=401)  # the rollback dispatch is refused once
-        await stack.click(
-            "decide_run", run["value"], user=alice, channel=channel, message_ts=decide[-1]["ts"]
-        )
-        await stack.settle()
-        await stack.submit(stack.slack.views[-1], {"reason": "bad deploy"}, user=alice)
-        await stack.settle()
-        resolved = stack.pagerduty.webhook_event("incident.resolved", scenario.pd_incident_id)
-        await stack.pagerduty_webhook(resolved)
-        await stack.settle()
+        async for step in demo.steps():
+            if step is Step.ACKNOWLEDGE:  # a slash command too, besides the story's buttons
+                await stack.command("orient", user=demo.scenario.alice, channel=demo.channel)
+                await stack.settle()
+            elif step is Step.DECIDE:
+                stack.github.fail_next("/repos", status=401)  # the rollback dispatch, refused once
 
         # The failures really happened, and were logged.
         assert any(c.status == 500 for c in stack.pagerduty.calls)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,21 +13,11 @@ from sqlalchemy import select, update
 
 from bot.domain.model import utcnow
 from bot.storage import jobs
-from bot.storage.db import Database, upgrade
+from bot.storage.db import Database
 from bot.storage.tables import Job
 from bot.worker import Worker
 
 BOUND = 15.0  # upper bound while waiting on work; never a timed assertion
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, database_url)
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def add(db: Database, kind: str, payload: dict[str, Any], **kwargs: Any) -> int:

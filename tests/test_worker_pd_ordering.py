@@ -4,8 +4,6 @@ incident was in when the event arrived (issue 10): a burst sent with no pause ke
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ from sqlalchemy import select, text
 from bot.devstack import DevStack
 from bot.fakes.pagerduty_api import FakePagerDuty
 from bot.storage import jobs
-from bot.storage.db import Database, upgrade
+from bot.storage.db import Database
 from bot.storage.tables import Job, PagerDutyLink, TimelineRow
 from bot.web.pagerduty import ordering_key
 
@@ -28,6 +26,11 @@ CONFIG: dict[str, Any] = {
     ],
     "dedup_window_minutes": 0,  # every trigger opens its own incident
 }
+
+
+@pytest.fixture
+def stack_config() -> dict[str, Any]:
+    return CONFIG
 
 
 async def post(stack: DevStack, event: dict[str, Any]) -> None:
@@ -69,50 +72,35 @@ async def applied(stack: DevStack, pd_id: str) -> list[str]:
     return seen
 
 
-async def test_a_burst_of_events_per_incident_is_applied_in_delivery_order(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
-        ids = [f"PBRST{n:02d}" for n in range(INCIDENTS)]
-        for n, pd_id in enumerate(ids):
-            stack.pagerduty.add_incident(
-                pd_id,
-                number=500 + n,
-                title=f"Outage {n}",
-                service_id=f"PSVC{n % SERVICES:03d}",
-                service_name=f"svc{n % SERVICES}",
-            )
-            stack.pagerduty.add_alert(pd_id, summary=f"{pd_id} errors")
-        await asyncio.gather(*(burst(stack, pd_id) for pd_id in ids))
-        await stack.settle(180)  # a bound, not a wait: 100 events on a loaded 2-core machine
+async def test_a_burst_of_events_per_incident_is_applied_in_delivery_order(stack: DevStack) -> None:
+    ids = [f"PBRST{n:02d}" for n in range(INCIDENTS)]
+    for n, pd_id in enumerate(ids):
+        stack.pagerduty.add_incident(
+            pd_id,
+            number=500 + n,
+            title=f"Outage {n}",
+            service_id=f"PSVC{n % SERVICES:03d}",
+            service_name=f"svc{n % SERVICES}",
+        )
+        stack.pagerduty.add_alert(pd_id, summary=f"{pd_id} errors")
+    await asyncio.gather(*(burst(stack, pd_id) for pd_id in ids))
+    await stack.settle(180)  # a bound, not a wait: 100 events on a loaded 2-core machine
 
-        expected = ["opened", "escalated", *(f"note {n}" for n in range(NOTES))]
-        results = {pd_id: await applied(stack, pd_id) for pd_id in ids}
-        wrong = {pd_id: seen for pd_id, seen in results.items() if seen != expected}
-        assert not wrong, wrong
-        # One key per PagerDuty incident: its service's, since the trigger named it.
-        async with stack.runtime.db.session() as session:
-            keys = set(
-                (
-                    await session.scalars(
-                        select(Job.ordering_key).where(Job.kind == "pagerduty.event")
-                    )
-                ).all()
-            )
-        assert keys == {f"pdsvc:PSVC{n:03d}" for n in range(SERVICES)}
+    expected = ["opened", "escalated", *(f"note {n}" for n in range(NOTES))]
+    results = {pd_id: await applied(stack, pd_id) for pd_id in ids}
+    wrong = {pd_id: seen for pd_id, seen in results.items() if seen != expected}
+    assert not wrong, wrong
+    # One key per PagerDuty incident: its service's, since the trigger named it.
+    async with stack.runtime.db.session() as session:
+        keys = set(
+            (
+                await session.scalars(select(Job.ordering_key).where(Job.kind == "pagerduty.event"))
+            ).all()
+        )
+    assert keys == {f"pdsvc:PSVC{n:03d}" for n in range(SERVICES)}
 
 
 # ---- the key itself, decided in the receiving transaction ------------------------------
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, database_url)
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def pd_event(event_type: str, **data: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 
 from bot.fakes import FakeGitHub, FakePagerDuty
 from bot.fakes.github_api import sign_webhook
-from tests.fakes.conftest import vendor_sample
+from tests.helpers.samples import vendor_sample
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 AUTH = {"Authorization": "Bearer ghs_test", "Accept": "application/vnd.github+json"}

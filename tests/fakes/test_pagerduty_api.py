@@ -12,7 +12,7 @@ from bot.fakes import FakePagerDuty
 from bot.fakes.pagerduty_webhooks import sign_webhook as pd_sign
 from bot.fakes.pagerduty_webhooks import webhook_body, webhook_headers
 from bot.fakes.pagerduty_webhooks import webhook_event as pd_event
-from tests.fakes.conftest import vendor_sample
+from tests.helpers.samples import vendor_sample
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 AUTH = {

@@ -11,7 +11,7 @@ from bot.domain.model import Decision, Stage
 from bot.postmortem.chart import PLOT_LEFT, PLOT_RIGHT, STAGE_COLORS, build_chart
 from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.render import render_postmortem
-from tests.postmortem.conftest import at
+from tests.helpers.postmortem import at
 
 PLOT_W = PLOT_RIGHT - PLOT_LEFT
 

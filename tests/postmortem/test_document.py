@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.domain.model import Stage, StageSpan, Status, TimelineEntry, TimelineKind
 from bot.postmortem.document import PostmortemDoc
-from tests.postmortem.conftest import at
+from tests.helpers.postmortem import at
 
 MIN = timedelta(minutes=1)
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
-from bot.demo import CONFIG
-from bot.devstack import DevStack
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.service import postmortems
 from bot.storage.tables import FollowUpRow, TimelineRow
-from tests.postmortem.scenario import open_demo_incident
+from tests.helpers.stack import MakeStack
 
 
 def test_parse_followup_owner() -> None:
@@ -29,12 +26,10 @@ def test_parse_followup_owner() -> None:
     assert postmortems.parse_followup("@bob") == ("@bob", None)
 
 
-async def test_followup_command_records_item_timeline_and_message(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
-        played = await open_demo_incident(stack)
-        alice, cid = played.scenario.alice, played.channel_id
+async def test_followup_command_records_item_timeline_and_message(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
+        demo = await DemoIncident(stack).play(through=Step.PAGE)
+        alice, cid = demo.scenario.alice, demo.channel
         await stack.command(
             "followup Alert on retry queue depth <!channel> <@U0BOB0001|bob>",
             user=alice,

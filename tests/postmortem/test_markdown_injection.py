@@ -12,7 +12,7 @@ import pytest
 from bot.postmortem import render_postmortem
 from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.render import md_cell, md_inline, md_text
-from tests.postmortem.conftest import make_doc
+from tests.helpers.postmortem import make_doc
 
 TAGS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 MARKDOWN = (

@@ -1,10 +1,9 @@
 """Publishing through the real app: upload at resolve, one resolution announcement per channel
-carrying the postmortem's link, a user template from OODA_CONFIG's templates_dir,
-`/incident postmortem [edit]`."""
+carrying the postmortem's link (even when the upload fails), a user template from OODA_CONFIG's
+templates_dir, `/incident postmortem [edit]`."""
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -12,53 +11,30 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.demo import CONFIG
-from bot.devstack import DevStack
+from bot.demo import DemoIncident, Step
 from bot.fakes import slack_methods
+from bot.fakes.slack_state import SlackError
+from bot.service import postmortems
 from bot.storage import repo
-from bot.storage.tables import Incident
-from tests.postmortem.scenario import play_demo_incident
+from bot.storage.tables import Incident, OutboxRow
+from tests.helpers.postmortem import (
+    announcements,
+    announcing_config,
+    file_text,
+    postmortem_posts,
+    resolved_posts,
+    stack_for,
+)
+from tests.helpers.stack import MakeStack
 
 
-def announcing_config(**extra: Any) -> dict[str, Any]:
-    config = copy.deepcopy(CONFIG)
-    config["announcements_channel"] = "#incidents"
-    config["services"][0]["slack_channel"] = "#checkout-eng"
-    return config | extra
-
-
-def stack_for(tmp_path: Path, database_url: str, config: dict[str, Any]) -> DevStack:
-    stack = DevStack(
-        tmp_path, config=config, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    )
-    stack.slack.add_channel("incidents")
-    stack.slack.add_channel("checkout-eng")
-    return stack
-
-
-def file_text(record: dict[str, Any]) -> str:
-    content = record["content"]
-    return content.decode() if isinstance(content, bytes) else str(content)
-
-
-def postmortem_posts(stack: DevStack, channel: str) -> list[str]:
-    """Announcements that mention the postmortem (the resolution carries its link)."""
-    return [m["text"] for m in stack.slack.messages(channel) if "postmortem" in m["text"].lower()]
-
-
-def resolved_posts(stack: DevStack, channel: str) -> list[str]:
-    return [m["text"] for m in stack.slack.messages(channel) if "resolved*" in m["text"]]
-
-
-async def test_resolve_uploads_postmortem_and_announces_its_link(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
-        played = await play_demo_incident(stack)
+async def test_resolve_uploads_postmortem_and_announces_its_link(make_stack: MakeStack) -> None:
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()
         files = stack.slack.files
         assert [f["title"] for f in files] == ["INC-1 postmortem"]
         uploaded = files[0]
-        assert uploaded["channel"] == played.channel_id
+        assert uploaded["channel"] == demo.channel
         assert file_text(uploaded).startswith("# INC-1: Checkout 5xx errors above SLO")
 
         # The file's permalink, as files.completeUploadExternal returned it.
@@ -74,16 +50,16 @@ async def test_resolve_uploads_postmortem_and_announces_its_link(
             assert permalink.search(posts[0]), posts[0]
 
         # `/incident postmortem` posts it again in the incident channel, without re-announcing.
-        await stack.command("postmortem", user=played.scenario.alice, channel=played.channel_id)
+        await stack.command("postmortem", user=demo.scenario.alice, channel=demo.channel)
         await stack.settle()
         assert len(stack.slack.files) == 2
-        assert stack.slack.files[1]["channel"] == played.channel_id
+        assert stack.slack.files[1]["channel"] == demo.channel
         assert len(postmortem_posts(stack, "incidents")) == 1
         assert len(resolved_posts(stack, "incidents")) == 1
 
 
 async def test_user_template_from_config_is_used_for_the_upload(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, make_stack: MakeStack
 ) -> None:
     templates = tmp_path / "pm-templates"
     templates.mkdir()
@@ -93,19 +69,19 @@ async def test_user_template_from_config_is_used_for_the_upload(
         encoding="utf-8",
     )
     config = announcing_config(templates_dir="pm-templates")  # relative to the config file
-    async with stack_for(tmp_path, database_url, config) as stack:
-        await play_demo_incident(stack)
+    async with stack_for(make_stack, config) as stack:
+        await DemoIncident(stack).play()
         text = file_text(stack.slack.files[-1])
     assert "## ACME summary\n\nWritten for INC-1." in text
     assert "Decision log" in text  # the rest still comes from the built-in template
 
 
 async def test_postmortem_edit_modal_updates_incident_and_republishes(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
-        played = await play_demo_incident(stack, resolve=False)
-        alice, cid = played.scenario.alice, played.channel_id
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play(through=Step.ACT)
+        alice, cid = demo.scenario.alice, demo.channel
         await stack.command("resolve Rolled back v1.43.0", user=alice, channel=cid)
         await stack.settle()
         assert len(stack.slack.files) == 1
@@ -149,7 +125,7 @@ async def test_postmortem_edit_modal_updates_incident_and_republishes(
 
 
 async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Real Slack answers files.completeUploadExternal with only id and title per file.
     complete = slack_methods.METHODS["files.completeUploadExternal"]
@@ -159,15 +135,56 @@ async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
         return {"files": [{"id": f["id"], "title": f["title"]} for f in answer["files"]]}
 
     monkeypatch.setitem(slack_methods.METHODS, "files.completeUploadExternal", like_slack)
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
-        played = await play_demo_incident(stack)
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()
         assert [f["title"] for f in stack.slack.files] == ["INC-1 postmortem"]
         async with stack.runtime.db.session() as session:
             summary_ts = await repo.message_ts(session, 1, "summary")
         assert summary_ts is not None
         link = (
-            f"<https://fake-workspace.slack.com/archives/{played.channel_id}/"
+            f"<https://fake-workspace.slack.com/archives/{demo.channel}/"
             f"p{summary_ts.replace('.', '')}|read it>"
         )
         posts = postmortem_posts(stack, "incidents")
         assert len(posts) == 1 and link in posts[0], posts
+
+
+async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link(
+    make_stack: MakeStack,
+) -> None:
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()
+        [uploaded] = stack.slack.files
+        for channel in ("incidents", "checkout-eng"):
+            [post] = announcements(stack, channel)
+            assert post.startswith(":white_check_mark: *INC-1 resolved* after")
+            assert f"/{uploaded['id']}|read it>" in post
+            assert f"<#{demo.channel}>" in post
+
+        # A retried postmortem job neither uploads nor announces again.
+        await postmortems.publish(stack.runtime, 1)
+        assert len(stack.slack.files) == 1
+        for channel in ("incidents", "checkout-eng"):
+            assert len(announcements(stack, channel)) == 1
+
+
+async def test_resolution_is_announced_even_when_the_upload_fails(
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_state: Any, _params: dict[str, Any]) -> dict[str, Any]:
+        raise SlackError("not_allowed_token_type")
+
+    monkeypatch.setitem(slack_methods.METHODS, "files.getUploadURLExternal", refuse)
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()
+        assert stack.slack.files == []
+        async with stack.runtime.db.session() as session:
+            [upload] = (
+                await session.scalars(select(OutboxRow).where(OutboxRow.op == "upload"))
+            ).all()
+        assert upload.attempts >= 1 and "not_allowed_token_type" in (upload.last_error or "")
+        assert upload.status == "failed"
+        await stack.runtime.worker.run_once()  # a retry, if one is due: still one post
+        [post] = announcements(stack, "incidents")
+        assert "*INC-1 resolved*" in post
+        assert f"Postmortem: in <#{demo.channel}>" in post

@@ -3,12 +3,11 @@ resolve after a reopen uploads a new one."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from bot.demo import DemoIncident
 from bot.devstack import DevStack
 from bot.storage import jobs
-from tests.postmortem.scenario import play_demo_incident
-from tests.postmortem.test_publish import announcing_config, resolved_posts, stack_for
+from tests.helpers.postmortem import announcing_config, resolved_posts, stack_for
+from tests.helpers.stack import MakeStack
 
 
 def uploads(stack: DevStack) -> list[str]:
@@ -16,10 +15,10 @@ def uploads(stack: DevStack) -> list[str]:
 
 
 async def test_retried_postmortem_job_uploads_once_and_a_new_resolve_again(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with stack_for(tmp_path, database_url, announcing_config()) as stack:
-        played = await play_demo_incident(stack)  # PagerDuty resolves: one upload
+    async with stack_for(make_stack, announcing_config()) as stack:
+        demo = await DemoIncident(stack).play()  # PagerDuty resolves: one upload
         assert uploads(stack) == ["INC-1 postmortem"]
 
         # The same resolve's postmortem job runs again (a worker lost its lease mid-job).
@@ -31,7 +30,7 @@ async def test_retried_postmortem_job_uploads_once_and_a_new_resolve_again(
         assert len(resolved_posts(stack, "incidents")) == 1
 
         # Reopened, then resolved again: that resolve gets its own postmortem.
-        pd, pd_id = stack.pagerduty, played.scenario.pd_incident_id
+        pd, pd_id = stack.pagerduty, demo.scenario.pd_incident_id
         pd.set_status(pd_id, "triggered")
         reopened = pd.webhook_event("incident.reopened", pd_id)
         assert (await stack.pagerduty_webhook(reopened, webhook_id="w-reopen")).status_code == 202

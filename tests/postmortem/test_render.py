@@ -19,7 +19,7 @@ from bot.domain.model import (
 from bot.postmortem import render_postmortem
 from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.render import get_environment, md_cell, md_link, ts
-from tests.postmortem.conftest import at
+from tests.helpers.postmortem import at
 
 MD_SECTIONS = [
     "# INC-42: Checkout returns 500s",

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from bot.catalog import ConfigError, parse_config
 from bot.cli import app
-from bot.demo import CONFIG
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import DevStack
-from tests.postmortem.scenario import play_demo_incident
-from tests.slack.helpers import reaction, slack_event
+from tests.helpers.slack import reaction, slack_event
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 PINNED_TEXT = "p99 latency 4s on /pay since 09:58"
 
@@ -38,15 +38,13 @@ def timeline_rows(markdown: str) -> list[list[str]]:
 
 async def play_with_pin(stack: DevStack) -> str:
     """The demo incident with one message 📌-pinned before PagerDuty resolves it."""
-    played = await play_demo_incident(stack, resolve=False)
-    ts = stack.slack.user_says(played.channel_id, played.scenario.bob, PINNED_TEXT)
-    event = reaction("reaction_added", user=played.scenario.alice, channel=played.channel_id, ts=ts)
+    demo = await DemoIncident(stack).play(through=Step.ACT)
+    ts = stack.slack.user_says(demo.channel, demo.scenario.bob, PINNED_TEXT)
+    event = reaction("reaction_added", user=demo.scenario.alice, channel=demo.channel, ts=ts)
     assert (await slack_event(stack, event, event_id="EvPin001")).status_code == 200
     await stack.settle()
-    resolved = stack.pagerduty.webhook_event("incident.resolved", played.scenario.pd_incident_id)
-    assert (await stack.pagerduty_webhook(resolved)).status_code == 202
-    await stack.settle()
-    return played.channel_id
+    await demo.play()  # PagerDuty resolves
+    return demo.channel
 
 
 def config_with(timeline: str | None) -> dict[str, Any]:
@@ -63,14 +61,9 @@ def uploaded_markdown(stack: DevStack) -> str:
 
 
 async def test_config_pinned_uploads_a_timeline_of_pinned_entries_only(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(
-        tmp_path,
-        config=config_with("pinned"),
-        database_url=database_url,
-        env={"OODA_VERIFY_POLL_SECONDS": "0.2"},
-    ) as stack:
+    async with make_stack(config_with("pinned"), env=FAST_VERIFY) as stack:
         await play_with_pin(stack)
         text = uploaded_markdown(stack)
     assert "## Timeline (pinned entries only)" in text
@@ -80,13 +73,8 @@ async def test_config_pinned_uploads_a_timeline_of_pinned_entries_only(
     assert rows[0][1] == "bob"  # the message's author, by display name
 
 
-async def test_config_default_uploads_the_whole_timeline(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path,
-        config=config_with(None),
-        database_url=database_url,
-        env={"OODA_VERIFY_POLL_SECONDS": "0.2"},
-    ) as stack:
+async def test_config_default_uploads_the_whole_timeline(make_stack: MakeStack) -> None:
+    async with make_stack(config_with(None), env=FAST_VERIFY) as stack:
         await play_with_pin(stack)
         text = uploaded_markdown(stack)
     rows = timeline_rows(text)
@@ -112,22 +100,21 @@ def test_config_rejects_an_unknown_timeline_choice_naming_key_and_line() -> None
 # --------------------------------------------------------------------------- CLI
 
 
-async def _play(workdir: Path, database_url: str, timeline: str | None) -> None:
-    async with DevStack(
-        workdir,
-        config=config_with(timeline),
-        database_url=database_url,
-        env={"OODA_VERIFY_POLL_SECONDS": "0.2"},
-    ) as stack:
+async def _play(stack: DevStack) -> None:
+    async with stack:
         await play_with_pin(stack)
 
 
 def played_env(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, timeline: str | None
+    make_stack: MakeStack,
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    timeline: str | None,
 ) -> dict[str, str]:
     workdir = tmp_path / "stack"
     workdir.mkdir()
-    asyncio.run(_play(workdir, database_url, timeline))
+    asyncio.run(_play(make_stack(config_with(timeline), env=FAST_VERIFY, workdir=workdir)))
     monkeypatch.chdir(tmp_path)  # no stray .env from the checkout
     return {"DATABASE_URL": database_url, "OODA_CONFIG": str(workdir / "ooda.yaml")}
 
@@ -139,9 +126,9 @@ def cli_rows(env: dict[str, str], *flags: str) -> list[list[str]]:
 
 
 def test_cli_timeline_flag_overrides_the_default_config(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    make_stack: MakeStack, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = played_env(tmp_path, database_url, monkeypatch, None)
+    env = played_env(make_stack, tmp_path, database_url, monkeypatch, None)
     everything = cli_rows(env)
     assert len(everything) > 1
     pinned = cli_rows(env, "--timeline", "pinned")
@@ -153,9 +140,9 @@ def test_cli_timeline_flag_overrides_the_default_config(
 
 
 def test_cli_timeline_all_overrides_a_pinned_config(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    make_stack: MakeStack, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = played_env(tmp_path, database_url, monkeypatch, "pinned")
+    env = played_env(make_stack, tmp_path, database_url, monkeypatch, "pinned")
     written = yaml.safe_load(Path(env["OODA_CONFIG"]).read_text(encoding="utf-8"))
     assert written["postmortem"] == {"timeline": "pinned"}, json.dumps(written)
     assert [row[2:] for row in cli_rows(env)] == [["pinned", PINNED_TEXT]]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.storage.tables import StageSpanRow
-from tests.slack.decide_act_support import (
+from tests.helpers.decide_act import (
     ROLLBACK,
     SHORT_WINDOW,
     WebhookReceiver,
@@ -31,12 +29,11 @@ from tests.slack.decide_act_support import (
     texts,
     timeline,
 )
+from tests.helpers.stack import MakeStack
 
 
-async def test_verify_still_firing_then_cleared_on_the_next_loop(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with incident_stack(tmp_path, database_url, env=SHORT_WINDOW) as (stack, opened):
+async def test_verify_still_firing_then_cleared_on_the_next_loop(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack, env=SHORT_WINDOW) as (stack, opened):
         alice, pd_id = opened.scenario.alice, opened.scenario.pd_incident_id
         stack.github.on_dispatch = None  # this rollback does not fix production
 
@@ -91,10 +88,8 @@ async def test_verify_still_firing_then_cleared_on_the_next_loop(
         assert all(r.ended_at >= r.started_at for r in closed)
 
 
-async def test_failed_step_says_what_to_try_and_can_run_again(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with incident_stack(tmp_path, database_url, env=SHORT_WINDOW) as (stack, opened):
+async def test_failed_step_says_what_to_try_and_can_run_again(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack, env=SHORT_WINDOW) as (stack, opened):
         alice = opened.scenario.alice
         stack.github.workflows = {"deploy.yml"}  # no rollback.yml in the repository: 404
 
@@ -123,8 +118,8 @@ async def test_failed_step_says_what_to_try_and_can_run_again(
         assert [r.status for r in await action_runs(stack)] == ["failed", "succeeded"]
 
 
-async def test_refusals_lose_nothing(tmp_path: Path, database_url: str) -> None:
-    async with incident_stack(tmp_path, database_url) as (stack, opened):
+async def test_refusals_lose_nothing(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack) as (stack, opened):
         alice = opened.scenario.alice
         card = await decide_card(stack, opened)
         await click_run(stack, opened, card, ROLLBACK, user=alice)
@@ -155,10 +150,10 @@ async def test_refusals_lose_nothing(tmp_path: Path, database_url: str) -> None:
         assert await timeline(stack, "decision") == []
 
 
-async def test_declared_incident_without_pagerduty(tmp_path: Path, database_url: str) -> None:
+async def test_declared_incident_without_pagerduty(make_stack: MakeStack) -> None:
     with WebhookReceiver() as receiver:
         config = config_with(webhooks={"restart": f"{receiver.url}/restart"})
-        async with DevStack(tmp_path, config=config, database_url=database_url) as stack:
+        async with make_stack(config) as stack:
             alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
             await stack.command("declare", user=alice, channel="C0GENERAL")
             await stack.settle()
@@ -189,9 +184,7 @@ async def test_declared_incident_without_pagerduty(tmp_path: Path, database_url:
             assert "_Try:_ page the team by hand" in result["text"]
 
 
-async def test_argocd_rollback_refused_while_auto_sync_then_runs(
-    tmp_path: Path, database_url: str
-) -> None:
+async def test_argocd_rollback_refused_while_auto_sync_then_runs(make_stack: MakeStack) -> None:
     config = {
         "services": [
             {
@@ -201,9 +194,7 @@ async def test_argocd_rollback_refused_while_auto_sync_then_runs(
             }
         ]
     }
-    async with DevStack(
-        tmp_path, config=config, database_url=database_url, env=SHORT_WINDOW
-    ) as stack:
+    async with make_stack(config, env=SHORT_WINDOW) as stack:
         alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
         first_alert = utcnow() - timedelta(minutes=3)
         argo = stack.argocd

@@ -3,23 +3,19 @@ answers with the incident's old status."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from bot.devstack import DevStack
-from tests.postmortem.scenario import play_demo_incident
-from tests.slack.decide_act_support import config_with
+from bot.demo import DemoIncident
+from tests.helpers.decide_act import config_with
+from tests.helpers.stack import MakeStack
 
 
-async def test_observe_card_after_resolve_says_resolved(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
-        played = await play_demo_incident(stack)  # incident.resolved; the API still says acked
-        pd_incident = stack.pagerduty.incident(played.scenario.pd_incident_id)
+async def test_observe_card_after_resolve_says_resolved(make_stack: MakeStack) -> None:
+    async with make_stack(config_with()) as stack:
+        demo = await DemoIncident(stack).play()  # incident.resolved; the API still says acked
+        pd_incident = stack.pagerduty.incident(demo.scenario.pd_incident_id)
         assert pd_incident["status"] == "acknowledged"
 
         [card] = [
-            m
-            for m in stack.slack.messages(played.channel_id)
-            if m["text"].startswith("INC-1 Observe")
+            m for m in stack.slack.messages(demo.channel) if m["text"].startswith("INC-1 Observe")
         ]
         facts = card["blocks"][1]["text"]["text"]
         assert "*Status:* resolved" in facts, facts

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
-from tests.service.test_orient import (
-    CHANGES_SECRET,
-    GH_SECRET,
+from tests.helpers.orient import (
+    WEBHOOK_ENV,
     card,
     change_webhook,
     deploy_webhook,
@@ -39,11 +37,21 @@ CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    env = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CHANGES_SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        running.argocd.add_application("checkout", repo_url="https://github.com/acme/checkout.git")
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return WEBHOOK_ENV
+
+
+@pytest.fixture
+def stack_seed() -> Callable[[DevStack], object]:
+    """Argo CD deploys checkout from the GitHub repo the catalog names."""
+    return lambda stack: stack.argocd.add_application(
+        "checkout", repo_url="https://github.com/acme/checkout.git"
+    )
 
 
 async def test_github_deploy_change_event_and_related_change_with_one_sha_are_one_candidate(

@@ -4,7 +4,6 @@ another top suspect when the weights say so."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.storage import repo
+from tests.helpers.stack import MakeStack
 
 SECRET = "changes-secret"
 SERVICES: list[dict[str, Any]] = [
@@ -41,11 +41,9 @@ async def change(stack: DevStack, key: str, kind: str, repo_name: str, at: datet
     assert answer.status_code == 202, answer.text
 
 
-async def top_suspect(tmp_path: Path, database_url: str, ranking: dict[str, Any]) -> list[str]:
-    tmp_path.mkdir()
+async def top_suspect(make_stack: MakeStack, ranking: dict[str, Any]) -> list[str]:
     config = {"services": SERVICES, "ranking": ranking}
-    env = {"OODA_CHANGES_SECRET": SECRET}
-    async with DevStack(tmp_path, config=config, database_url=database_url, env=env) as stack:
+    async with make_stack(config, env={"OODA_CHANGES_SECRET": SECRET}) as stack:
         first_alert = utcnow() - timedelta(minutes=2)
         await change(stack, "checkout-deploy", "deploy", "acme/checkout", first_alert - 12 * M)
         await change(stack, "payments-flag", "flag", "acme/payments", first_alert - 40 * M)
@@ -70,16 +68,12 @@ M = timedelta(minutes=1)
 
 
 @pytest.mark.db
-async def test_the_configured_weights_decide_the_top_suspect(
-    tmp_path: Path, database_url: str
-) -> None:
-    default = await top_suspect(tmp_path / "a", database_url, {})
+async def test_the_configured_weights_decide_the_top_suspect(make_stack: MakeStack) -> None:
+    default = await top_suspect(make_stack, {})
     assert default == ["checkout-deploy", "payments-flag"]
 
 
 @pytest.mark.db
-async def test_weights_that_favour_flags_put_the_flag_first(
-    tmp_path: Path, database_url: str
-) -> None:
-    tuned = await top_suspect(tmp_path / "b", database_url, {"kind_bonus": {"flag": 0.6}})
+async def test_weights_that_favour_flags_put_the_flag_first(make_stack: MakeStack) -> None:
+    tuned = await top_suspect(make_stack, {"kind_bonus": {"flag": 0.6}})
     assert tuned == ["payments-flag", "checkout-deploy"]

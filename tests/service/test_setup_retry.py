@@ -3,35 +3,30 @@ everything is said once."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
-from bot.demo import CONFIG, seed_scenario
-from bot.devstack import DevStack
-from bot.domain.model import utcnow
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.storage.tables import Job
+from tests.helpers.stack import MakeStack
 
 ANNOUNCE = dict(CONFIG, announcements_channel="#incidents")
 
 
 async def test_setup_retried_after_a_slack_error_posts_everything_once(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(tmp_path, config=ANNOUNCE, database_url=database_url) as stack:
+    async with make_stack(ANNOUNCE) as stack:
         stack.slack.add_channel("incidents")
-        scenario = seed_scenario(stack, now=utcnow())
+        demo = DemoIncident(stack)
         # The channel is created, then the first post fails: the outbox tries it again, while
         # the set-up job (which only records what to say) is not disturbed.
         stack.slack.fail_next("chat.postMessage", status=200, error="internal_error")
-        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
-        await stack.settle()
+        await demo.play(through=Step.PAGE)
         async with stack.runtime.db.session() as session:
             setup = (await session.scalars(select(Job).where(Job.kind == "incident.setup"))).one()
         assert setup.status == "done" and setup.attempts == 1
         assert [c for c in stack.slack.calls("chat.postMessage") if not c.ok]  # it did fail
-        channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
-        messages = stack.slack.messages(channel["id"])
+        messages = stack.slack.messages(demo.channel)
         texts = [m["text"] for m in messages]
         assert sum("INC-1 opened" in str(m["blocks"]) for m in messages) == 1, texts
         assert sum(t.startswith("INC-1 Observe") for t in texts) == 1

@@ -5,13 +5,13 @@ that worked last time."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from bot.demo import CONFIG, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import DevStack
 from bot.domain.model import utcnow
 from bot.service import stats as service_stats
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
 def card(stack: DevStack, prefix: str) -> dict[str, Any]:
@@ -31,49 +31,21 @@ def texts(message: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def rollback_button(decide: dict[str, Any]) -> dict[str, Any]:
-    return next(
-        b["accessory"]
-        for b in decide["blocks"]
-        if b["type"] == "section"
-        and b.get("accessory", {}).get("action_id") == "decide_run"
-        and "Roll back checkout" in b["accessory"]["text"]["text"]
-    )
-
-
 async def test_second_checkout_incident_recalls_the_rollback_that_fixed_the_first(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    env = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as stack:
-        scenario = seed_scenario(stack, now=utcnow())
-        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
-        await stack.settle()
-        first = card(stack, "INC-1 Orient")
-        assert "Similar past incidents" not in texts(first)  # nothing resolved yet
-        channel = first["channel"]
-
-        # INC-1: roll back, verify passes, PagerDuty resolves.
-        await stack.click("stage_decide", "1", user=scenario.alice, channel=channel)
-        await stack.settle()
-        decide = card(stack, "INC-1 Decide")
-        assert "mitigated an incident" not in texts(decide)  # no history yet
-        button = rollback_button(decide)
-        await stack.click(
-            "decide_run",
-            button["value"],
-            user=scenario.alice,
-            channel=channel,
-            message_ts=decide["ts"],
-        )
-        await stack.settle()
-        submitted = await stack.submit(stack.slack.views[-1], {}, user=scenario.alice)
-        assert submitted.status_code == 200
-        await stack.settle()
-        assert "Alerts cleared" in "\n".join(m["text"] for m in stack.slack.messages(channel))
-        resolved = stack.pagerduty.webhook_event("incident.resolved", scenario.pd_incident_id)
-        assert (await stack.pagerduty_webhook(resolved)).status_code == 202
-        await stack.settle()
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
+        # INC-1, the demo's story: the rollback clears the alerts, PagerDuty resolves.
+        demo = DemoIncident(stack)
+        scenario = demo.scenario
+        await demo.play(through=Step.PAGE)
+        assert "Similar past incidents" not in texts(card(stack, "INC-1 Orient"))  # none resolved
+        await demo.play(through=Step.DECIDE)
+        assert "mitigated an incident" not in texts(demo.decide_card)  # no history yet
+        assert "Roll back checkout" in demo.run_button["text"]["text"]
+        await demo.play(through=Step.ACT)
+        assert "Alerts cleared" in "\n".join(m["text"] for m in stack.slack.messages(demo.channel))
+        await demo.play()
 
         # INC-2: checkout fails again after another deploy.
         now = utcnow()

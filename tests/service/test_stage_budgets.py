@@ -4,7 +4,6 @@ pass, whatever retries or replicas run the check."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from bot.job_handlers import register
 from bot.service import budgets, incidents
 from bot.service.runtime import build_runtime
 from bot.storage import repo
+from tests.helpers.stack import MakeStack
 
 PD_ID = "PBUDGET1"
 # 0.01 min: the check comes due while the test waits for the jobs (stack.settle's horizon).
@@ -62,10 +62,8 @@ def said(stack: DevStack) -> str:
 
 
 @pytest.mark.db
-async def test_a_sev1_over_its_orient_budget_escalates_once(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_a_sev1_over_its_orient_budget_escalates_once(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         number = await paged(stack, "P1")
         assert escalations(stack) == []  # Observe has no budget here
         await incidents.move_stage(stack.runtime, number, Stage.ORIENT, by=None)
@@ -91,8 +89,8 @@ async def test_a_sev1_over_its_orient_budget_escalates_once(
 
 
 @pytest.mark.db
-async def test_two_replicas_escalate_a_stage_pass_once(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_two_replicas_escalate_a_stage_pass_once(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         second = build_runtime(stack.settings())
         register(second)
         second.worker.start()
@@ -112,10 +110,8 @@ async def test_two_replicas_escalate_a_stage_pass_once(tmp_path: Path, database_
 
 
 @pytest.mark.db
-async def test_a_sev3_over_budget_is_told_but_pages_nobody(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_a_sev3_over_budget_is_told_but_pages_nobody(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         number = await paged(stack, "P3")
         await incidents.move_stage(stack.runtime, number, Stage.ORIENT, by=None)
         await stack.settle()

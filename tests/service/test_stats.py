@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.devstack import DevStack
 from bot.domain.model import Severity, Stage
 from bot.service import stats
-from bot.storage.db import Database, upgrade
+from bot.storage.db import Database
 from bot.storage.tables import Incident, StageSpanRow
+from tests.helpers.stack import MakeStack
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -126,12 +124,10 @@ async def store(db: Database) -> None:
 
 
 @pytest.fixture
-async def db(database_url: str) -> Database:
-    await asyncio.to_thread(upgrade, database_url)
-    database = Database(database_url)
-    await store(database)
-    yield database  # type: ignore[misc]
-    await database.dispose()
+async def db(db: Database) -> Database:
+    """The test's database with the incidents above stored."""
+    await store(db)
+    return db
 
 
 async def test_stats_over_known_durations(db: Database) -> None:
@@ -197,10 +193,8 @@ def test_parse_args() -> None:
     assert stats.parse_args("a b") == "unexpected 'b'"
 
 
-async def test_slash_stats_answers_ephemerally_in_any_channel(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with DevStack(tmp_path, database_url=database_url) as stack:
+async def test_slash_stats_answers_ephemerally_in_any_channel(make_stack: MakeStack) -> None:
+    async with make_stack() as stack:
         async with stack.runtime.db.transaction() as session:
             for row, spans in dataset():
                 # Shift into the live window: the app measures from the real clock.
@@ -236,11 +230,9 @@ async def test_slash_stats_answers_ephemerally_in_any_channel(
         assert "Usage: `/incident stats [service] [days]`" in text
 
 
-async def test_drill_is_kept_out_of_stats_metrics_and_announcements(
-    tmp_path: Path, database_url: str
-) -> None:
+async def test_drill_is_kept_out_of_stats_metrics_and_announcements(make_stack: MakeStack) -> None:
     config = {"services": [], "announcements_channel": "#incidents"}
-    async with DevStack(tmp_path, config=config, database_url=database_url) as stack:
+    async with make_stack(config) as stack:
         stack.slack.add_channel("incidents")
         user = stack.slack.add_user("carol@example.com", "U0CAROL01", name="carol")
         general = stack.slack.add_channel("general")["id"]

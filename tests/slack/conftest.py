@@ -1,18 +1,22 @@
-"""A running DevStack with people, an announcements channel and a general channel."""
+"""The `stack` of the Slack tests: a catalog with one service and an announcements channel, and
+people (Alice, Bob, Carol) and channels (#incidents, #general) in Slack."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from bot.devstack import DevStack
-from tests.slack.helpers import add_people, config
+from tests.helpers.slack import add_people, config
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    async with DevStack(tmp_path, config=config(), database_url=database_url) as running:
-        add_people(running)
-        yield running
+def stack_config() -> dict[str, Any]:
+    return config()
+
+
+@pytest.fixture
+def stack_seed() -> Callable[[DevStack], object]:
+    return add_people

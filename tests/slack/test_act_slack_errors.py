@@ -3,13 +3,11 @@ rate-limited post never makes the confirmation modal miss Slack's 3 s ack."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
 from bot.devstack import DevStack
 from bot.storage.tables import Job
-from tests.slack.decide_act_support import (
+from tests.helpers.decide_act import (
     ROLLBACK,
     SHORT_WINDOW,
     action_runs,
@@ -19,6 +17,7 @@ from tests.slack.decide_act_support import (
     latest,
     texts,
 )
+from tests.helpers.stack import MakeStack
 
 
 async def action_jobs(stack: DevStack) -> list[tuple[str, int]]:
@@ -28,9 +27,9 @@ async def action_jobs(stack: DevStack) -> list[tuple[str, int]]:
 
 
 async def test_slack_errors_before_the_first_step_do_not_strand_the_run(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with incident_stack(tmp_path, database_url, env=SHORT_WINDOW) as (stack, opened):
+    async with incident_stack(make_stack, env=SHORT_WINDOW) as (stack, opened):
         alice = opened.scenario.alice
         card = await decide_card(stack, opened)
         await click_run(stack, opened, card, ROLLBACK, user=alice)
@@ -59,10 +58,8 @@ async def test_slack_errors_before_the_first_step_do_not_strand_the_run(
         assert said.index(":brain: *Decision*") < said.index(":gear: Running")
 
 
-async def test_rate_limited_post_does_not_delay_the_confirm_ack(
-    tmp_path: Path, database_url: str
-) -> None:
-    async with incident_stack(tmp_path, database_url, env=SHORT_WINDOW) as (stack, opened):
+async def test_rate_limited_post_does_not_delay_the_confirm_ack(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack, env=SHORT_WINDOW) as (stack, opened):
         alice = opened.scenario.alice
         card = await decide_card(stack, opened)
         await click_run(stack, opened, card, ROLLBACK, user=alice)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.devstack import DevStack
 from bot.domain.model import Stage, TimelineKind
 from bot.service.incidents import load
-from tests.slack.helpers import ALICE, declare, timeline
+from tests.helpers.slack import ALICE, declare, timeline
 
 
 async def stage_of(stack: DevStack) -> Stage:

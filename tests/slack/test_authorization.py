@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,8 +14,9 @@ from bot.devstack import DevStack
 from bot.domain.model import Stage
 from bot.storage import repo
 from bot.storage.tables import ActionRunRow
-from tests.slack.decide_act_support import ROLLBACK, incident_stack
-from tests.slack.helpers import ALICE, BOB, CAROL, declare, timeline
+from tests.helpers.decide_act import ROLLBACK, incident_stack
+from tests.helpers.slack import ALICE, BOB, CAROL, declare, timeline
+from tests.helpers.stack import MakeStack
 
 NOT_RESPONDER = "Only responders of INC-2 may do that"
 
@@ -171,8 +171,8 @@ async def test_forged_modals_change_nothing(stack: DevStack) -> None:
     assert row is not None and row.status == "resolved"
 
 
-async def test_a_forged_confirmation_approves_nothing(tmp_path: Path, database_url: str) -> None:
-    async with incident_stack(tmp_path, database_url) as (stack, opened):
+async def test_a_forged_confirmation_approves_nothing(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack) as (stack, opened):
         value = json.dumps({"i": 1, "p": ROLLBACK})
         alice = opened.scenario.alice
         await stack.click("decide_run", value, user=alice, channel=opened.channel, message_ts="5.6")

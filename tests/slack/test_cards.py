@@ -4,17 +4,12 @@ buttons that act at once, and typed stage commands moving the loop like the butt
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.devstack import DevStack
-from tests.service.test_pagerduty_dedup import deliver, observe_card
-from tests.slack.helpers import ALICE, BOB, declare, responses, texts
-from tests.web.pd_stack import CONFIG, seed_incident
-
-from .decide_act_support import (
+from tests.helpers.decide_act import (
     WebhookReceiver,
     config_with,
     incident_row,
@@ -24,6 +19,9 @@ from .decide_act_support import (
     set_roles,
     stage_spans,
 )
+from tests.helpers.pagerduty import CONFIG, deliver, observe_card, seed_incident
+from tests.helpers.slack import ALICE, BOB, declare, responses, texts
+from tests.helpers.stack import MakeStack
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -46,9 +44,9 @@ def assert_confirm_dialog(button: dict[str, Any], *, mentions: str) -> None:
 
 
 async def test_status_card_shows_stage_time_severity_roles_and_alerts(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with incident_stack(tmp_path, database_url) as (stack, opened):
+    async with incident_stack(make_stack) as (stack, opened):
         alice, bob = opened.scenario.alice, opened.scenario.bob
         await set_roles(stack, 1, {"commander": alice, "scribe": bob})
         row = await incident_row(stack)
@@ -98,23 +96,21 @@ async def test_live_summary_is_pinned_and_updated_on_severity_change(stack: DevS
     )
 
 
-async def test_split_out_asks_for_confirmation(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_split_out_asks_for_confirmation(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         seed_incident(stack, "PINC001", number=101)
         seed_incident(stack, "PINC002", number=102, title="Checkout <latency>")
         await deliver(stack, "incident.triggered", "PINC001")
         await deliver(stack, "incident.triggered", "PINC002")
         [channel] = [c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-")]
-        split = buttons(observe_card(stack, 1, channel))["pagerduty_split"]
+        split = buttons(observe_card(stack, channel))["pagerduty_split"]
         assert_confirm_dialog(split, mentions="#102 Checkout &lt;latency&gt;")
 
 
-async def test_second_approval_buttons_ask_for_confirmation(
-    tmp_path: Path, database_url: str
-) -> None:
+async def test_second_approval_buttons_ask_for_confirmation(make_stack: MakeStack) -> None:
     with WebhookReceiver() as receiver:
         config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
-        async with incident_stack(tmp_path, database_url, config=config) as (stack, opened):
+        async with incident_stack(make_stack, config=config) as (stack, opened):
             alice = opened.scenario.alice
             await set_roles(stack, 1, {"commander": alice})
             pushed = await pick_other(stack, opened, "failover-region", user=alice)
@@ -127,11 +123,9 @@ async def test_second_approval_buttons_ask_for_confirmation(
             assert receiver.requests == []
 
 
-async def test_verdict_and_navigation_buttons_need_no_confirmation(
-    tmp_path: Path, database_url: str
-) -> None:
+async def test_verdict_and_navigation_buttons_need_no_confirmation(make_stack: MakeStack) -> None:
     """Reversible clicks stay one click: a verdict can be changed, a stage moved back."""
-    async with incident_stack(tmp_path, database_url) as (stack, opened):
+    async with incident_stack(make_stack) as (stack, opened):
         await stack.command("orient", user=opened.scenario.alice, channel=opened.channel)
         await stack.settle()
         orient = latest(stack, opened.channel, "INC-1 Orient")

@@ -13,8 +13,7 @@ from bot.domain.ranking import evidence_sentence
 from bot.service import decide
 from bot.storage import repo
 from integrations.webhook import SIGNATURE_HEADER, verify
-
-from .decide_act_support import (
+from tests.helpers.decide_act import (
     ACTION_SECRET,
     FAST_VERIFY,
     ROLLBACK,
@@ -38,6 +37,7 @@ from .decide_act_support import (
     texts,
     timeline,
 )
+from tests.helpers.stack import MakeStack
 
 ALL_PLAYBOOKS = {
     "disable-feature-flag",
@@ -55,9 +55,9 @@ ALL_PLAYBOOKS = {
 
 
 async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with incident_stack(tmp_path, database_url, env=FAST_VERIFY) as (stack, opened):
+    async with incident_stack(make_stack, env=FAST_VERIFY) as (stack, opened):
         scenario, alice = opened.scenario, opened.scenario.alice
 
         # Decide: the GitHub rollback comes first, with the suspect's reason, risk and roles.
@@ -153,10 +153,10 @@ async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
         assert (1, "decide") in spans and (1, "act") in spans and (2, "observe") in spans
 
 
-async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: str) -> None:
+async def test_role_check_and_two_person_approval(make_stack: MakeStack) -> None:
     with WebhookReceiver() as receiver:
         config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
-        running = incident_stack(tmp_path, database_url, config=config, env=SHORT_WINDOW)
+        running = incident_stack(make_stack, config=config, env=SHORT_WINDOW)
         async with running as (stack, opened):
             alice, bob = opened.scenario.alice, opened.scenario.bob
             await set_roles(stack, 1, {"commander": alice})
@@ -239,8 +239,8 @@ async def test_role_check_and_two_person_approval(tmp_path: Path, database_url: 
             assert decision.actor == alice and decision.data["reason"] == "us-east-1 down"
 
 
-async def test_double_click_and_retried_submit_run_once(tmp_path: Path, database_url: str) -> None:
-    async with incident_stack(tmp_path, database_url, env=FAST_VERIFY) as (stack, opened):
+async def test_double_click_and_retried_submit_run_once(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack, env=FAST_VERIFY) as (stack, opened):
         alice = opened.scenario.alice
         card = await decide_card(stack, opened)
         await click_run(stack, opened, card, ROLLBACK, user=alice)
@@ -263,16 +263,16 @@ async def test_double_click_and_retried_submit_run_once(tmp_path: Path, database
         assert len(await timeline(stack, "action")) == 1
 
 
-async def test_global_dry_run_shows_what_would_run(tmp_path: Path, database_url: str) -> None:
+async def test_global_dry_run_shows_what_would_run(make_stack: MakeStack) -> None:
     env = FAST_VERIFY | {"OODA_DRY_RUN": "true"}
-    async with incident_stack(tmp_path, database_url, env=env) as (stack, opened):
+    async with incident_stack(make_stack, env=env) as (stack, opened):
         await _dry_run_checks(stack, opened)
 
 
-async def test_playbook_dry_run_shows_what_would_run(tmp_path: Path, database_url: str) -> None:
+async def test_playbook_dry_run_shows_what_would_run(tmp_path: Path, make_stack: MakeStack) -> None:
     directory = playbooks_copy(tmp_path, rollback_github_actions={"dry_run": True})
     config = config_with(playbooks_dir=directory)
-    running = incident_stack(tmp_path, database_url, config=config, env=FAST_VERIFY)
+    running = incident_stack(make_stack, config=config, env=FAST_VERIFY)
     async with running as (stack, opened):
         await _dry_run_checks(stack, opened)
 
@@ -302,8 +302,8 @@ async def _dry_run_checks(stack: DevStack, opened: Opened) -> None:
     assert [d.text for d in await timeline(stack, "decision")] == [f"Dry run of {run.title}"]
 
 
-async def test_something_else_runs_a_picked_playbook(tmp_path: Path, database_url: str) -> None:
-    async with incident_stack(tmp_path, database_url, env=FAST_VERIFY) as (stack, opened):
+async def test_something_else_runs_a_picked_playbook(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack, env=FAST_VERIFY) as (stack, opened):
         bob = opened.scenario.bob
         pushed = await pick_other(stack, opened, "open-dashboard", user=bob)
         assert pushed["response_action"] == "push"
@@ -322,17 +322,17 @@ async def test_something_else_runs_a_picked_playbook(tmp_path: Path, database_ur
 
 
 async def test_something_else_picking_an_inapplicable_playbook_says_why(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with incident_stack(tmp_path, database_url) as (stack, opened):
+    async with incident_stack(make_stack) as (stack, opened):
         answer = await pick_other(stack, opened, "failover-region", user=opened.scenario.bob)
         assert answer["response_action"] == "errors"
         assert "checkout has no 'failover' webhook" in answer["errors"]["playbook"]
         assert await action_runs(stack) == []
 
 
-async def test_something_else_records_your_own_decision(tmp_path: Path, database_url: str) -> None:
-    async with incident_stack(tmp_path, database_url) as (stack, opened):
+async def test_something_else_records_your_own_decision(make_stack: MakeStack) -> None:
+    async with incident_stack(make_stack) as (stack, opened):
         bob = opened.scenario.bob
         modal = await other_modal(stack, opened, user=bob)
         empty = (await stack.submit(modal, {}, user=bob)).json()
@@ -360,10 +360,10 @@ async def test_something_else_records_your_own_decision(tmp_path: Path, database
         assert await action_runs(stack) == []
 
 
-async def test_pending_second_approval_can_be_cancelled(tmp_path: Path, database_url: str) -> None:
+async def test_pending_second_approval_can_be_cancelled(make_stack: MakeStack) -> None:
     with WebhookReceiver() as receiver:
         config = config_with(webhooks={"failover": f"{receiver.url}/failover"})
-        async with incident_stack(tmp_path, database_url, config=config) as (stack, opened):
+        async with incident_stack(make_stack, config=config) as (stack, opened):
             alice, bob = opened.scenario.alice, opened.scenario.bob
             await set_roles(stack, 1, {"commander": alice})
             pushed = await pick_other(stack, opened, "failover-region", user=alice)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.devstack import DevStack
-from tests.slack.helpers import ALICE, BOB, general_id, reaction, slack_event
+from tests.helpers.slack import ALICE, BOB, general_id, reaction, slack_event
 
 HOSTILE = ("<!channel>", "<!here>", "<!everyone>", "<@U0EVE0001>", "<https://evil.example|x>")
 

@@ -5,30 +5,28 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
-from bot.demo import seed_scenario
-from bot.devstack import DevStack
+from bot.demo import DemoIncident, Step
 from bot.domain.model import utcnow
-from tests.slack.decide_act_support import config_with
+from tests.helpers.decide_act import config_with
+from tests.helpers.stack import MakeStack
 
 HOSTILE = "<!channel> hotfix by <@U0EVE0001>"
 
 
 async def test_hostile_deployment_description_is_escaped_in_orient_text(
-    tmp_path: Path, database_url: str
+    make_stack: MakeStack,
 ) -> None:
-    async with DevStack(tmp_path, config=config_with(), database_url=database_url) as stack:
+    async with make_stack(config_with()) as stack:
         now = utcnow()
-        scenario = seed_scenario(stack, now=now)
+        demo = DemoIncident(stack, now=now)
         stack.github.add_deployment(
             "acme/checkout",
             sha="bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0",
             created_at=now - timedelta(minutes=5),  # two minutes before the first alert
             description=HOSTILE,
         )
-        assert (await stack.pagerduty_webhook(scenario.triggered)).status_code == 202
-        await stack.settle()
+        await demo.play(through=Step.PAGE)
 
         orient = [m for m in stack.slack.messages() if m["text"].startswith("INC-1 Orient")]
         assert orient, [m["text"] for m in stack.slack.messages()]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bot.devstack import DevStack
 from bot.domain.model import TimelineKind
 from bot.storage.tables import InboundEvent
-from tests.slack.helpers import (
+from tests.helpers.slack import (
     ALICE,
     BOB,
     CAROL,
@@ -25,6 +24,7 @@ from tests.slack.helpers import (
     texts,
     timeline,
 )
+from tests.helpers.stack import MakeStack
 
 
 async def pinned(stack: DevStack) -> list:
@@ -125,9 +125,9 @@ async def test_other_reactions_and_other_channels_are_ignored(stack: DevStack) -
     assert reactions_on(stack, channel, ts) == []
 
 
-async def test_pin_reaction_is_configurable(tmp_path: Path, database_url: str) -> None:
+async def test_pin_reaction_is_configurable(make_stack: MakeStack) -> None:
     env = {"OODA_PIN_REACTION": ":round_pushpin:"}
-    async with DevStack(tmp_path, config=config(), database_url=database_url, env=env) as stack:
+    async with make_stack(config(), env=env) as stack:
         add_people(stack)
         channel = await declare(stack)
         ts = stack.slack.user_says(channel, BOB, "customer reports coming in")

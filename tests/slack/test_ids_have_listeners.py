@@ -41,7 +41,7 @@ from bot.slack.ids import ActionId, BlockId, ViewId
 from bot.slack.listen import actions, modals
 from bot.slack.listen.app import build_bolt_app
 from bot.slack.out import forms, views
-from tests.slack.helpers import ALICE, general_id
+from tests.helpers.slack import ALICE, general_id
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

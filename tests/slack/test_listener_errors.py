@@ -1,5 +1,6 @@
-"""A listener that raises after its ack still answers Slack at once with that ack, and the error
-handler copes with whatever the body holds (a `user` that is a plain id)."""
+"""A listener that fails tells the clicker; one that raises after its ack still answers Slack at
+once with that ack; and the error handler copes with whatever the body holds (a `user` that is a
+plain id)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.slack.listen import interactions
-from tests.slack.helpers import ALICE, declare
+from tests.helpers.slack import ALICE, declare, general_id
 
 
 async def test_a_listener_failing_after_its_ack_answers_with_the_ack(
@@ -58,3 +59,15 @@ async def test_a_listener_failing_before_its_ack_is_a_500_and_told(
     await stack.settle()
     assert any("did not work" in e["text"] for e in stack.slack.ephemerals(channel))
     assert json.dumps(response.text)  # an answer, not a dropped connection
+
+
+async def test_a_failing_button_tells_the_clicker(stack: DevStack) -> None:
+    await stack.command("declare Checkout down", user=ALICE, channel=general_id(stack))
+    await stack.settle()
+    channel = next(c for c in stack.slack.channels if c["name"].startswith("inc-1-"))
+    # Slack refuses the modal (the trigger expired): the Resolve button's listener raises.
+    stack.slack.fail_next("views.open", status=200, error="expired_trigger_id")
+    await stack.click("incident_resolve", "1", user=ALICE, channel=channel["id"])
+    await stack.settle()
+    told = [e for e in stack.slack.ephemerals(channel["id"]) if e.get("user") == ALICE]
+    assert told and "did not work" in told[-1]["text"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.devstack import DevStack
 from bot.domain.model import Status
 from bot.service.incidents import load
-from tests.slack.helpers import ALICE, BOB, CAROL, announce_id, general_id, responses, texts
+from tests.helpers.slack import ALICE, BOB, CAROL, announce_id, general_id, responses, texts
 
 
 async def test_declare_without_title_opens_the_modal_and_submit_opens_the_incident(

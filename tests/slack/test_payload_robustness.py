@@ -13,7 +13,7 @@ import pytest
 from bot.devstack import DevStack
 from bot.slack.out.blocks import view_values
 from bot.storage import repo
-from tests.slack.helpers import ALICE, declare, timeline
+from tests.helpers.slack import ALICE, declare, timeline
 
 HUGE = "9" * 20
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.devstack import DevStack
 from bot.domain.model import TimelineKind
-from tests.slack.helpers import (
+from tests.helpers.slack import (
     ALICE,
     BOB,
     declare,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
-from pathlib import Path
 
 from bot.devstack import DevStack
 from bot.job_handlers import register
 from bot.service.runtime import build_runtime
 from bot.storage import jobs
-from tests.slack.helpers import (
+from tests.helpers.slack import (
     ALICE,
     add_people,
     click_on,
@@ -21,6 +20,7 @@ from tests.slack.helpers import (
     fast_forward,
     jobs_with_prefix,
 )
+from tests.helpers.stack import MakeStack
 
 
 def nudges(stack: DevStack, channel: str, words: str) -> list[dict]:
@@ -121,9 +121,9 @@ async def test_resolving_cancels_every_pending_reminder(stack: DevStack) -> None
     assert await fast_forward(stack, "reminder:1:") == 0
 
 
-async def test_reminders_follow_the_config(tmp_path: Path, database_url: str) -> None:
+async def test_reminders_follow_the_config(make_stack: MakeStack) -> None:
     rules = {"reminders": {"SEV3": {"stage_stall_minutes": None, "status_update_minutes": 5}}}
-    async with DevStack(tmp_path, config=config(**rules), database_url=database_url) as stack:
+    async with make_stack(config(**rules)) as stack:
         add_people(stack)
         await declare(stack)
         assert await jobs_with_prefix(stack, "reminder:1:stall:") == []

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.storage.tables import Incident
-from tests.slack.helpers import ALICE, general_id, responses
+from tests.helpers.slack import ALICE, general_id, responses
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.devstack import DevStack
 from bot.domain.model import TimelineKind
-from tests.slack.helpers import ALICE, BOB, CAROL, declare, responses, timeline
+from tests.helpers.slack import ALICE, BOB, CAROL, declare, responses, timeline
 
 
 async def role(stack: DevStack, text: str, *, user: str, channel: str) -> None:

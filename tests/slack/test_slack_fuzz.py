@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,14 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.demo import CONFIG, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import SIGNING_SECRET, slack_signature
-from bot.domain.model import utcnow
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
-from tests.slack.fuzz_slack_support import Base, bases, encode_base, mutated, readable
-from tests.web.fuzz_support import Harness
-from tests.web.test_webhook_fuzz import fuzz_settings
+from tests.helpers.fuzz import Harness, fuzz_settings
+from tests.helpers.slack_fuzz import Base, bases, encode_base, mutated, readable
+from tests.helpers.stack import MakeStack
 
 # 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
 pytestmark = pytest.mark.timeout(1200)
@@ -75,20 +73,16 @@ def signed(raw: bytes, content_type: str, *, secret: str = SIGNING_SECRET) -> di
 
 
 @pytest.fixture
-def slack(tmp_path: Path, database_url: str) -> Iterator[Slack]:
-    running = Harness(tmp_path, database_url, CONFIG, {})
+def slack(make_stack: MakeStack) -> Iterator[Slack]:
+    running = Harness(make_stack(CONFIG))
     stack = running.stack
-    scenario = seed_scenario(stack, now=utcnow())
     general = stack.slack.add_channel("general")["id"]
-    response = running.run(stack.pagerduty_webhook(scenario.triggered))
-    assert response.status_code == 202, response.text
-    running.settle()  # INC-1 and its channel, Alice invited (its PagerDuty assignee)
-    channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
-    assert channel is not None
+    # INC-1 and its channel, Alice invited (its PagerDuty assignee).
+    demo = running.run(DemoIncident(stack).play(through=Step.PAGE))
     found = bases(
-        channel=channel["id"],
+        channel=demo.channel,
         general=general,
-        user=scenario.alice,
+        user=demo.scenario.alice,
         response_url=stack.slack.response_url(),
     )
     try:

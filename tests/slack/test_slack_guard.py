@@ -16,7 +16,7 @@ from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Incident, Job
 from bot.web.ingest import MAX_BODY
-from tests.slack.helpers import ALICE, declare, general_id, timeline
+from tests.helpers.slack import ALICE, declare, general_id, timeline
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -1,5 +1,5 @@
-"""`ooda serve --socket-mode`: the same listeners over a Socket Mode WebSocket, and a one-line
-error when SLACK_APP_TOKEN is missing."""
+"""`ooda serve --socket-mode`: the same listeners over a Socket Mode WebSocket, no HTTP route
+left for forged Slack requests, and a one-line error when SLACK_APP_TOKEN is missing."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import WSMsgType, web
 from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
-from bot.devstack import DevStack
+from bot.compose import compose
+from bot.devstack import SIGNING_SECRET, DevStack, slack_signature
+from bot.service.runtime import build_runtime
+from bot.settings import Settings
 from bot.slack.listen.app import build_bolt_app
 from bot.slack.listen.socket_mode import socket_mode_handler
-from tests.slack.helpers import ALICE, general_id, responses
+from tests.helpers.slack import ALICE, general_id, responses
 
 APP_TOKEN = "xapp-1-A0LOCAL01-test"
 
@@ -115,3 +119,31 @@ def test_serve_socket_mode_without_app_token_is_one_line(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "SLACK_APP_TOKEN" in lines[0], result.output
     assert not (tmp_path / "never.db").exists()  # it stopped before touching anything
+
+
+async def test_socket_mode_app_has_no_slack_route(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        OODA_CONFIG=str(tmp_path / "none.yaml"),
+    )
+    rt = build_runtime(settings)
+    app = compose(rt.settings, runtime=rt, run_worker=False, slack_over_http=False).app
+    body = b"command=%2Fincident&text=declare+forged&user_id=U1&channel_id=C1"
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": slack_signature(SIGNING_SECRET, timestamp, body),
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://app"
+    ) as client:
+        response = await client.post("/slack/events", content=body, headers=headers)
+        health = await client.get("/healthz")
+    assert response.status_code == 404
+    assert health.status_code in (200, 503)
+    await rt.aclose()

@@ -9,7 +9,6 @@ import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,16 +25,17 @@ from bot.service.runtime import build_runtime
 from bot.storage import repo
 from bot.storage.repo.interactions import SOURCE
 from bot.storage.tables import InboundEvent, Job
-from tests.slack.helpers import ALICE, add_people, texts
-from tests.web.pd_stack import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.pagerduty import CONFIG, incidents, seed_incident, timeline
+from tests.helpers.slack import ALICE, add_people, texts
+from tests.helpers.stack import MakeStack
 
 PD = "PINC001"
 
 
 @pytest.fixture
-async def paged(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[DevStack, str]]:
+async def paged(make_stack: MakeStack) -> AsyncIterator[tuple[DevStack, str]]:
     """A stack with one PagerDuty-paged incident (INC-1) and its channel."""
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+    async with make_stack(CONFIG) as stack:
         add_people(stack)
         seed_incident(stack)
         event = stack.pagerduty.webhook_event("incident.triggered", PD)

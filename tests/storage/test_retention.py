@@ -3,7 +3,6 @@ still read, recent dedup keys and reminders of open incidents stay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,23 +13,13 @@ from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.settings import Settings
 from bot.storage import repo, retention
-from bot.storage.db import Database, upgrade
+from bot.storage.db import Database
 from bot.storage.repo.interactions import REQUESTS
 from bot.storage.tables import InboundEvent, Job, OutboxRow
 from bot.worker import Worker
 
 NOW = utcnow()
 OLD = NOW - timedelta(days=20)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    upgrade(database_url)
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def add_job(db: Database, name: str, status: str, at: Any, **fields: Any) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +15,8 @@ from sqlalchemy import func, select
 from bot.devstack import DevStack
 from bot.storage.tables import ChangeRow, InboundEvent
 from integrations.webhook import sign
+from tests.helpers.samples import vendor_sample
+from tests.helpers.stack import MakeStack
 
 SECRET = "changes-shared-secret"
 CONFIG: dict[str, Any] = {
@@ -33,10 +33,7 @@ CONFIG: dict[str, Any] = {
 
 
 def vendor_change_event() -> dict[str, Any]:
-    path = (
-        Path(os.environ["OODA_VENDOR_SAMPLES"]) / "pagerduty_events_v2_change_enqueue.request.json"
-    )
-    return json.loads(path.read_text())
+    return vendor_sample("pagerduty_events_v2_change_enqueue.request.json")
 
 
 def event(summary: str = "Deploy checkout v1.43.0", **details: Any) -> dict[str, Any]:
@@ -76,10 +73,13 @@ async def stored(stack: DevStack) -> tuple[list[ChangeRow], int]:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> Any:
-    env = {"OODA_CHANGES_SECRET": SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"OODA_CHANGES_SECRET": SECRET}
 
 
 async def test_vendor_change_event_with_bearer_token(stack: DevStack) -> None:
@@ -139,8 +139,8 @@ async def test_signature_with_the_wrong_secret_or_a_replay(stack: DevStack) -> N
     assert await stored(stack) == ([], 0)
 
 
-async def test_not_configured_refuses(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
+async def test_not_configured_refuses(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
         response = await post(stack, event(id="x"))
         assert response.status_code == 403
         assert "OODA_CHANGES_SECRET" in response.json()["error"]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +14,8 @@ from bot.devstack import DevStack
 from bot.fakes.github_api import sign_webhook
 from bot.storage.tables import ChangeRow, InboundEvent, Job
 from bot.web.signatures import github_valid
+from tests.helpers.samples import vendor_sample
+from tests.helpers.stack import MakeStack
 
 SECRET = "gh-webhook-secret"
 CONFIG: dict[str, Any] = {
@@ -35,12 +35,8 @@ CONFIG: dict[str, Any] = {
 }
 
 
-def sample(name: str) -> Any:
-    return json.loads((Path(os.environ["OODA_VENDOR_SAMPLES"]) / name).read_text())
-
-
 def signature_vectors() -> list[dict[str, str]]:
-    return sample("github_webhook_signature_vectors.json")["vectors"]
+    return vendor_sample("github_webhook_signature_vectors.json")["vectors"]
 
 
 @pytest.mark.parametrize("vector", signature_vectors(), ids=lambda v: v["secret"])
@@ -84,14 +80,17 @@ async def stored(stack: DevStack) -> tuple[list[ChangeRow], int]:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> Any:
-    env = {"GITHUB_WEBHOOK_SECRET": SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"GITHUB_WEBHOOK_SECRET": SECRET}
 
 
 async def test_deployment_then_status_is_one_change(stack: DevStack) -> None:
-    created = await post(stack, "deployment", sample("github_deployment.created.json"))
+    created = await post(stack, "deployment", vendor_sample("github_deployment.created.json"))
     assert created.status_code == 200, created.text
     assert created.json()["service"] == "hello"
     changes, _ = await stored(stack)
@@ -101,7 +100,7 @@ async def test_deployment_then_status_is_one_change(stack: DevStack) -> None:
     assert change.service == "hello" and change.repo == "Codertocat/Hello-World"
     assert change.status == "pending"  # a just-created deployment waits to start
 
-    status = sample("github_deployment_status.created.json")
+    status = vendor_sample("github_deployment_status.created.json")
     delivery = str(uuid.uuid4())
     updated = await post(stack, "deployment_status", status, delivery=delivery)
     assert updated.status_code == 200 and updated.json()["status"] == "success"
@@ -115,14 +114,14 @@ async def test_deployment_then_status_is_one_change(stack: DevStack) -> None:
 
 
 async def test_environment_picks_the_service(stack: DevStack) -> None:
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     body["deployment"]["environment"] = "staging"
     response = await post(stack, "deployment", body)
     assert response.json()["service"] == "hello-staging"
 
 
 async def test_repository_outside_the_catalog_is_kept_without_a_service(stack: DevStack) -> None:
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     body["repository"]["full_name"] = "someone/else"
     response = await post(stack, "deployment", body)
     assert response.status_code == 200 and response.json()["service"] is None
@@ -141,7 +140,7 @@ async def test_repository_outside_the_catalog_is_kept_without_a_service(stack: D
 async def test_bad_signature_stores_nothing(
     stack: DevStack, signature: str | None, status: int, reason: str
 ) -> None:
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     response = await post(stack, "deployment", body, secret=None, signature=signature)
     assert response.status_code == status
     assert response.json()["error"] == reason
@@ -149,7 +148,7 @@ async def test_bad_signature_stores_nothing(
 
 
 async def test_signed_with_another_secret_is_refused(stack: DevStack) -> None:
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     response = await post(stack, "deployment", body, secret="someone-elses")
     assert response.status_code == 403
     assert await stored(stack) == ([], 0)
@@ -164,13 +163,13 @@ async def test_malformed_bodies_get_a_reason(stack: DevStack) -> None:
     assert no_deployment.status_code == 400
     assert no_deployment.json()["error"] == "deployment event without a deployment object"
 
-    body = sample("github_deployment_status.created.json")
+    body = vendor_sample("github_deployment_status.created.json")
     del body["deployment_status"]
     no_status = await post(stack, "deployment_status", body)
     assert no_status.status_code == 400
     assert "deployment_status object" in no_status.json()["error"]
 
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     body["deployment"]["created_at"] = "yesterday-ish"
     bad_time = await post(stack, "deployment", body)
     assert bad_time.status_code == 400
@@ -186,16 +185,16 @@ async def test_ping_and_other_events(stack: DevStack) -> None:
     assert await stored(stack) == ([], 0)
 
 
-async def test_no_secret_configured_refuses(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url) as stack:
-        response = await post(stack, "deployment", sample("github_deployment.created.json"))
+async def test_no_secret_configured_refuses(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG) as stack:
+        response = await post(stack, "deployment", vendor_sample("github_deployment.created.json"))
         assert response.status_code == 403
         assert "GITHUB_WEBHOOK_SECRET" in response.json()["error"]
         assert await stored(stack) == ([], 0)
 
 
 async def test_no_orient_job_without_an_open_incident(stack: DevStack) -> None:
-    response = await post(stack, "deployment", sample("github_deployment.created.json"))
+    response = await post(stack, "deployment", vendor_sample("github_deployment.created.json"))
     assert response.json()["reoriented"] == []
     async with stack.runtime.db.session() as session:
         kinds = (await session.scalars(select(Job.kind))).all()
@@ -203,9 +202,11 @@ async def test_no_orient_job_without_an_open_incident(stack: DevStack) -> None:
 
 
 async def test_status_delivered_before_its_deployment_is_kept(stack: DevStack) -> None:
-    status = await post(stack, "deployment_status", sample("github_deployment_status.created.json"))
+    status = await post(
+        stack, "deployment_status", vendor_sample("github_deployment_status.created.json")
+    )
     assert status.json()["status"] == "success"
-    created = await post(stack, "deployment", sample("github_deployment.created.json"))
+    created = await post(stack, "deployment", vendor_sample("github_deployment.created.json"))
     assert created.status_code == 200 and created.json()["status"] == "success"
     changes, inbound = await stored(stack)
     assert [(c.external_id, c.status) for c in changes] == [("145988746", "success")]

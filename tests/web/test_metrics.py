@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.errors import SlackApiError
 
-from bot.demo import CONFIG
-from bot.devstack import DevStack
+from bot.demo import CONFIG, DemoIncident
 from bot.telemetry import Metrics, webhook_result
 from integrations.http import UpstreamError
-from tests.postmortem.scenario import play_demo_incident
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -28,15 +26,13 @@ def value(metrics: dict, name: str, **labels: str) -> float | None:
     return metrics.get((name, frozenset(labels.items())))
 
 
-async def test_metrics_after_a_scripted_incident(tmp_path: Path, database_url: str) -> None:
-    async with DevStack(
-        tmp_path, config=CONFIG, database_url=database_url, env={"OODA_VERIFY_POLL_SECONDS": "0.2"}
-    ) as stack:
-        played = await play_demo_incident(stack)
+async def test_metrics_after_a_scripted_incident(make_stack: MakeStack) -> None:
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
+        demo = await DemoIncident(stack).play()
         rt = stack.runtime
         # Webhook outcomes besides the two accepted ones (triggered, resolved).
         redelivered = stack.pagerduty.webhook_event(
-            "incident.resolved", played.scenario.pd_incident_id
+            "incident.resolved", demo.scenario.pd_incident_id
         )
         assert (await stack.pagerduty_webhook(redelivered, webhook_id="W-1")).status_code == 202
         again = await stack.pagerduty_webhook(redelivered, webhook_id="W-1")
@@ -49,7 +45,7 @@ async def test_metrics_after_a_scripted_incident(tmp_path: Path, database_url: s
 
         # Slack: one rate-limited call that succeeds on retry, one call that fails for good.
         stack.slack.fail_next("chat.postMessage", status=429, retry_after=0)
-        await rt.slack.post(played.channel_id, "after a 429")
+        await rt.slack.post(demo.channel, "after a 429")
         with pytest.raises(SlackApiError):
             await rt.slack.post("C0MISSING1", "nowhere")
         # GitHub: two 503s then success (GET is retried); a POST that fails for good.

@@ -13,19 +13,20 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.fakes.github_api import sign_webhook as github_sign
 from bot.fakes.pagerduty_webhooks import sign_webhook as pagerduty_sign
 from bot.service.pagerduty_payload import HANDLED
 from integrations.webhook import sign as changes_sign
-from tests.web.fuzz_support import Harness, check_answer, mutated, sample, strict_object
+from tests.helpers.fuzz import Harness, check_answer, fuzz_settings, mutated, strict_object
+from tests.helpers.samples import vendor_sample
+from tests.helpers.stack import MakeStack
 
 # 1,300 generated bodies per run: minutes on a loaded 2-core machine (a bound, not a wait).
 pytestmark = pytest.mark.timeout(1200)
@@ -48,26 +49,11 @@ CONFIG: dict[str, Any] = {
 ENV = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CH_SECRET}
 
 
-def fuzz_settings(examples: int) -> Callable[[Any], Any]:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=True,  # the same bodies every run: stable in CI
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.function_scoped_fixture,
-        ],
-    )
-
-
 # ---- bases built from the vendor samples ------------------------------------------------------
 
 
 def pagerduty_bases() -> list[dict[str, Any]]:
-    real = sample("pagerduty_v3_incident.priority_updated.json")
+    real = vendor_sample("pagerduty_v3_incident.priority_updated.json")
     bases = [real]
     for event_type in [*sorted(HANDLED), "service.updated", "incident.workflow.started"]:
         body = copy.deepcopy(real)
@@ -94,13 +80,13 @@ def pagerduty_bases() -> list[dict[str, Any]]:
 
 def github_bases() -> list[tuple[str, dict[str, Any]]]:
     return [
-        ("deployment", sample("github_deployment.created.json")),
-        ("deployment_status", sample("github_deployment_status.created.json")),
+        ("deployment", vendor_sample("github_deployment.created.json")),
+        ("deployment_status", vendor_sample("github_deployment_status.created.json")),
     ]
 
 
 def changes_bases() -> list[dict[str, Any]]:
-    real = sample("pagerduty_events_v2_change_enqueue.request.json")
+    real = vendor_sample("pagerduty_events_v2_change_enqueue.request.json")
     aimed = copy.deepcopy(real)
     aimed["payload"]["custom_details"].update(
         service="hello", sha="6113728f27ae82c7b1a177c8d03f9e96e0adf246", environment="production"
@@ -112,8 +98,8 @@ def changes_bases() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, database_url: str) -> Iterator[Harness]:
-    running = Harness(tmp_path, database_url, CONFIG, ENV)
+def harness(make_stack: MakeStack) -> Iterator[Harness]:
+    running = Harness(make_stack(CONFIG, env=ENV))
     stack = running.stack
     stack.pagerduty.add_incident(
         "PGR0VU2",
@@ -123,7 +109,7 @@ def harness(tmp_path: Path, database_url: str) -> Iterator[Harness]:
         service_name="API Service",
     )
     stack.pagerduty.add_alert("PGR0VU2", summary="API 5xx rate 12%")
-    opening = copy.deepcopy(sample("pagerduty_v3_incident.priority_updated.json"))
+    opening = copy.deepcopy(vendor_sample("pagerduty_v3_incident.priority_updated.json"))
     opening["event"]["event_type"] = "incident.triggered"
     raw = json.dumps(opening).encode()
     response = running.post("/webhooks/pagerduty", raw, pagerduty_headers(raw))

@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import urllib.parse
-from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.web.fuzz_support import (
+from tests.helpers.fuzz import (
     DEEP,
     WHOLE_BODIES,
     _parent,
     _paths,
-    sample,
     strict_object,
     values,
 )
+from tests.helpers.samples import sample_path, vendor_sample
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -47,7 +45,7 @@ BROKEN_SLACK: list[tuple[bytes, str]] = [
 
 
 def slash_form() -> dict[str, str]:
-    path = Path(os.environ["OODA_VENDOR_SAMPLES"]) / "slack_slash_command.form.txt"
+    path = sample_path("slack_slash_command.form.txt")
     return dict(urllib.parse.parse_qsl(path.read_text().strip(), keep_blank_values=True))
 
 
@@ -64,7 +62,7 @@ def bases(*, channel: str, general: str, user: str, response_url: str) -> list[B
         found.append(("form", form | {"command": "/incident", "text": text, "channel_id": where}))
     found.append(("form", form))  # another app's command: ignored
 
-    click = sample("slack_block_actions.json") | {"response_url": response_url}
+    click = vendor_sample("slack_block_actions.json") | {"response_url": response_url}
     click["user"] = click["user"] | {"id": user}
     click["channel"] = {"id": channel, "name": "inc-1"}
     click["container"] = click["container"] | {"channel_id": channel}
@@ -82,7 +80,7 @@ def bases(*, channel: str, general: str, user: str, response_url: str) -> list[B
         body["actions"][0] |= {"action_id": action_id, "value": text}
         found.append(("payload", body))
 
-    submit = sample("slack_view_submission.json") | {"user": click["user"]}
+    submit = vendor_sample("slack_view_submission.json") | {"user": click["user"]}
     views: list[tuple[str, str, dict[str, str]]] = [
         ("declare", general, {"title": "Payments slow", "severity": "SEV2", "service": "checkout",
                               "description": "since 14:05"}),
@@ -108,7 +106,7 @@ def bases(*, channel: str, general: str, user: str, response_url: str) -> list[B
                            "channel": {"id": where}, "response_url": response_url}  # fmt: skip
         found.append(("payload", body))
 
-    mention = sample("slack_event_callback_app_mention.json")
+    mention = vendor_sample("slack_event_callback_app_mention.json")
     found.append(("json", mention))
     for kind in ("reaction_added", "reaction_removed"):
         event = copy.deepcopy(mention)
@@ -116,7 +114,7 @@ def bases(*, channel: str, general: str, user: str, response_url: str) -> list[B
                           "item": {"type": "message", "channel": channel, "ts": "1.000001"},
                           "event_ts": "1.2"}  # fmt: skip
         found.append(("json", event))
-    found.append(("json", sample("slack_url_verification.json")))
+    found.append(("json", vendor_sample("slack_url_verification.json")))
     return found
 
 

@@ -1,4 +1,4 @@
-"""Reminders across real `ooda serve` processes on one database (issue 3).
+"""Reminders across real `ooda serve` processes on one database.
 
 Two server processes share a database and race for a burst of due reminders: each is posted
 exactly once. Every process is stopped, a reminder is left in the database alone, and a fresh
@@ -10,139 +10,28 @@ claim's SELECT and its UPDATE, so a claim that is not exclusive fails it every t
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
 
-import httpx
-import pytest
 from sqlalchemy import event, func, select
 
 from bot.domain.jobs import JobKind
 from bot.domain.model import utcnow
 from bot.fakes.slack_api import FakeSlack
 from bot.service import reminders
-from bot.storage import jobs, repo
-from bot.storage.db import Database, upgrade
+from bot.storage import jobs
+from bot.storage.db import Database
 from bot.storage.tables import Job
+from tests.helpers.serve import Server, open_incident, server_env
 
-SERVE = "from bot.cli import main; main()"
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 60.0  # upper bound while waiting for /healthz; never a timed assertion
 FIRE_SECONDS = 15.0
 QUIET_SECONDS = 1.5  # after a reminder fired: time for a second worker to (wrongly) fire it too
 # Many reminders due at the same moment keep both workers claiming back to back, so a claim
 # that is not exclusive shows up as a duplicate nudge.
 INCIDENTS = 12
 NUDGE_WORDS = {reminders.STALL: "has been in", reminders.STATUS: "status update due"}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """One `ooda serve` subprocess; its output goes to a log file shown when a test fails."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        self._out: IO[bytes] = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "serve", "--port", str(self.port)],
-            env=env,
-            cwd=log.parent,  # no stray .env or ooda.yaml from the checkout
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def wait_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        pytest.fail(f"ooda serve on :{self.port} did not become healthy:\n{self.output()}")
-
-    def output(self) -> str:
-        if not self._out.closed:
-            self._out.flush()
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        """SIGTERM (uvicorn shuts down gracefully), then kill if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._out.close()
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, database_url)
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-def server_env(database_url: str, slack: FakeSlack, workdir: Path) -> dict[str, str]:
-    config = workdir / "ooda.yaml"
-    config.write_text("services: []\n", encoding="utf-8")
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    return keep | {
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": "xoxb-local-token",
-        "SLACK_SIGNING_SECRET": "local-signing-secret",
-        "SLACK_API_URL": f"{slack.url}/api/",
-        "OODA_CONFIG": str(config),
-        "OODA_HTTP_BACKOFF": "0",
-        "OODA_WORKER_POLL": "0.2",
-    }
-
-
-async def open_incident(db: Database, slack: FakeSlack, title: str) -> tuple[int, str]:
-    channel = slack.add_channel(f"inc-{title.lower().replace(' ', '-')}")
-    async with db.transaction() as session:
-        row = await repo.create_incident(
-            session, title=title, severity=3, channel_id=channel["id"], channel_name=channel["name"]
-        )
-    return row.id, str(channel["id"])
 
 
 async def schedule_reminder(

@@ -1,4 +1,4 @@
-"""A replica's running job across real `ooda serve` processes on one database (issue 10).
+"""A replica's running job across real `ooda serve` processes on one database.
 
 Replica A talks to a PagerDuty that never answers, so the responders job it claims (it asks
 PagerDuty for the incident's assignees) hangs in its handler while A's heartbeat keeps the short
@@ -26,9 +26,8 @@ from bot.fakes.slack_api import FakeSlack
 from bot.storage import jobs
 from bot.storage.db import Database
 from bot.storage.tables import Incident, Job
-from tests.test_multi_process import Server, db, open_incident, server_env, slack
+from tests.helpers.serve import Server, open_incident, server_env
 
-__all__ = ["db", "slack"]  # fixtures
 PD_ID = "PHANG01"
 
 LEASE = 2.0

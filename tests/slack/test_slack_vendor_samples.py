@@ -4,35 +4,20 @@ to the running app: anything we do not listen for is acknowledged and ignored.""
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.devstack import DevStack
-from tests.slack.helpers import ALICE, add_people, config, declare, responses
-
-SAMPLES = Path(os.environ["OODA_VENDOR_SAMPLES"])
-
-
-def sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+from tests.helpers.samples import sample_path, vendor_sample
+from tests.helpers.slack import ALICE, declare, responses
 
 
 def as_form(payload: Any) -> bytes:
     """How Slack delivers interactivity: `payload=<urlencoded JSON>`."""
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-
-
-@pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    async with DevStack(tmp_path, config=config(), database_url=database_url) as running:
-        add_people(running)
-        yield running
 
 
 async def still_works(stack: DevStack) -> None:
@@ -45,7 +30,7 @@ async def still_works(stack: DevStack) -> None:
 
 @pytest.mark.parametrize("name", ["slack_block_actions.json", "slack_view_submission.json"])
 async def test_unknown_interaction_sample_is_acked_and_ignored(stack: DevStack, name: str) -> None:
-    body = sample(name)
+    body = vendor_sample(name)
     response = await stack.slack_post(
         as_form(body), content_type="application/x-www-form-urlencoded"
     )
@@ -60,7 +45,7 @@ async def test_unknown_interaction_sample_is_acked_and_ignored(stack: DevStack, 
 
 
 async def test_url_verification_sample_echoes_the_challenge(stack: DevStack) -> None:
-    body = sample("slack_url_verification.json")
+    body = vendor_sample("slack_url_verification.json")
     raw = json.dumps(body).encode()
     response = await stack.slack_post(raw, content_type="application/json")
     assert response.status_code == 200
@@ -68,7 +53,7 @@ async def test_url_verification_sample_echoes_the_challenge(stack: DevStack) -> 
 
 
 async def test_app_mention_sample_is_acked_and_ignored(stack: DevStack) -> None:
-    raw = (SAMPLES / "slack_event_callback_app_mention.json").read_bytes()
+    raw = sample_path("slack_event_callback_app_mention.json").read_bytes()
     response = await stack.slack_post(raw, content_type="application/json")
     assert response.status_code == 200
     await stack.settle()
@@ -77,7 +62,7 @@ async def test_app_mention_sample_is_acked_and_ignored(stack: DevStack) -> None:
 
 
 async def test_unsigned_sample_is_refused(stack: DevStack) -> None:
-    raw = as_form(sample("slack_block_actions.json"))
+    raw = as_form(vendor_sample("slack_block_actions.json"))
     assert stack.http is not None
     response = await stack.http.post(
         "/slack/events",
@@ -98,7 +83,7 @@ class FrozenClock(Clock):
 
 
 def test_slack_signature_vector_verifies_with_slack_sdk() -> None:
-    vector = sample("slack_signature_vector.json")
+    vector = vendor_sample("slack_signature_vector.json")
     secret, timestamp, body = vector["signing_secret"], vector["timestamp"], vector["body"]
     expected = vector["expected_X-Slack-Signature"]
     verifier = SignatureVerifier(secret, clock=FrozenClock(float(timestamp)))

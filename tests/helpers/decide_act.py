@@ -20,15 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.demo import CONFIG, Scenario, seed_scenario
+from bot.demo import CONFIG, DemoIncident, Scenario, Step
 from bot.devstack import DevStack
-from bot.domain.model import utcnow
 from bot.domain.playbooks import default_playbooks_dir
 from bot.fakes.server import LoopbackServer
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
+from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 ACTION_SECRET = "local-action-secret"  # DevStack's OODA_ACTION_WEBHOOK_SECRET
-FAST_VERIFY = {"OODA_VERIFY_POLL_SECONDS": "0.2"}
 # Alerts that nothing clears: verify gives up after a second instead of the playbook's minutes.
 SHORT_WINDOW = FAST_VERIFY | {"OODA_VERIFY_WINDOW_SECONDS": "1"}
 ROLLBACK = "rollback-github-actions"
@@ -94,30 +93,32 @@ class Opened:
 
 
 async def open_incident(stack: DevStack) -> Opened:
-    """PagerDuty triggers INC-1 on checkout 12 min after a deploy; the bot opens the channel."""
-    scenario = seed_scenario(stack, now=utcnow())
-    response = await stack.pagerduty_webhook(scenario.triggered)
-    assert response.status_code == 202
-    await stack.settle()
-    channel = stack.slack.channel_by_name("inc-1-checkout-5xx-errors-above-slo")
-    assert channel is not None
-    stack.slack.join(channel["id"], scenario.bob)  # Alice was paged; Bob joins to help
-    return Opened(scenario, channel["id"])
+    """The demo's first step: PagerDuty triggers INC-1 on checkout 12 min after a deploy, the
+    bot opens its channel. Alice was paged; Bob joins to help."""
+    demo = await DemoIncident(stack).play(through=Step.PAGE)
+    stack.slack.join(demo.channel, demo.scenario.bob)
+    return Opened(demo.scenario, demo.channel)
 
 
 @asynccontextmanager
 async def incident_stack(
-    tmp_path: Path,
-    database_url: str,
+    make_stack: MakeStack,
     *,
     config: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[DevStack, Opened]]:
     """A DevStack on the demo catalog (or `config`) with INC-1 opened by PagerDuty."""
-    async with DevStack(
-        tmp_path, config=config or config_with(), database_url=database_url, env=env
-    ) as stack:
+    async with make_stack(config or config_with(), env=env) as stack:
         yield stack, await open_incident(stack)
+
+
+async def rolled_back(stack: DevStack) -> tuple[DemoIncident, ActionRunRow]:
+    """The demo's story through Act: its rollback clears the alerts, and verify says so."""
+    demo = await DemoIncident(stack).play(through=Step.ACT)
+    [run] = await action_runs(stack)
+    assert run.playbook_id == ROLLBACK
+    assert run.status == "succeeded" and run.verify_passed is True
+    return demo, run
 
 
 def opened_channel(stack: DevStack) -> Opened:

@@ -13,13 +13,12 @@ import asyncio
 import copy
 import json
 import math
-import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -96,10 +95,6 @@ WHOLE_BODIES: list[bytes] = [
     b'{"a": 1e999999}',
     b'{"a": ' + b"9" * 5000 + b"}",
 ]
-
-
-def sample(name: str) -> Any:
-    return json.loads((Path(os.environ["OODA_VENDOR_SAMPLES"]) / name).read_text())
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -183,6 +178,22 @@ def strict_object(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def fuzz_settings(examples: int) -> Callable[[Any], Any]:
+    """Hypothesis settings for a fuzz run of `examples` bodies: the same bodies every run."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,  # the same bodies every run: stable in CI
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+
+
 @dataclass
 class Tally:
     sent: int = 0
@@ -195,13 +206,12 @@ class Tally:
 
 
 class Harness:
-    """A running DevStack with its own event loop; requests go through an ASGI transport."""
+    """A DevStack (from `make_stack`) run in its own event loop; requests go through an ASGI
+    transport."""
 
-    def __init__(
-        self, workdir: Path, database_url: str, config: dict[str, Any], env: dict[str, str]
-    ) -> None:
+    def __init__(self, stack: DevStack) -> None:
         self.loop = asyncio.new_event_loop()
-        self.stack = DevStack(workdir, config=config, database_url=database_url, env=env)
+        self.stack = stack
         self.run(self.stack.start())
         rt = self.stack.runtime
         app = compose(rt.settings, runtime=rt, run_worker=False).app

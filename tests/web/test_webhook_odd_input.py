@@ -1,13 +1,11 @@
-"""The defects the webhook fuzzing found, one test each: odd input gets a 400 with a reason (or
-a 2xx for an unknown event), never a 500, and nothing odd reaches storage."""
+"""Odd input to the webhook routes, one case each (the ones fuzzing turned up): a 400 with a
+reason (or a 2xx for an unknown event), never a 500, and nothing odd reaches storage."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +24,7 @@ from bot.storage.db import Database, upgrade
 from bot.storage.tables import ChangeRow, InboundEvent
 from integrations._common import parse_timestamp
 from integrations.webhook import sign, verify
-from tests.web.fuzz_support import sample
+from tests.helpers.samples import vendor_sample
 
 GH_SECRET, CH_SECRET = "gh-secret", "ch-secret"
 CONFIG: dict[str, Any] = {
@@ -36,10 +34,13 @@ DEEP = b'{"event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, database_url: str) -> AsyncIterator[DevStack]:
-    env = {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CH_SECRET}
-    async with DevStack(tmp_path, config=CONFIG, database_url=database_url, env=env) as running:
-        yield running
+def stack_config() -> dict[str, Any]:
+    return CONFIG
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"GITHUB_WEBHOOK_SECRET": GH_SECRET, "OODA_CHANGES_SECRET": CH_SECRET}
 
 
 async def _post(stack: DevStack, route: str, raw: bytes, **headers: str) -> httpx.Response:
@@ -118,7 +119,7 @@ async def test_unknown_pagerduty_event_type_is_ignored_with_a_safe_echo(stack: D
 async def test_pagerduty_fields_the_jobs_read_are_checked_first(
     stack: DevStack, path: tuple[str, ...], value: Any, reason: str
 ) -> None:
-    body = sample("pagerduty_v3_incident.priority_updated.json")
+    body = vendor_sample("pagerduty_v3_incident.priority_updated.json")
     node = body["event"]
     for step in path[:-1]:
         node = node[step]
@@ -130,7 +131,7 @@ async def test_pagerduty_fields_the_jobs_read_are_checked_first(
 
 
 async def test_github_non_string_environment_is_400(stack: DevStack) -> None:
-    body = sample("github_deployment.created.json")
+    body = vendor_sample("github_deployment.created.json")
     body["deployment"]["environment"] = ["production"]
     response = await _post(stack, "github", json.dumps(body).encode())
     assert response.status_code == 400
