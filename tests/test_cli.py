@@ -4,6 +4,7 @@ validate/list, config validate (from OODA_CONFIG), manifest."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,19 @@ def test_demo_writes_the_postmortem_where_asked(tmp_path: Path) -> None:
     result = invoke("demo", "--output", str(target))
     assert result.exit_code == 0, result.output
     assert f"Postmortem written to {target}" in result.stdout
-    assert target.read_text(encoding="utf-8").startswith("# INC-1: ")
+    postmortem = target.read_text(encoding="utf-8")
+    assert postmortem.startswith("# INC-1: ")
+    # Drafted from the record, with the times of the entries each sentence comes from.
+    section = {
+        name: postmortem.split(f"## {name}\n\n", 1)[1].split("\n## ", 1)[0]
+        for name in ("Summary", "Root cause", "Resolution")
+    }
+    assert re.search(r"Resolved \S+ after it was opened\. \[[\d:, ]+\]", section["Summary"])
+    assert re.search(r"the deploy c0ffee1 .* to checkout", section["Root cause"])
+    assert "“Roll back checkout to 9a8b7c6” ran" in section["Resolution"]
+    assert re.search(r"Verify: Alerts cleared .* \[[\d:]+\]", section["Resolution"])
+    assert re.search(r"Time per stage: Observe \S+, Orient", section["Resolution"])
+    assert postmortem.count("_Drafted by ooda-bot from the timeline") >= 3
 
 
 def test_db_upgrade_creates_the_tables(database_url: str) -> None:

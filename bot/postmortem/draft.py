@@ -37,7 +37,9 @@ def _first(entries: list[TimelineEntry], kind: TimelineKind) -> TimelineEntry | 
 
 
 def _cites(*entries: TimelineEntry | None) -> tuple[datetime, ...]:
-    return tuple(dict.fromkeys(e.at for e in entries if e is not None))
+    """The entries' times, each second once (the Timeline lists them to the second)."""
+    seconds = (e.at.replace(microsecond=0) for e in entries if e is not None)
+    return tuple(dict.fromkeys(seconds))
 
 
 def _name(doc: PostmortemDoc, users: tuple[str, ...] | list[str]) -> str:

@@ -285,5 +285,9 @@ async def test_verdict_caused_end_to_end(stack: DevStack) -> None:
     assert (await stack.pagerduty_webhook(resolved)).status_code == 202
     await stack.settle()
     postmortem = next(f for f in stack.slack.files if f["title"] == "INC-1 postmortem")
-    row = next(line for line in postmortem["text"].splitlines() if "v1.43.0" in line)
+    row = next(
+        line
+        for line in postmortem["text"].splitlines()
+        if line.startswith("|") and "v1.43.0" in line
+    )
     assert row.rstrip().endswith("| Caused |"), row
