@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     dry_run: bool = Field(False, alias="OODA_DRY_RUN")
     # How long the bot waits on one context source before posting what it has.
     source_timeout_seconds: float = Field(8.0, alias="OODA_SOURCE_TIMEOUT")
+    # Optional: an OpenAI-compatible endpoint that rewrites the postmortem's draft into prose.
+    llm_url: str | None = Field(None, alias="OODA_LLM_URL")
+    llm_model: str | None = Field(None, alias="OODA_LLM_MODEL")
+    llm_api_key: SecretStr | None = Field(None, alias="OODA_LLM_API_KEY")
+    llm_timeout_seconds: float = Field(20.0, alias="OODA_LLM_TIMEOUT", gt=0)
     # Backoff base for vendor retries; tests set 0.
     http_backoff_seconds: float = Field(0.5, alias="OODA_HTTP_BACKOFF")
     worker_poll_seconds: float = Field(1.0, alias="OODA_WORKER_POLL")

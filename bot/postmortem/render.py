@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +26,7 @@ from bot.domain.model import STAGE_ORDER, Verdict
 from bot.domain.stages import format_duration
 from bot.postmortem.chart import STAGE_COLORS, build_chart
 from bot.postmortem.document import PostmortemDoc
-from bot.postmortem.draft import draft
+from bot.postmortem.draft import Draft, draft
 
 Format = Literal["markdown", "html"]
 TEMPLATE_NAMES: dict[str, str] = {"markdown": "postmortem.md.j2", "html": "postmortem.html.j2"}
@@ -216,18 +217,26 @@ def get_environment(
     return _environment(key, fmt)
 
 
+def cite_time(doc: PostmortemDoc) -> Callable[[datetime], str]:
+    """How a citation names a timeline entry: its time, as the Timeline section shows it."""
+    style = "time" if doc.single_day else "full"
+    return lambda at: ts(at, style)
+
+
 def render_postmortem(
     doc: PostmortemDoc,
     *,
     fmt: Format = "markdown",
     templates_dir: Path | None = None,
     pinned_only: bool = False,
+    drafted: Draft | None = None,
 ) -> str:
+    """`drafted`: the sections as rewritten (bot.postmortem.rewrite); by default, the draft."""
     env = get_environment(fmt, templates_dir)
     template = env.get_template(TEMPLATE_NAMES[fmt])
     context = {
         "doc": doc,
-        "draft": draft(doc),
+        "draft": drafted or draft(doc),
         "incident": doc.incident,
         "names": doc.names,
         "stages": STAGE_ORDER,

@@ -13,13 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.catalog import TimelineChoice
 from bot.domain.model import IncidentView, TimelineKind, utcnow
 from bot.postmortem.document import PostmortemDoc
-from bot.postmortem.render import render_postmortem
+from bot.postmortem.draft import Draft, draft
+from bot.postmortem.render import cite_time, render_postmortem
+from bot.postmortem.rewrite import rewrite
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
 from bot.slack.out.gateway import display_names
 from bot.slack.out.text import render as render_text
 from bot.storage import outbox, repo
 from bot.storage.tables import OutboxRow
+from integrations.llm import ChatClient
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,27 @@ async def render(
         return None
     choice = timeline or rt.config.postmortem.timeline
     return render_postmortem(
-        doc, fmt=fmt, templates_dir=templates_dir(rt), pinned_only=choice == "pinned"
+        doc,
+        fmt=fmt,
+        templates_dir=templates_dir(rt),
+        pinned_only=choice == "pinned",
+        drafted=await _rewritten(rt, doc),
     )
+
+
+async def _rewritten(rt: Runtime, doc: PostmortemDoc) -> Draft | None:
+    """The draft rewritten into prose when OODA_LLM_URL and OODA_LLM_MODEL are set."""
+    settings = rt.settings
+    if not (settings.llm_url and settings.llm_model):
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    client = ChatClient(
+        settings.llm_url, settings.llm_model, api_key=key, timeout=settings.llm_timeout_seconds
+    )
+    try:
+        return await rewrite(draft(doc), client, cite_time(doc))
+    finally:
+        await client.aclose()
 
 
 async def publish(
