@@ -173,7 +173,7 @@ class DemoIncident:
     @property
     def postmortem(self) -> str:
         """The postmortem the bot uploaded last ("" before the resolve)."""
-        files = self.stack.slack.files
+        files = [f for f in self.stack.slack.files if f["filename"].endswith("-postmortem.md")]
         content = files[-1]["content"] if files else b""
         return content.decode() if isinstance(content, bytes) else str(content)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.demo import CONFIG, DemoIncident, Step
 from bot.storage.tables import ActionRunRow, Incident, StageSpanRow, TimelineRow
+from tests.helpers.postmortem import postmortem_files
 from tests.helpers.stack import FAST_VERIFY, MakeStack
 
 
@@ -78,7 +79,7 @@ async def test_full_loop(make_stack: MakeStack) -> None:
 
         # Close: PagerDuty resolves; the postmortem is uploaded.
         await demo.play(through=Step.RESOLVE)
-        files = stack.slack.files
+        files = postmortem_files(stack)
         assert files and files[-1]["title"] == "INC-1 postmortem"
 
         async with stack.runtime.db.session() as session:

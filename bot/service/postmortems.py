@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from bot.catalog import TimelineChoice
 from bot.domain.model import IncidentView, TimelineKind, utcnow
 from bot.postmortem.document import PostmortemDoc
 from bot.postmortem.draft import Draft, draft
+from bot.postmortem.png import chart_png
 from bot.postmortem.render import cite_time, render_postmortem
 from bot.postmortem.rewrite import rewrite
 from bot.service import cards, incidents
@@ -86,6 +88,18 @@ async def render(
     )
 
 
+async def _chart(rt: Runtime, number: int) -> bytes | None:
+    """The stage-band chart as PNG for the channel; None without stage times or on failure."""
+    try:
+        doc = await build(rt, number)
+        if doc is None or not doc.spans:
+            return None
+        return await asyncio.to_thread(chart_png, doc, templates_dir(rt))
+    except Exception:  # the postmortem goes out without its picture
+        log.exception("could not draw the stage chart of INC-%s", number)
+        return None
+
+
 async def _rewritten(rt: Runtime, doc: PostmortemDoc) -> Draft | None:
     """The draft rewritten into prose when OODA_LLM_URL and OODA_LLM_MODEL are set."""
     settings = rt.settings
@@ -113,6 +127,7 @@ async def publish(
     except Exception:
         log.exception("could not write the postmortem of INC-%s", number)
         content = None
+    chart = await _chart(rt, number) if content is not None else None
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
         if row is None:
@@ -129,6 +144,16 @@ async def publish(
                 title=f"{inc.ref} postmortem",
                 comment=f"Postmortem draft for {inc.ref}. Edit it with the team, then share it.",
                 once=f"postmortem:{number}:{resolve}" if announce else None,
+            )
+        if chart is not None:
+            await outbox.upload(
+                session,
+                number,
+                content=chart,
+                filename=f"{inc.ref.lower()}-stages.png",
+                title=f"{inc.ref}: time in each OODA stage",
+                comment=None,
+                once=f"postmortem-chart:{number}:{resolve}" if announce else None,
             )
         if announce and inc.resolved_at is not None:
             await _announce_resolved(session, rt, inc, upload, by=resolved_by, resolve=resolve)

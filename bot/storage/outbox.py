@@ -8,6 +8,7 @@ message exists exactly when its cause committed); bot.slack.delivery.sender deli
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sqlalchemy import select, update
@@ -170,13 +171,18 @@ async def upload(
     session: AsyncSession,
     incident: int,
     *,
-    content: str,
+    content: str | bytes,
     filename: str,
     title: str,
     comment: str | None,
     once: str | None = None,
 ) -> OutboxRow | None:
-    payload = {"content": content, "filename": filename, "title": title, "comment": comment}
+    """A file for the incident's channel: text, or bytes (an image), kept as base64 in JSON."""
+    payload: dict[str, Any] = {"filename": filename, "title": title, "comment": comment}
+    if isinstance(content, bytes):
+        payload["content_b64"] = base64.b64encode(content).decode("ascii")
+    else:
+        payload["content"] = content
     return await add_item(session, op="upload", incident=incident, payload=payload, dedup_key=once)
 
 

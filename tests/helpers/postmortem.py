@@ -177,3 +177,8 @@ def announcements(stack: DevStack, channel: str) -> list[str]:
         for m in stack.slack.messages(channel)
         if "resolved" in m["text"] or "postmortem" in m["text"].lower()
     ]
+
+
+def postmortem_files(stack: DevStack) -> list[dict[str, Any]]:
+    """The postmortem documents uploaded to Slack (its stage chart, a PNG, left out)."""
+    return [f for f in stack.slack.files if f["filename"].endswith("-postmortem.md")]

@@ -21,6 +21,7 @@ from tests.helpers.postmortem import (
     announcements,
     announcing_config,
     file_text,
+    postmortem_files,
     postmortem_posts,
     resolved_posts,
     stack_for,
@@ -31,7 +32,7 @@ from tests.helpers.stack import MakeStack
 async def test_resolve_uploads_postmortem_and_announces_its_link(make_stack: MakeStack) -> None:
     async with stack_for(make_stack, announcing_config()) as stack:
         demo = await DemoIncident(stack).play()
-        files = stack.slack.files
+        files = postmortem_files(stack)
         assert [f["title"] for f in files] == ["INC-1 postmortem"]
         uploaded = files[0]
         assert uploaded["channel"] == demo.channel
@@ -52,8 +53,8 @@ async def test_resolve_uploads_postmortem_and_announces_its_link(make_stack: Mak
         # `/incident postmortem` posts it again in the incident channel, without re-announcing.
         await stack.command("postmortem", user=demo.scenario.alice, channel=demo.channel)
         await stack.settle()
-        assert len(stack.slack.files) == 2
-        assert stack.slack.files[1]["channel"] == demo.channel
+        assert len(postmortem_files(stack)) == 2
+        assert postmortem_files(stack)[1]["channel"] == demo.channel
         assert len(postmortem_posts(stack, "incidents")) == 1
         assert len(resolved_posts(stack, "incidents")) == 1
 
@@ -71,7 +72,7 @@ async def test_user_template_from_config_is_used_for_the_upload(
     config = announcing_config(templates_dir="pm-templates")  # relative to the config file
     async with stack_for(make_stack, config) as stack:
         await DemoIncident(stack).play()
-        text = file_text(stack.slack.files[-1])
+        text = file_text(postmortem_files(stack)[-1])
     assert "## ACME summary\n\nWritten for INC-1." in text
     assert "Decision log" in text  # the rest still comes from the built-in template
 
@@ -84,7 +85,7 @@ async def test_postmortem_edit_modal_updates_incident_and_republishes(
         alice, cid = demo.scenario.alice, demo.channel
         await stack.command("resolve Rolled back v1.43.0", user=alice, channel=cid)
         await stack.settle()
-        assert len(stack.slack.files) == 1
+        assert len(postmortem_files(stack)) == 1
         announced = len(postmortem_posts(stack, "incidents"))
         assert announced == 1
 
@@ -115,7 +116,7 @@ async def test_postmortem_edit_modal_updates_incident_and_republishes(
             incident = (await session.scalars(select(Incident))).one()
         assert incident.impact == "12% of checkouts failed for 3 minutes"
         assert incident.root_cause.startswith("The new payment retry policy")
-        files = stack.slack.files
+        files = postmortem_files(stack)
         assert len(files) == 2  # re-published
         text = file_text(files[-1])
         assert "12% of checkouts failed for 3 minutes" in text
@@ -137,7 +138,7 @@ async def test_without_file_permalink_the_announcement_links_the_pinned_summary(
     monkeypatch.setitem(slack_methods.METHODS, "files.completeUploadExternal", like_slack)
     async with stack_for(make_stack, announcing_config()) as stack:
         demo = await DemoIncident(stack).play()
-        assert [f["title"] for f in stack.slack.files] == ["INC-1 postmortem"]
+        assert [f["title"] for f in postmortem_files(stack)] == ["INC-1 postmortem"]
         async with stack.runtime.db.session() as session:
             summary_ts = await repo.message_ts(session, 1, "summary")
         assert summary_ts is not None
@@ -154,7 +155,7 @@ async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link
 ) -> None:
     async with stack_for(make_stack, announcing_config()) as stack:
         demo = await DemoIncident(stack).play()
-        [uploaded] = stack.slack.files
+        [uploaded] = postmortem_files(stack)
         for channel in ("incidents", "checkout-eng"):
             [post] = announcements(stack, channel)
             assert post.startswith(":white_check_mark: *INC-1 resolved* after")
@@ -163,7 +164,7 @@ async def test_resolution_is_announced_once_per_channel_with_the_postmortem_link
 
         # A retried postmortem job neither uploads nor announces again.
         await postmortems.publish(stack.runtime, 1)
-        assert len(stack.slack.files) == 1
+        assert len(postmortem_files(stack)) == 1
         for channel in ("incidents", "checkout-eng"):
             assert len(announcements(stack, channel)) == 1
 
@@ -177,11 +178,12 @@ async def test_resolution_is_announced_even_when_the_upload_fails(
     monkeypatch.setitem(slack_methods.METHODS, "files.getUploadURLExternal", refuse)
     async with stack_for(make_stack, announcing_config()) as stack:
         demo = await DemoIncident(stack).play()
-        assert stack.slack.files == []
+        assert postmortem_files(stack) == []
         async with stack.runtime.db.session() as session:
-            [upload] = (
+            uploads = (
                 await session.scalars(select(OutboxRow).where(OutboxRow.op == "upload"))
             ).all()
+        [upload] = [u for u in uploads if u.payload["filename"].endswith("-postmortem.md")]
         assert upload.attempts >= 1 and "not_allowed_token_type" in (upload.last_error or "")
         assert upload.status == "failed"
         await stack.runtime.worker.run_once()  # a retry, if one is due: still one post

@@ -6,12 +6,12 @@ from __future__ import annotations
 from bot.demo import DemoIncident
 from bot.devstack import DevStack
 from bot.storage import jobs
-from tests.helpers.postmortem import announcing_config, resolved_posts, stack_for
+from tests.helpers.postmortem import announcing_config, postmortem_files, resolved_posts, stack_for
 from tests.helpers.stack import MakeStack
 
 
 def uploads(stack: DevStack) -> list[str]:
-    return [f["title"] for f in stack.slack.files]
+    return [f["title"] for f in postmortem_files(stack)]
 
 
 async def test_retried_postmortem_job_uploads_once_and_a_new_resolve_again(

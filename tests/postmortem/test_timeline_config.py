@@ -17,6 +17,7 @@ from bot.catalog import ConfigError, parse_config
 from bot.cli import app
 from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import DevStack
+from tests.helpers.postmortem import postmortem_files
 from tests.helpers.slack import reaction, slack_event
 from tests.helpers.stack import FAST_VERIFY, MakeStack
 
@@ -55,7 +56,7 @@ def config_with(timeline: str | None) -> dict[str, Any]:
 
 
 def uploaded_markdown(stack: DevStack) -> str:
-    [upload] = stack.slack.files
+    [upload] = postmortem_files(stack)
     content = upload["content"]
     return content.decode() if isinstance(content, bytes) else str(content)
 

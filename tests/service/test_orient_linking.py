@@ -20,6 +20,7 @@ from tests.helpers.orient import (
     page,
     paged,
 )
+from tests.helpers.postmortem import postmortem_files
 
 SHA = "5eed5eed0123456789abcdef0123456789abcdef"
 OLD_SHA = "01d01d01d0123456789abcdef0123456789abcde"
@@ -111,7 +112,7 @@ async def test_github_deploy_change_event_and_related_change_with_one_sha_are_on
     resolved = stack.pagerduty.webhook_event("incident.resolved", "PORIENT1")
     assert (await stack.pagerduty_webhook(resolved)).status_code == 202
     await stack.settle()
-    content = stack.slack.files[-1]["content"]
+    content = postmortem_files(stack)[-1]["content"]
     content = content.decode() if isinstance(content, bytes) else content
     assert "| github + webhook + pagerduty |" in content, content
 

@@ -11,6 +11,7 @@ from bot.domain.model import Severity, Stage
 from bot.service import stats
 from bot.storage.db import Database
 from bot.storage.tables import Incident, StageSpanRow
+from tests.helpers.postmortem import postmortem_files
 from tests.helpers.stack import MakeStack
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -252,7 +253,7 @@ async def test_drill_is_kept_out_of_stats_metrics_and_announcements(make_stack: 
             row = await session.get(Incident, 1)
         assert row is not None and row.is_drill and row.title.startswith("[DRILL] ")
         assert row.status == "resolved"
-        assert [f["title"] for f in stack.slack.files] == ["INC-1 postmortem"]
+        assert [f["title"] for f in postmortem_files(stack)] == ["INC-1 postmortem"]
         assert stack.slack.messages("incidents") == []  # neither opened, resolved nor postmortem
         report = await stats.gather(stack.runtime.db)
         assert report.count == 0

@@ -37,6 +37,7 @@ from tests.helpers.decide_act import (
     texts,
     timeline,
 )
+from tests.helpers.postmortem import postmortem_files
 from tests.helpers.stack import MakeStack
 
 ALL_PLAYBOOKS = {
@@ -140,7 +141,7 @@ async def test_pagerduty_trigger_to_rollback_to_alerts_cleared_to_resolve(
         await stack.settle()
         incident = await incident_row(stack)
         assert incident.status == "resolved"
-        postmortem = stack.slack.files[-1]
+        postmortem = postmortem_files(stack)[-1]
         assert postmortem["title"] == "INC-1 postmortem"
         content = postmortem["content"].decode()
         assert "Decision log" in content

@@ -4,6 +4,7 @@ whose outcome is unknown before sending it again. Used by bot.slack.delivery.sen
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -119,10 +120,11 @@ class SlackOperations:
             return {}
         if item.op == "upload":
             p = item.payload
+            content = base64.b64decode(p["content_b64"]) if "content_b64" in p else p["content"]
             url = await self._call(
                 self.slack.upload(
                     channel,
-                    content=p["content"],
+                    content=content,
                     filename=p["filename"],
                     title=p["title"],
                     comment=p.get("comment"),

@@ -160,7 +160,13 @@ class SlackGateway:
         await self.client.views_open(trigger_id=trigger_id, view=view)
 
     async def upload(
-        self, channel: str, *, content: str, filename: str, title: str, comment: str | None = None
+        self,
+        channel: str,
+        *,
+        content: str | bytes,
+        filename: str,
+        title: str,
+        comment: str | None = None,
     ) -> str | None:
         """Upload a file to the channel; returns its permalink when Slack sends one."""
         async with self._locks[channel]:
