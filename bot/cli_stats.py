@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,10 @@ def stats(
     playbooks: Annotated[
         bool, typer.Option("--playbooks", help="What worked: runs and effectiveness per playbook.")
     ] = False,
+    png: Annotated[
+        Path | None,
+        typer.Option(help="Also write a chart of MTTA, MTTR and time per stage by week (PNG)."),
+    ] = None,
 ) -> None:
     """Count by severity, MTTA, MTTR and median time per OODA stage (drills excluded);
     --playbooks: how often each playbook worked per service, and how fast alerts cleared."""
@@ -28,6 +33,21 @@ def stats(
         raise fail(f"--days must be more than 0 and at most {MAX_DAYS}")
     settings = load_settings()
     typer.echo(asyncio.run(_stats(settings.database_url, service, days, playbooks=playbooks)))
+    if png is not None:
+        chart = asyncio.run(_chart(settings.database_url, service, days))
+        try:
+            png.write_bytes(chart)
+        except OSError as exc:
+            raise fail(f"cannot write {png}: {exc.strerror or exc}") from None
+        typer.echo(f"Chart written to {png}")
+
+
+async def _chart(database_url: str, service: str | None, days: float) -> bytes:
+    db = Database(database_url)
+    try:
+        return await service_stats.trend_chart(db, service=service, days=days)
+    finally:
+        await db.dispose()
 
 
 async def _stats(database_url: str, service: str | None, days: float, *, playbooks: bool) -> str:

@@ -217,3 +217,24 @@ def compute_stats(
         service=service,
         since=since,
     )
+
+
+def weekly_stats(
+    samples: Iterable[IncidentSample],
+    *,
+    service: str | None = None,
+    since: datetime | None = None,
+) -> list[tuple[datetime, GroupStats]]:
+    """MTTA, MTTR and median time per stage for each week (Monday 00:00 UTC) that had
+    incidents, oldest first; filtered as compute_stats filters."""
+    if since is not None and since.tzinfo is None:
+        raise ValueError("since must be a timezone-aware datetime")
+    weeks: dict[datetime, list[IncidentSample]] = {}
+    for s in samples:
+        if s.is_drill or (service is not None and s.service != service):
+            continue
+        if since is not None and s.opened_at < since:
+            continue
+        day = s.opened_at.replace(hour=0, minute=0, second=0, microsecond=0)
+        weeks.setdefault(day - timedelta(days=day.weekday()), []).append(s)
+    return [(week, _group_stats(group)) for week, group in sorted(weeks.items())]

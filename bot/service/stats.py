@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from bot.domain import efficacy
-from bot.domain.metrics import GroupStats, IncidentSample, StatsReport, compute_stats
+from bot.domain.metrics import (
+    GroupStats,
+    IncidentSample,
+    StatsReport,
+    compute_stats,
+    weekly_stats,
+)
 from bot.domain.model import STAGE_ORDER, utcnow
 from bot.domain.stages import format_duration
-from bot.storage import repo
+from bot.postmortem.trends import build_trends, trends_png
+from bot.storage import outbox, repo
 from bot.storage.db import Database
 
 DEFAULT_DAYS = 30
@@ -118,3 +126,30 @@ def format_playbooks(records: list[efficacy.PlaybookRecord], *, days: float) -> 
     ]
     lines.append("(worked: alerts cleared within the verify window; cleared in: median)")
     return "\n".join(lines)
+
+
+async def trend_chart(
+    db: Database, *, service: str | None = None, days: float = DEFAULT_DAYS
+) -> bytes:
+    """PNG: per week, median time per OODA stage with MTTA and MTTR (drills excluded)."""
+    since = utcnow() - timedelta(days=days)
+    samples = await load_samples(db, since=since, service=service)
+    weeks = weekly_stats(samples, service=service, since=since)
+    scope = f"{service or 'all services'}, last {days:g} day{'s' if days != 1 else ''}"
+    return await asyncio.to_thread(trends_png, build_trends(weeks, scope=scope))
+
+
+async def post_trend_chart(db: Database, channel: str, *, service: str | None, days: float) -> None:
+    """Record the chart's upload to the channel `/incident stats` was typed in."""
+    png = await trend_chart(db, service=service, days=days)
+    name = (service or "all").replace(" ", "-")
+    async with db.transaction() as session:
+        await outbox.upload(
+            session,
+            None,
+            content=png,
+            filename=f"ooda-stats-{name}-{days:g}d.png",
+            title=f"Incident stats: {service or 'all services'}, last {days:g} days",
+            comment=None,
+            channel=channel,
+        )

@@ -169,21 +169,25 @@ async def create_channel(session: AsyncSession, incident: int, name: str) -> Non
 
 async def upload(
     session: AsyncSession,
-    incident: int,
+    incident: int | None,
     *,
     content: str | bytes,
     filename: str,
     title: str,
     comment: str | None,
     once: str | None = None,
+    channel: str | None = None,
 ) -> OutboxRow | None:
-    """A file for the incident's channel: text, or bytes (an image), kept as base64 in JSON."""
+    """A file for the incident's channel (or `channel`): text, or bytes (an image), kept as
+    base64 in JSON."""
     payload: dict[str, Any] = {"filename": filename, "title": title, "comment": comment}
     if isinstance(content, bytes):
         payload["content_b64"] = base64.b64encode(content).decode("ascii")
     else:
         payload["content"] = content
-    return await add_item(session, op="upload", incident=incident, payload=payload, dedup_key=once)
+    return await add_item(
+        session, op="upload", incident=incident, channel=channel, payload=payload, dedup_key=once
+    )
 
 
 async def card_ts(session: AsyncSession, incident: int, kind: str) -> str | None:

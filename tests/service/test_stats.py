@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import struct
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app
+from bot.domain.metrics import weekly_stats
 from bot.domain.model import Severity, Stage
 from bot.service import stats
-from bot.storage.db import Database
+from bot.storage.db import Database, upgrade
 from bot.storage.tables import Incident, StageSpanRow
 from tests.helpers.postmortem import postmortem_files
 from tests.helpers.stack import MakeStack
@@ -112,6 +118,12 @@ def dataset() -> list[tuple[Incident, list[StageSpanRow]]]:
             spans=[("observe", 1, 0, 8), ("orient", 1, 8, 100)],
         ),
     ]
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
 
 
 async def store(db: Database) -> None:
@@ -228,7 +240,16 @@ async def test_slash_stats_answers_ephemerally_in_any_channel(make_stack: MakeSt
         await stack.settle()
         text = stack.slack.calls("response_url")[-1].params["text"]
         assert "unexpected '&lt;!channel&gt;'" in text  # user text is escaped
-        assert "Usage: `/incident stats [service] [days]`" in text
+        assert "Usage: `/incident stats [service] [days] [chart]`" in text
+        assert stack.slack.files == []  # no chart unless asked for
+
+        await stack.command("stats checkout 30 chart", user=user, channel=general)
+        await stack.settle()
+        [shared] = stack.slack.files
+        assert shared["channel"] == general and shared["filename"] == "ooda-stats-checkout-30d.png"
+        width, height = png_size(shared["content"])
+        assert (width, height) == (2000, 760)  # the 1000 by 380 chart, zoomed twice
+        assert stack.slack.calls("response_url")[-1].params["text"].startswith("```Incidents")
 
 
 async def test_drill_is_kept_out_of_stats_metrics_and_announcements(make_stack: MakeStack) -> None:
@@ -260,3 +281,31 @@ async def test_drill_is_kept_out_of_stats_metrics_and_announcements(make_stack: 
         metrics = stack.runtime.metrics.exposition().decode()
         assert "ooda_incidents_opened_total{" not in metrics
         assert "ooda_incidents_resolved_total{" not in metrics
+
+
+async def test_the_weekly_chart_counts_each_week_from_monday(db: Database) -> None:
+    samples = await stats.load_samples(db)
+    weeks = weekly_stats(samples, service="checkout", since=NOW - timedelta(days=30))
+    assert weeks and all(w.weekday() == 0 and w.hour == 0 for w, _ in weeks)
+    assert sum(g.count for _, g in weeks) == 2  # the drill and the 40-day-old one left out
+    png = await stats.trend_chart(db, service="checkout", days=3650)
+    assert png_size(png) == (2000, 760) and len(png) > 5_000
+
+
+def test_ooda_stats_writes_the_chart(tmp_path: Path, database_url: str) -> None:
+    asyncio.run(_store_live(database_url))
+    target = tmp_path / "trend.png"
+    env = {"DATABASE_URL": database_url}
+    result = CliRunner().invoke(app, ["stats", "--png", str(target)], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"Chart written to {target}" in result.stdout
+    assert png_size(target.read_bytes()) == (2000, 760)
+
+
+async def _store_live(url: str) -> None:
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        await store(db)
+    finally:
+        await db.dispose()

@@ -94,7 +94,7 @@ async def dispatch(rt: Runtime, word: str, rest: str, body: dict[str, Any], resp
         await _declare(rt, rest, body, respond)
         return
     if word == "stats":  # workspace-wide: works in any channel
-        await _stats(rt, rest, respond)
+        await _stats(rt, rest, respond, channel)
         return
     handler = INCIDENT_COMMANDS.get(word)
     if handler is None:
@@ -219,8 +219,12 @@ async def _followup(
     await postmortems.add_followup(rt, inc.number, text, owner=owner, by=user)
 
 
-async def _stats(rt: Runtime, rest: str, respond: Reply) -> None:
-    parsed = stats.parse_args(rest)
+async def _stats(rt: Runtime, rest: str, respond: Reply, channel: str | None = None) -> None:
+    """The report, to the asker only; with the word `chart`, its weekly chart is also shared
+    in the channel (an ephemeral answer cannot carry a file)."""
+    words = rest.split()
+    chart = "chart" in words
+    parsed = stats.parse_args(" ".join(w for w in words if w != "chart"))
     if isinstance(parsed, str):
         usage = render("stats_usage", command=rt.settings.slash_command)
         await respond(response_type="ephemeral", text=f"{escape(parsed)}\n{usage}")
@@ -229,6 +233,8 @@ async def _stats(rt: Runtime, rest: str, respond: Reply) -> None:
     report = await stats.gather(rt.db, service=service, days=days)
     table = stats.format_report(report, days=days)
     await respond(response_type="ephemeral", text=render("stats", table=table))
+    if chart and channel:
+        await stats.post_trend_chart(rt.db, channel, service=service, days=days)
 
 
 async def _ack(

@@ -138,7 +138,7 @@ TEMPLATES: dict[str, str] = {
         "`{{ command }} resolve` resolve the incident and write the postmortem\n"
         "`{{ command }} postmortem [edit]` post the postmortem again (edit: summary, impact, cause)\n"
         "`{{ command }} followup &lt;text&gt; [@owner]` record a follow-up action item\n"
-        "`{{ command }} stats [service] [days]` MTTA, MTTR and time per OODA stage\n"
+        "`{{ command }} stats [service] [days] [chart]` MTTA, MTTR and time per OODA stage\n"
         "`{{ command }} help` this help"
     ),
     "unknown_command": "I don't know `{{ word }}`. Here is what I can do:",
@@ -205,7 +205,7 @@ TEMPLATES.update(
         ),
         "followup_usage": "Usage: `{{ command }} followup &lt;what to do&gt; [@owner]`",
         "stats": "```{{ table }}```",
-        "stats_usage": "Usage: `{{ command }} stats [service] [days]`",
+        "stats_usage": "Usage: `{{ command }} stats [service] [days] [chart]`",
     }
 )
 
