@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -174,25 +175,17 @@ class OodaConfig(BaseModel):
     stage_budgets: dict[str, StageBudget] = Field(default_factory=dict)
     budget_help: BudgetHelp = Field(default_factory=BudgetHelp)
 
-    @field_validator("stage_budgets")
-    @classmethod
-    def _budget_keys(cls, value: dict[str, StageBudget]) -> dict[str, StageBudget]:
-        unknown = sorted(set(value) - set(DEFAULT_REMINDERS))
-        if unknown:
-            raise ValueError(f"stage_budgets keys must be SEV1-SEV4, got {', '.join(unknown)}")
-        return value
-
     def stage_budget(self, severity_label: str, stage: str) -> float | None:
         """Minutes the stage may take at this severity, or None."""
         budget = self.stage_budgets.get(severity_label) or DEFAULT_STAGE_BUDGETS.get(severity_label)
         return budget.minutes(stage) if budget else None
 
-    @field_validator("reminders")
+    @field_validator("reminders", "stage_budgets")
     @classmethod
-    def _reminder_keys(cls, value: dict[str, ReminderPolicy]) -> dict[str, ReminderPolicy]:
+    def _severity_keys(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         unknown = sorted(set(value) - set(DEFAULT_REMINDERS))
         if unknown:
-            raise ValueError(f"reminders keys must be SEV1-SEV4, got {', '.join(unknown)}")
+            raise ValueError(f"{info.field_name} keys must be SEV1-SEV4, got {', '.join(unknown)}")
         return value
 
     def reminder_policy(self, severity_label: str) -> ReminderPolicy:

@@ -143,8 +143,11 @@ def test_the_readme_ranking_example_sets_the_weights_orient_uses() -> None:
         ("ranking:\n  scoop: 1\n", ":2: ranking.scoop"),
         ("ranking:\n  status_bonus: {broken: 0.1}\n", ":2: ranking.status_bonus.broken"),
         ("ranking:\n  half_life_hours: 0\n", ":2: ranking.half_life_hours"),
+        ("stage_budgets:\n  P1: {orient: 3}\n", "stage_budgets keys must be SEV1-SEV4, got P1"),
+        ("stage_budgets:\n  SEV1: {orient: 0}\n", ":2: stage_budgets.SEV1.orient"),
+        ("budget_help: {severities: SEV1}\n", ":1: budget_help.severities"),
     ],
 )
-def test_ranking_errors_name_the_line(text: str, expected: str) -> None:
+def test_ranking_and_budget_errors_name_the_line(text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(expected)):
         parse_config(text, "ooda.yaml")
