@@ -40,42 +40,13 @@ def responders_key(number: int) -> str:
 
 
 async def open_incident(
-    rt: Runtime,
-    *,
-    title: str,
-    severity: Severity,
-    declared_by: str | None = None,
-    service: str | None = None,
-    description: str | None = None,
-    pd: dict[str, Any] | None = None,
-    first_alert_at: datetime | None = None,
-    actor: str | None = None,
-    source_key: str | None = None,
-    is_drill: bool = False,
-    origin_channel: str | None = None,
-    pd_link: dict[str, Any] | None = None,
-    opened_at: datetime | None = None,
+    rt: Runtime, *, severity: Severity, is_drill: bool = False, **fields: Any
 ) -> int:
     """Store the incident and queue its channel set-up; returns the INC number. Fast: no I/O
-    beyond the database, so webhook handlers can answer at once."""
+    beyond the database, so webhook handlers can answer at once. `fields`: those of
+    `record_incident` (title, declared_by, service, pd, ...)."""
     async with rt.db.transaction() as session:
-        number = await record_incident(
-            session,
-            rt,
-            title=title,
-            severity=severity,
-            declared_by=declared_by,
-            service=service,
-            description=description,
-            pd=pd,
-            first_alert_at=first_alert_at,
-            actor=actor,
-            source_key=source_key,
-            is_drill=is_drill,
-            origin_channel=origin_channel,
-            pd_link=pd_link,
-            opened_at=opened_at,
-        )
+        number = await record_incident(session, rt, severity=severity, is_drill=is_drill, **fields)
     opened(rt, severity, is_drill=is_drill)
     return number
 
