@@ -153,6 +153,7 @@ class OodaConfig(BaseModel):
 
     services: list[ServiceConfig] = Field(default_factory=list)
     playbooks_dir: str | None = None
+    drills_dir: str | None = None  # drill scenarios (default: the ones shipped)
     templates_dir: str | None = None
     announcements_channel: str | None = None
     # PagerDuty priority name -> severity label, e.g. {"P1": "SEV1"}

@@ -144,7 +144,7 @@ def _mean(values: list[timedelta]) -> timedelta | None:
     return sum(values, timedelta()) / len(values)
 
 
-def _median(values: list[timedelta]) -> timedelta | None:
+def median_duration(values: list[timedelta]) -> timedelta | None:
     """statistics.median, spelled out: its stubs take numbers only, and timedelta is not one."""
     if not values:
         return None
@@ -172,7 +172,7 @@ def _group_stats(samples: list[IncidentSample]) -> GroupStats:
         count=len(samples),
         mtta=_mean(ack),
         mttr=_mean(resolve),
-        median_stage={stage: _median(per_stage[stage]) for stage in STAGE_ORDER},
+        median_stage={stage: median_duration(per_stage[stage]) for stage in STAGE_ORDER},
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from bot.domain.metrics import KeyNumbers, key_numbers, mitigation_time
 from bot.domain.model import (
@@ -72,6 +73,7 @@ class PostmortemDoc:
     services: list[str] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
     generated_at: datetime = field(default_factory=utcnow)
+    drill: dict[str, Any] | None = None  # a drill's scorecard (bot.domain.drills.scoring)
 
     # ------------------------------------------------------------------ basics
 

@@ -36,7 +36,10 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
         rollback_to = None
         if suspect is not None:
             family = await repo.earlier_changes(
-                session, suspect.change.source, suspect.change.created_at
+                session,
+                suspect.change.source,
+                suspect.change.created_at,
+                drill=number if inc.is_drill else None,
             )
             rollback_to = rollback_target(family, suspect.change)
         outcomes = (

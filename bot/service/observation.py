@@ -5,8 +5,11 @@ what is still loading and is recorded again when the late reads arrive."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
+from bot.domain.drills import DrillClock, Scenario
+from bot.domain.drills.world import alerts_at
 from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, utcnow
 from bot.service import cards, incidents, prefetch
@@ -14,7 +17,7 @@ from bot.service.retries import plan_retry, source_problem
 from bot.service.runtime import Runtime
 from bot.slack.out import views
 from bot.storage import repo
-from bot.storage.tables import Incident
+from bot.storage.tables import DrillRow, Incident
 from integrations._common import parse_timestamp
 
 
@@ -112,6 +115,14 @@ async def observe(
             if await repo.get_incident(session, number) is None:
                 return None
             links = await repo.pagerduty_links(session, number)
+    if not links:  # a drill has no PagerDuty incident: its scenario says what fires
+        async with rt.db.session() as session:
+            drill = await repo.drill(session, number)
+        if drill is not None:
+            preset = drill_observation(drill, utcnow())
+            return await _record_observation(
+                rt, number, [], {}, [], first, origin_channel, failed=False, preset=preset
+            )
     tasks: dict[asyncio.Task[Any], tuple[str, str]] = {}
     missing: list[str] = []
     if links and rt.pagerduty is None:
@@ -144,15 +155,19 @@ async def _record_observation(
     origin_channel: str | None,
     *,
     failed: bool,
+    preset: dict[str, Any] | None = None,
 ) -> IncidentView | None:
     """The Observe card (and on the first one the announcements) in one transaction; when
-    every read has finished, the retry of failed ones is planned in it too."""
+    every read has finished, the retry of failed ones is planned in it too. `preset`: a
+    drill's observation, read from its scenario instead of PagerDuty."""
     async with rt.db.transaction() as session:
         row = await repo.get_incident(session, number)
         if row is None:
             return None
-        observation = _observation(row, links, tasks)
+        observation = preset if preset is not None else _observation(row, links, tasks)
         observation["missing"] = missing + observation["missing"]
+        if preset is not None and _all_cleared(observation) and row.mitigated_at is None:
+            row.mitigated_at = utcnow()  # the drill's world recovered (fixed, or by itself)
         _mark_new_alerts(row.observation or {}, observation)
         _apply_observation(row, observation)
         inc = repo.to_view(row)
@@ -166,6 +181,25 @@ async def _record_observation(
         if not observation["loading"]:
             await plan_retry(session, row, JobKind.INCIDENT_OBSERVE, failed=failed)
     return inc
+
+
+def drill_observation(drill: DrillRow, now: datetime) -> dict[str, Any]:
+    """A drill's Observe snapshot: the scenario's alerts as they stand now on its clock."""
+    scenario = Scenario.model_validate(drill.scenario)
+    clock = DrillClock(drill.started_at, drill.speed)
+    alerts = alerts_at(scenario, clock, now, fixed_at=drill.fixed_at)
+    return {
+        "alerts": [_alert_view(a) for a in alerts],
+        "missing": [],
+        "linked": [],
+        "loading": [],
+        "drill": scenario.name,
+    }
+
+
+def _all_cleared(observation: dict[str, Any]) -> bool:
+    alerts = observation.get("alerts") or []
+    return bool(alerts) and all(a.get("status") == "resolved" for a in alerts)
 
 
 def _mark_new_alerts(previous: dict[str, Any], observation: dict[str, Any]) -> None:

@@ -54,7 +54,7 @@ async def open_context(
     PagerDuty is read; ranking waits for Observe because it needs the first alert's time. The
     stall reminders are planned last: nothing reads them for minutes."""
     number = inc.number
-    started = orientation.start_sources(rt, inc.service, inc.pd_incident_id)
+    started = orientation.start_sources(rt, inc.service, inc.pd_incident_id, is_drill=inc.is_drill)
     if inc.pd_incident_id and not responders_queued:  # opened by an older version
         await jobs.schedule_once(
             rt.db,

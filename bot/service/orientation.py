@@ -98,7 +98,8 @@ async def _rank_and_post(
         assert row is not None
         inc = repo.to_view(row)
         first_alert = inc.first_alert_at or inc.opened_at
-        rows = await repo.changes_since(session, first_alert - window)
+        drill = number if inc.is_drill else None
+        rows = await repo.changes_since(session, first_alert - window, drill=drill)
         by_key = {(r.source, r.external_id): r for r in rows}
         ranked = rank_changes(
             [repo.change_from_row(r) for r in rows],
@@ -201,10 +202,12 @@ async def _similar(session: AsyncSession, inc: IncidentView) -> list[str]:
 
 
 def start_sources(
-    rt: Runtime, service: str | None, pd_incident_id: str | None = None
+    rt: Runtime, service: str | None, pd_incident_id: str | None = None, *, is_drill: bool = False
 ) -> tuple[dict[asyncio.Task[Any], str], list[str]]:
     """Start every change source now, each under its own timeout (or take the ones started
-    when the page arrived)."""
+    when the page arrived). A drill asks no vendor: its changes were planted when it started."""
+    if is_drill:
+        return {}, []
     if pd_incident_id and (started := prefetch.take_changes(rt, pd_incident_id)):
         return started
     sources, skipped = change_sources(rt, service, pd_incident_id)
@@ -232,7 +235,7 @@ async def orient(
             return
     window = timedelta(hours=rt.config.change_window_hours)
     if started is None:
-        started = start_sources(rt, inc.service, inc.pd_incident_id)
+        started = start_sources(rt, inc.service, inc.pd_incident_id, is_drill=inc.is_drill)
     tasks, skipped = started
     done: set[asyncio.Task[Any]] = set()
     pending: set[asyncio.Task[Any]] = set()

@@ -18,7 +18,7 @@ from bot.postmortem.draft import Draft, draft
 from bot.postmortem.png import chart_png
 from bot.postmortem.render import cite_time, render_postmortem
 from bot.postmortem.rewrite import rewrite
-from bot.service import cards, incidents
+from bot.service import cards, drills, incidents
 from bot.service.runtime import Runtime
 from bot.slack.out.gateway import display_names
 from bot.slack.out.text import render as render_text
@@ -58,6 +58,7 @@ async def build(rt: Runtime, number: int, *, resolve_names: bool = False) -> Pos
                 if link.url
             ],
             generated_at=utcnow(),
+            drill=(drill.scorecard if (drill := await repo.drill(session, number)) else None),
         )
     if resolve_names:
         ids = {e.actor for e in doc.timeline if e.actor and e.actor[:1] in "UW"}
@@ -122,6 +123,10 @@ async def publish(
     resolution's announcement with the postmortem's link, once per announcements channel and
     per resolve (a retried job, or a later resolve after a reopen, is told apart by the
     resolve's time). The sender fills the link in once the upload has its permalink."""
+    try:
+        await drills.score_once(rt, number)  # a drill's scorecard goes in its postmortem
+    except Exception:
+        log.exception("could not score the drill INC-%s", number)
     try:
         content = await render(rt, number, resolve_names=True)
     except Exception:

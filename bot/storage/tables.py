@@ -148,6 +148,8 @@ class ChangeRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
     image_tag: Mapped[str | None] = mapped_column(String(300), index=True)  # links sources
+    # Injected by a drill: only that drill's Orient sees it (never a real incident's).
+    drill_incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     __table_args__ = (UniqueConstraint("source", "external_id", name="uq_change_source_id"),)
 
@@ -357,3 +359,22 @@ class SlackLaneRow(Base):
     leased_by: Mapped[str | None] = mapped_column(String(80))
     lease_until: Mapped[datetime | None]
     not_before: Mapped[datetime | None]
+
+
+class DrillRow(Base):
+    """A drill incident's scenario (as it was when the drill started), its clock, when an
+    acceptable action fixed its world, and the scorecard given at resolve."""
+
+    __tablename__ = "drills"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    scenario_name: Mapped[str] = mapped_column(String(80), index=True)
+    scenario: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_at: Mapped[datetime]
+    speed: Mapped[float] = mapped_column(Float, default=1.0)
+    started_by: Mapped[str | None] = mapped_column(String(120))
+    fixed_at: Mapped[datetime | None]
+    fixed_by_playbook: Mapped[str | None] = mapped_column(String(120))
+    scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -15,6 +15,7 @@ from bot.service.act.approval import (
     cancel,
     prepare,
     role_refusal,
+    runs_dry,
 )
 from bot.service.act.recovery import (
     INTERRUPTED,
@@ -54,6 +55,7 @@ __all__ = [
     "recover_interrupted",
     "role_refusal",
     "run",
+    "runs_dry",
     "schedule_verify",
     "verify",
     "verify_sentence",

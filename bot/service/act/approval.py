@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.domain.action_runs import FINISHED, RunStatus, check_transition
 from bot.domain.jobs import JobKind
 from bot.domain.model import Status, TimelineKind, utcnow
-from bot.domain.playbooks import Suggestion
+from bot.domain.playbooks import Playbook, Suggestion
 from bot.service import incidents
 from bot.service.decide import add_decision
 from bot.service.runtime import Runtime
@@ -26,7 +26,14 @@ def action_key(number: int, playbook_id: str, message_ts: str | None) -> str:
     return f"{number}:{playbook_id}:{message_ts or 'direct'}"
 
 
-def _new_row(rt: Runtime, number: int, s: Suggestion, key: str, requested_by: str) -> ActionRunRow:
+def runs_dry(rt: Runtime, playbook: Playbook, *, is_drill: bool) -> bool:
+    """Nothing reaches production for a drill, a dry-run playbook, or with OODA_DRY_RUN."""
+    return rt.settings.dry_run or playbook.dry_run or is_drill
+
+
+def _new_row(
+    rt: Runtime, number: int, s: Suggestion, key: str, requested_by: str, *, is_drill: bool
+) -> ActionRunRow:
     playbook = s.playbook
     return ActionRunRow(
         incident_id=number,
@@ -40,7 +47,7 @@ def _new_row(rt: Runtime, number: int, s: Suggestion, key: str, requested_by: st
         approved_by=[],
         approvals_needed=s.approvals,
         status=RunStatus.AWAITING_APPROVAL.value,
-        dry_run=rt.settings.dry_run or playbook.dry_run,
+        dry_run=runs_dry(rt, playbook, is_drill=is_drill),
         verify=playbook.verify.model_dump() if playbook.verify else {},
         response={},
     )
@@ -59,7 +66,9 @@ async def prepare(
             async with rt.db.transaction() as session:
                 row = await repo.action_run(session, candidate)
                 if row is None:
-                    row = _new_row(rt, number, suggestion, candidate, requested_by)
+                    incident = await repo.get_incident(session, number)
+                    drill = bool(incident and incident.is_drill)
+                    row = _new_row(rt, number, suggestion, candidate, requested_by, is_drill=drill)
                     session.add(row)
         except IntegrityError:  # a concurrent click stored the same key first: use that one
             async with rt.db.session() as session:

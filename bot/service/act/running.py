@@ -11,7 +11,7 @@ from bot.domain.action_runs import RunStatus, check_transition
 from bot.domain.jobs import JobKind
 from bot.domain.model import Stage, Status, TimelineKind, utcnow
 from bot.domain.stages import format_duration
-from bot.service import cards, incidents
+from bot.service import cards, drills, incidents
 from bot.service.act.best_effort import best_effort
 from bot.service.act.recovery import INTERRUPTED_RUNS, STALE_RUN_AFTER
 from bot.service.act.verification import schedule_verify, verify_window
@@ -204,6 +204,7 @@ async def _after_run(rt: Runtime, key: str, number: int, title: str, *, kind: st
         row = await repo.action_run(session, key)
         assert row is not None and row.finished_at is not None and row.started_at is not None
         status, dry_run, details = row.status, row.dry_run, row.result or ""
+        playbook_id = row.playbook_id
         hint = str((row.response or {}).get("hint") or "")
         duration = format_duration(row.finished_at - row.started_at)
         verify_cfg = dict(row.verify or {})
@@ -219,7 +220,12 @@ async def _after_run(rt: Runtime, key: str, number: int, title: str, *, kind: st
             cards.say_now(rt, number, text, blocks, once=f"act:{key}:result"),
         )
     diagnostic = kind == "diagnostic"
-    if not ok or dry_run or diagnostic or inc is None:
+    rehearsed = inc is not None and inc.is_drill  # a drill's dry run acts on its world
+    if ok and rehearsed and not diagnostic:
+        await best_effort(
+            key, "play the action in the drill", drills.action_finished(rt, number, playbook_id)
+        )
+    if not ok or (dry_run and not rehearsed) or diagnostic or inc is None:
         # Nothing changed in production: back to Decide with fresh buttons.
         await best_effort(
             key, "go back to Decide", incidents.move_stage(rt, number, Stage.DECIDE, by=None)
@@ -232,7 +238,7 @@ async def _after_run(rt: Runtime, key: str, number: int, title: str, *, kind: st
     if not verify_cfg:  # the playbook checks nothing afterwards (a page, a status update)
         await best_effort(key, "refresh the summary", cards.refresh(rt, number))
         return
-    if not inc.pd_incident_id:
+    if not inc.pd_incident_id and not inc.is_drill:
         unwatched = render("verify_unwatched", title=title)
         await best_effort(
             key,

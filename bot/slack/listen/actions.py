@@ -121,7 +121,10 @@ async def _on_run(rt: Runtime, body: dict[str, Any]) -> None:
         await _ephemeral(rt, body, str(exc))
         return
     modal = forms.confirm_action(
-        inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=row.key
+        inc,
+        suggestion,
+        dry_run=act.runs_dry(rt, suggestion.playbook, is_drill=inc.is_drill),
+        key=row.key,
     )
     await rt.slack.open_view(body.get("trigger_id") or "", modal)
 

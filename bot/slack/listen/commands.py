@@ -14,7 +14,7 @@ from bot.domain.model import IncidentView, Severity, Stage, utcnow
 from bot.domain.stages import time_in_current_stage
 from bot.service import incidents, pagerduty_mirror, postmortems, stats
 from bot.service.runtime import Runtime
-from bot.slack.listen import interactions
+from bot.slack.listen import drill_command, interactions
 from bot.slack.listen.channels import active, incident_in_channel
 from bot.slack.out import forms
 from bot.slack.out.text import escape, from_slack, mention, render
@@ -50,7 +50,7 @@ def _words(body: dict[str, Any]) -> tuple[str, str]:
 def changes_state(word: str, rest: str, body: dict[str, Any]) -> bool:
     """Stored before the ack: everything but answers and modals opened with the trigger_id."""
     opens_modal = bool(body.get("trigger_id"))
-    if word == "declare":
+    if word in ("declare", "drill"):
         return bool(from_slack(rest))
     if word == "resolve":
         return bool(rest) or not opens_modal
@@ -92,6 +92,9 @@ async def dispatch(rt: Runtime, word: str, rest: str, body: dict[str, Any], resp
         return
     if word == "declare":
         await _declare(rt, rest, body, respond)
+        return
+    if word == "drill":  # opens its own channel: works in any channel
+        await drill_command.drill(rt, rest, body, respond)
         return
     if word == "stats":  # workspace-wide: works in any channel
         await _stats(rt, rest, respond, channel)

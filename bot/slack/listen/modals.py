@@ -221,7 +221,10 @@ async def _other(rt: Runtime, ack: Any, body: dict[str, Any], view: dict[str, An
         await ack(response_action="errors", errors={BlockId.PLAYBOOK: f"No incident INC-{number}."})
         return
     modal = forms.confirm_action(
-        inc, suggestion, dry_run=rt.settings.dry_run or suggestion.playbook.dry_run, key=key
+        inc,
+        suggestion,
+        dry_run=act.runs_dry(rt, suggestion.playbook, is_drill=inc.is_drill),
+        key=key,
     )
     await ack(response_action="push", view=modal)
 

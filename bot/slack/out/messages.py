@@ -128,6 +128,7 @@ TEMPLATES: dict[str, str] = {
     "help": (
         "*{{ command }}* — run an incident through Observe → Orient → Decide → Act\n"
         "`{{ command }} declare [--drill] <title>` open an incident (no title: a form)\n"
+        "`{{ command }} drill [name] [service]` rehearse a scenario, scored at resolve (no name: the list)\n"
         "`{{ command }} status` where the incident stands\n"
         "`{{ command }} note <text>` add a note to the timeline\n"
         "`{{ command }} sev <1-4>` change the severity\n"
@@ -267,5 +268,58 @@ TEMPLATES.update(
             "`{{ command }} note <text>`."
         ),
         "reminder_snoozed": ":zzz: Snoozed for {{ minutes }} min by {{ by|mention }}.",
+    }
+)
+
+# Drills: the scenarios, the start, the scorecard at resolve.
+TEMPLATES.update(
+    {
+        "drill_usage": (
+            "Usage: `{{ command }} drill <name> [service]` starts a rehearsal in its own channel "
+            "(alerts and changes from the scenario, actions run dry, kept out of stats). "
+            "Scenarios:{% for s in scenarios %}\n• `{{ s.name }}` — {{ s.title }} "
+            "({{ s.severity }}, {{ s.service }}){% endfor %}"
+            "{% if not scenarios %} _none found_{% endif %}"
+            "{% if problems %}\n:warning: {{ problems|length }} scenario file(s) have problems: "
+            "run `ooda drill validate`.{% endif %}"
+        ),
+        "drill_unknown": "No drill scenario named `{{ scenario_name }}`.",
+        "drill_unknown_service": (
+            "`{{ service }}` is not in the service catalog; play `{{ scenario_name }}` on its own "
+            "service ({{ default }}) or on one of: {{ known|join(', ') }}."
+        ),
+        "drill_started": (
+            ":test_tube: Drill *{{ scenario.title }}* started as INC-{{ number }} "
+            "({{ scenario.severity }}, on {{ service }}); its channel is being created."
+        ),
+        "drill_scorecard": (
+            ":test_tube: *Drill scorecard* — {{ card.title }} (`{{ card.scenario }}`): "
+            "*{{ card.total }}/{{ card.out_of }}*\n"
+            "*Stages* (time spent · target · team median on real {{ card.severity }}s"
+            "{% if not card.team_count %}: none yet{% endif %}):"
+            "{% for s in card.stages %}\n{% if s.within %}:white_check_mark:{% else %}:x:{% endif %}"
+            " {{ s.stage|capitalize }} {{ s.seconds|seconds }} · {{ s.target_seconds|seconds }}"
+            " · {{ s.team_median_seconds|seconds }} (+{{ s.points }}){% endfor %}\n"
+            "*Cause:* {% if card.cause.expected %}{{ card.cause.summary }} — "
+            "{% if card.cause.verdict %}marked {{ card.cause.verdict }} "
+            "{{ card.cause.after_seconds|seconds }} in{% else %}never marked{% endif %}"
+            "{% else %}no change to blame — "
+            "{% if card.cause.found %}none was marked Caused{% else %}a change was marked Caused{% endif %}"
+            "{% endif %}{% if card.cause.wrong %}; wrongly marked Caused: "
+            "{{ card.cause.wrong|length }}{% endif %} (+{{ card.cause.points }})\n"
+            "*Action:* {% if card.action.chosen %}{{ card.action.title }} — "
+            "{% if card.action.acceptable %}acceptable{% else %}not one of "
+            "{{ card.action.expected|join(', ') }}"
+            "{% if card.action.acceptable_later %} (an acceptable one ran later){% endif %}"
+            "{% endif %}{% else %}none ran (acceptable: {{ card.action.expected|join(', ') }})"
+            "{% endif %} (+{{ card.action.points }})\n"
+            "*Mitigation:* {% if card.mitigation.after_seconds is not none %}alerts cleared "
+            "{{ card.mitigation.after_seconds|seconds }} after the start{% else %}the alerts "
+            "never cleared{% endif %} (+{{ card.mitigation.points }})\n"
+            "*The bot's grade:* {% if not card.ranking.expected %}no true cause to rank"
+            "{% elif card.ranking.rank %}ranked the true cause #{{ card.ranking.rank }} of "
+            "{{ card.ranking.candidates }}{% else %}the true cause was not among its "
+            "{{ card.ranking.candidates }} suspects{% endif %}"
+        ),
     }
 )

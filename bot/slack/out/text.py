@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +48,11 @@ def link(url: str | None, label: str) -> Mrkdwn:
     return Mrkdwn(f"<{safe_url}|{escape(label)}>")
 
 
+def format_seconds(value: float | None) -> str:
+    """A stored number of seconds (a scorecard's figures) as a duration."""
+    return format_duration(None if value is None else timedelta(seconds=value))
+
+
 def hhmm(value: datetime | None) -> str:
     return value.strftime("%H:%M UTC") if value else "—"
 
@@ -62,6 +67,7 @@ def _env() -> SandboxedEnvironment:
     )
     env.filters.update(
         duration=format_duration,
+        seconds=format_seconds,
         mention=mention,
         link=link,
         hhmm=hhmm,

@@ -32,6 +32,7 @@ from bot.storage.repo.changes import (
     set_verdict,
     upsert_change,
 )
+from bot.storage.repo.drills import add_drill, drill, drills, marked_changes
 from bot.storage.repo.inbound import inbound_event, record_inbound
 from bot.storage.repo.incidents import (
     active_incidents,
@@ -69,6 +70,7 @@ __all__ = [
     "action_runs",
     "active_incidents",
     "add_decision",
+    "add_drill",
     "add_entry",
     "add_followup",
     "caused_incidents",
@@ -81,6 +83,8 @@ __all__ = [
     "count_entries",
     "create_incident",
     "decisions",
+    "drill",
+    "drills",
     "earlier_changes",
     "followup_rows",
     "followups",
@@ -92,6 +96,7 @@ __all__ = [
     "incident_samples",
     "last_note_at",
     "link_pagerduty",
+    "marked_changes",
     "message_ts",
     "move_or_link_pagerduty",
     "move_stage",

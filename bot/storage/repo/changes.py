@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,9 +102,12 @@ def change_problem(change: Change) -> str | None:
     return f"data: {problem}" if problem else None
 
 
-async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
+async def upsert_change(
+    session: AsyncSession, change: Change, *, drill: int | None = None
+) -> ChangeRow:
     """Insert or update by (source, external_id): a status update refreshes the same change.
-    ValueError (before any write) when `change_problem` finds the change cannot be stored."""
+    ValueError (before any write) when `change_problem` finds the change cannot be stored.
+    `drill`: the drill incident that injected it (only its Orient sees it)."""
     problem = change_problem(change)
     if problem:
         raise ValueError(f"change {change.source}:{str(change.external_id)[:80]}: {problem}")
@@ -135,7 +138,12 @@ async def upsert_change(session: AsyncSession, change: Change) -> ChangeRow:
     if row is None:
         try:
             async with session.begin_nested():
-                row = ChangeRow(source=change.source, external_id=change.external_id, **values)
+                row = ChangeRow(
+                    source=change.source,
+                    external_id=change.external_id,
+                    drill_incident_id=drill,
+                    **values,
+                )
                 session.add(row)
             return row
         except IntegrityError:  # another replica inserted it first
@@ -156,15 +164,30 @@ async def change_exists(session: AsyncSession, source: str, external_id: str) ->
     return (await session.scalar(query)) is not None
 
 
-async def earlier_changes(session: AsyncSession, source: str, before: datetime) -> list[Change]:
+def _seen_by(drill: int | None) -> ColumnElement[bool]:
+    """A real incident sees the real changes; a drill sees only the ones it injected."""
+    if drill is None:
+        return ChangeRow.drill_incident_id.is_(None)
+    return ChangeRow.drill_incident_id == drill
+
+
+async def earlier_changes(
+    session: AsyncSession, source: str, before: datetime, *, drill: int | None = None
+) -> list[Change]:
     """Changes from the same source made before `before` (where a rollback could go)."""
-    query = select(ChangeRow).where(ChangeRow.source == source, ChangeRow.created_at < before)
+    query = select(ChangeRow).where(
+        ChangeRow.source == source, ChangeRow.created_at < before, _seen_by(drill)
+    )
     return [change_from_row(r) for r in (await session.scalars(query)).all()]
 
 
-async def changes_since(session: AsyncSession, since: datetime) -> list[ChangeRow]:
+async def changes_since(
+    session: AsyncSession, since: datetime, *, drill: int | None = None
+) -> list[ChangeRow]:
+    """What Orient ranks: changes since `since` and those still rolling out (a drill's own)."""
     query = select(ChangeRow).where(
-        (ChangeRow.created_at >= since) | ChangeRow.status.in_(["in_progress", "pending"])
+        (ChangeRow.created_at >= since) | ChangeRow.status.in_(["in_progress", "pending"]),
+        _seen_by(drill),
     )
     return list((await session.scalars(query.order_by(ChangeRow.created_at))).all())
 

@@ -1,0 +1,1 @@
+"""Drill scenarios users edit: one YAML file per rehearsal (see `ooda drill list`)."""
