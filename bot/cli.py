@@ -17,6 +17,7 @@ import typer
 from bot.catalog import ConfigError, load_config
 from bot.cli_backtest import backtest
 from bot.cli_common import fail, load_settings
+from bot.cli_drill import drill_app
 from bot.cli_followups import followups_app
 from bot.cli_pagerduty import pagerduty_app
 from bot.cli_stats import stats
@@ -45,6 +46,7 @@ app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(config_app, name="config")
 app.add_typer(pagerduty_app, name="pagerduty")
 app.add_typer(followups_app, name="followups")
+app.add_typer(drill_app, name="drill")
 app.command()(stats)
 app.command()(backtest)
 

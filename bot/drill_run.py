@@ -77,8 +77,13 @@ class DrillPlay:
 
     async def _start(self) -> None:
         stack = self.stack
+        before = {c["id"] for c in stack.slack.channels}
         await self._command(f"drill {self.scenario.name}", channel=COMMAND_CHANNEL)
-        found = [c for c in stack.slack.channels if c["name"].startswith("inc-")]
+        found = [
+            c
+            for c in stack.slack.channels
+            if c["id"] not in before and c["name"].startswith("inc-")
+        ]
         _expect(len(found) == 1, f"the drill's channel: {[c['name'] for c in found]}")
         self.channel = found[0]["id"]
         self.number = int(found[0]["name"].split("-")[1])

@@ -67,7 +67,7 @@ def test_db_upgrade_creates_the_tables(database_url: str) -> None:
 def test_playbooks_validate_shipped_and_broken(tmp_path: Path) -> None:
     shipped = invoke("playbooks", "validate")
     assert shipped.exit_code == 0, shipped.output
-    assert shipped.stdout.strip() == "11 playbooks OK"
+    assert shipped.stdout.strip() == "12 playbooks OK"
 
     broken = tmp_path / "books"
     broken.mkdir()

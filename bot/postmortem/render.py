@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -168,8 +168,14 @@ def verdict(value: Verdict | str | None) -> str:
         return str(value)
 
 
+def seconds(value: float | None) -> str:
+    """A stored number of seconds (a drill scorecard's figures) as a duration."""
+    return format_duration(None if value is None else timedelta(seconds=value))
+
+
 FILTERS = {
     "duration": format_duration,
+    "seconds": seconds,
     "ts": ts,
     "who": who,
     "md_cell": md_cell,

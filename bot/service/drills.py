@@ -25,10 +25,13 @@ from bot.domain.drills.world import changes as drill_changes
 from bot.domain.jobs import JobKind
 from bot.domain.metrics import IncidentSample, median_duration
 from bot.domain.model import STAGE_ORDER, Stage, TimelineKind, utcnow
+from bot.domain.refs import format_ref
+from bot.domain.stages import format_duration
 from bot.service import cards, incidents
 from bot.service.runtime import Runtime
 from bot.slack.out.text import render
 from bot.storage import jobs, repo
+from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -229,3 +232,50 @@ def change_key(number: int, scenario: Scenario, change_id: str) -> str:
     change = scenario.change(change_id)
     assert change is not None
     return f"{change.source}:{change_external_id(number, change_id)}"
+
+
+async def past_drills(
+    db: Database, *, scenario: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The latest drills with their scorecards (None while a drill is still open)."""
+    async with db.session() as session:
+        found = await repo.drills(session, scenario=scenario, limit=limit)
+    return [
+        {
+            "number": d.incident_id,
+            "scenario": d.scenario_name,
+            "started_at": d.started_at,
+            "status": i.status,
+            "service": i.service,
+            "scorecard": d.scorecard,
+        }
+        for d, i in found
+    ]
+
+
+def format_scores(rows: list[dict[str, Any]]) -> str:
+    """`ooda drill scores`: one line per drill."""
+    if not rows:
+        return (
+            "No drills yet: start one with `/incident drill NAME` or `ooda drill run NAME --local`."
+        )
+    lines = [
+        "INC      started (UTC)     scenario               score  cause  action  mitigated  rank"
+    ]
+    for row in rows:
+        card = row["scorecard"]
+        started = row["started_at"].strftime("%Y-%m-%d %H:%M")
+        head = f"{format_ref(row['number']):<8} {started}  {row['scenario']:<22}"
+        if card is None:
+            lines.append(f"{head} ({row['status']}: scored at resolve)")
+            continue
+        rank = card["ranking"]["rank"]
+        mitigated = card["mitigation"]["after_seconds"]
+        lines.append(
+            f"{head} {card['total']:>3}/{card['out_of']:<3} "
+            f"{'yes' if card['cause']['found'] else 'no':<6} "
+            f"{'yes' if card['action']['acceptable'] else 'no':<7} "
+            f"{format_duration(timedelta(seconds=mitigated)) if mitigated is not None else '—':<10} "
+            f"{('#' + str(rank)) if rank else '—'}"
+        )
+    return "\n".join(lines)

@@ -48,6 +48,7 @@ ALL_PLAYBOOKS = {
     "open-dashboard",
     "page-owning-team",
     "restart-service",
+    "revert-config-change",
     "rollback-argocd",
     "rollback-github-actions",
     "scale-up",
