@@ -92,8 +92,11 @@ class Metrics:
     def webhook(self, source: str, result: str) -> None:
         self.webhooks.labels(source=source, result=result).inc()
 
-    def observe_closed_spans(self, closed: Iterable[StageSpan]) -> None:
-        """Observe the stage spans a committed transaction closed (`repo.closed_spans`)."""
+    def observe_closed_spans(self, closed: Iterable[StageSpan], *, is_drill: bool) -> None:
+        """Observe the stage spans a committed transaction closed (`repo.closed_spans`); a
+        drill's are left out (rehearsals are not the team's incident times)."""
+        if is_drill:
+            return
         for span in closed:
             ended = span.ended_at or span.started_at
             seconds = max((ended - span.started_at).total_seconds(), 0.0)

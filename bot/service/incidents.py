@@ -173,6 +173,7 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
             return False
         if not await repo.move_stage(session, row, stage):
             return False
+        drill = row.is_drill
         await repo.add_entry(
             session,
             number,
@@ -190,7 +191,7 @@ async def move_stage(rt: Runtime, number: int, stage: Stage, *, by: str | None) 
             )
         await cards.say(session, number, render("stage_moved", stage=stage.value, by=by))
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(repo.closed_spans(session))
+    rt.metrics.observe_closed_spans(repo.closed_spans(session), is_drill=drill)
     await reminders.stage_started(rt, number)
     return True
 
@@ -248,7 +249,8 @@ async def acknowledge(
         if row.stage == Stage.OBSERVE.value:
             await repo.move_stage(session, row, Stage.ORIENT, at=at)
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(repo.closed_spans(session))
+        drill = row.is_drill
+    rt.metrics.observe_closed_spans(repo.closed_spans(session), is_drill=drill)
     await reminders.stage_started(rt, number)
     return True
 
@@ -296,7 +298,7 @@ async def resolve(
         text = render("resolved", inc=inc, duration=at - row.opened_at, by=by)
         await cards.say(session, number, text)
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(repo.closed_spans(session))
+    rt.metrics.observe_closed_spans(repo.closed_spans(session), is_drill=drill)
     if not drill:
         rt.metrics.incidents_resolved.labels(severity=severity.label).inc()
     return True

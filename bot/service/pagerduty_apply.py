@@ -233,7 +233,8 @@ async def reopen(
             session, number, render("pd_event", text="reopened, back to Observe", who=by)
         )
         await cards.refresh_summary(session, number)
-    rt.metrics.observe_closed_spans(repo.closed_spans(session))
+        drill = row.is_drill
+    rt.metrics.observe_closed_spans(repo.closed_spans(session), is_drill=drill)
     # Resolving cancelled every reminder: a reopened incident gets them back.
     await reminders.stage_started(rt, number)
     await reminders.start_status_updates(rt, number)

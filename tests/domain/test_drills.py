@@ -79,7 +79,9 @@ def test_problems_name_the_field_and_the_line(change: str, expected: str) -> Non
 
 
 def test_alert_times_are_checked() -> None:
-    late_first = SCENARIO.replace("  - summary: api errors\n", "  - summary: api errors\n    at: 1\n")
+    late_first = SCENARIO.replace(
+        "  - summary: api errors\n", "  - summary: api errors\n    at: 1\n"
+    )
     with pytest.raises(DrillError, match="the first alert must fire at 0"):
         parse_scenario(late_first)
     backwards = SCENARIO.replace("clears: 20", "clears: 1")
@@ -107,7 +109,9 @@ def test_the_world_fires_clears_and_is_fixed_on_its_clock() -> None:
     def states(seconds: float, fixed: float | None = None) -> dict[str, str]:
         fixed_at = start + timedelta(seconds=fixed) if fixed is not None else None
         now = start + timedelta(seconds=seconds)
-        return {a["summary"]: a["status"] for a in alerts_at(scenario, clock, now, fixed_at=fixed_at)}
+        return {
+            a["summary"]: a["status"] for a in alerts_at(scenario, clock, now, fixed_at=fixed_at)
+        }
 
     assert states(0) == {"api errors": "triggered"}
     assert states(3) == {"api errors": "triggered", "dependency down": "triggered"}
@@ -129,7 +133,10 @@ def test_changes_keep_their_real_spacing_and_move_to_the_chosen_service() -> Non
         ("drill-7-bad", "payments"),
         ("drill-7-old", "payments"),
     ]
-    assert [first - c.created_at for c in planted] == [timedelta(minutes=10), timedelta(minutes=300)]
+    assert [first - c.created_at for c in planted] == [
+        timedelta(minutes=10),
+        timedelta(minutes=300),
+    ]
 
 
 def _record(**changes: object) -> DrillRecord:
@@ -146,9 +153,7 @@ def _record(**changes: object) -> DrillRecord:
         "resolved_at": start + timedelta(minutes=12),
         "spans": spans,
         "marked": [MarkedChange("bad", Verdict.CAUSED, start + timedelta(minutes=4))],
-        "runs": [
-            ActionRun("rollback-github-actions", "Roll back", "remediation", start, ok=True)
-        ],
+        "runs": [ActionRun("rollback-github-actions", "Roll back", "remediation", start, ok=True)],
         "mitigated_at": start + timedelta(minutes=8),
         "ranked": ["old", "bad"],
         "team_medians": {Stage.ORIENT: timedelta(minutes=7)},

@@ -106,9 +106,7 @@ async def test_no_change_to_blame_punishes_blaming_the_top_suspect(
 ) -> None:
     stack, _, careful = await played(make_stack, "downstream-outage")
     await stack.stop()
-    other, _, hasty = await played(
-        make_stack, "downstream-outage", ScriptedResponder(cause="top")
-    )
+    other, _, hasty = await played(make_stack, "downstream-outage", ScriptedResponder(cause="top"))
     await other.stop()
     assert careful["cause"]["found"] and careful["cause"]["wrong"] == []
     assert not hasty["cause"]["found"] and hasty["cause"]["wrong"] == ["checkout-v2-9-0"]
@@ -126,6 +124,8 @@ async def test_a_drill_asks_no_vendor_and_stays_out_of_the_numbers(
         assert stack.argocd.calls == []
         opened = stack.runtime.metrics.incidents_opened
         assert sum(s.value for m in opened.collect() for s in m.samples) == 0
+        durations = stack.runtime.metrics.stage_duration.collect()
+        assert sum(s.value for m in durations for s in m.samples if s.name.endswith("_count")) == 0
         assert await stats.load_samples(stack.runtime.db) == []
         async with stack.runtime.db.session() as session:
             incident = await repo.get_incident(session, play.number)

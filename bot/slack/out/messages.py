@@ -17,7 +17,8 @@ TEMPLATES: dict[str, str] = {
         "*Service:* {{ inc.service or service_label or 'not in the catalog' }}\n"
         "*Urgency:* {{ inc.urgency or 'unknown' }} · "
         # Resolved here while PagerDuty still answers with its old status: ours is the news.
-        "{% if inc.status.value == 'resolved' and pd_status != 'resolved' %}*Status:* resolved"
+        "{% if drill %}*Drill:* `{{ drill }}` (alerts from the scenario; nothing is paged)"
+        "{% elif inc.status.value == 'resolved' and pd_status != 'resolved' %}*Status:* resolved"
         "{% else %}*PagerDuty status:* {{ pd_status or 'unknown' }}{% endif %}\n"
         "*Firing since:* {{ inc.first_alert_at|hhmm }} ({{ since|duration }} ago)"
         "{% if inc.pd_url %}\n{{ inc.pd_url|link('Open in PagerDuty') }}{% endif %}"

@@ -93,6 +93,7 @@ def observe(
         since=since,
         pd_status=observation.get("pd_status"),
         service_label=observation.get("pd_service_name"),
+        drill=observation.get("drill"),
     )
     blocks: list[bk.Block] = [
         bk.header(render("observe_header", inc=inc)),
