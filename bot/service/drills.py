@@ -62,14 +62,18 @@ async def start(
     by: str | None,
     service: str | None = None,
     speed: float = 1.0,
+    key: str | None = None,
 ) -> int:
     """Open the drill incident: its channel, its planted changes and the scheduled moments its
     alerts fire or clear, in one transaction. `service`: play it on one of your services
-    instead of the scenario's. `speed`: scenario minutes per real minute."""
+    instead of the scenario's. `speed`: scenario minutes per real minute. `key`: the request
+    that asked for it; the same key again (a replay, a retried job) returns the same drill."""
     on = service or scenario.service
     now = utcnow()
     severity = scenario.severity_level
     async with rt.db.transaction() as session:
+        if key and (started := await repo.drill_started_by(session, key)) is not None:
+            return started
         number = await incidents.record_incident(
             session,
             rt,
@@ -91,6 +95,7 @@ async def start(
             started_at=now,
             speed=speed,
             started_by=by,
+            start_key=key,
         )
         for change in drill_changes(scenario, number, now, service=on):
             await repo.upsert_change(session, change, drill=number)

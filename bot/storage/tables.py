@@ -375,6 +375,8 @@ class DrillRow(Base):
     started_at: Mapped[datetime]
     speed: Mapped[float] = mapped_column(Float, default=1.0)
     started_by: Mapped[str | None] = mapped_column(String(120))
+    # The request that started it (Slack's ids): a replayed command finds its drill.
+    start_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     fixed_at: Mapped[datetime | None]
     fixed_by_playbook: Mapped[str | None] = mapped_column(String(120))
     scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -16,7 +16,7 @@ from bot.domain.drills import Scenario, default_drills_dir, scan
 from bot.domain.metrics import median_duration
 from bot.domain.model import STAGE_ORDER, Verdict, utcnow
 from bot.drill_run import LOCAL_ENV, DrillPlay, ScriptedResponder, local_config
-from bot.service import backtest, stats
+from bot.service import backtest, drills, postmortems, stats
 from bot.storage import repo
 from tests.helpers.slack import responses
 from tests.helpers.stack import MakeStack
@@ -83,6 +83,8 @@ async def test_the_scorecard_is_the_stored_record(make_stack: MakeStack) -> None
         content = postmortem[-1]["content"]
         text = content.decode() if isinstance(content, bytes) else str(content)
         assert "## Drill scorecard" in text and f"**{card['total']}/{card['out_of']}**" in text
+        html = await postmortems.render(stack.runtime, number, "html")
+        assert html is not None and f"Drill scorecard: {card['total']}/{card['out_of']}" in html
     finally:
         await stack.stop()
 
@@ -213,3 +215,16 @@ async def test_the_slash_command_lists_refuses_and_starts(make_stack: MakeStack)
         )
     finally:
         await stack.stop()
+
+
+async def test_the_same_request_starts_one_drill(make_stack: MakeStack) -> None:
+    scenario = shipped("capacity-exhaustion")
+    async with make_stack(local_config(scenario, None), env=LOCAL_ENV) as stack:
+        rt = stack.runtime
+        first = await drills.start(rt, scenario, by="U0ALICE01", key="slack:trigger.1")
+        again = await drills.start(rt, scenario, by="U0ALICE01", key="slack:trigger.1")
+        other = await drills.start(rt, scenario, by="U0ALICE01", key="slack:trigger.2")
+        await stack.settle()
+        assert first == again != other
+        past = await drills.past_drills(rt.db)
+        assert sorted(p["number"] for p in past) == sorted({first, other})

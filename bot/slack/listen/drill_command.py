@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.service import drills
 from bot.service.runtime import Runtime
+from bot.slack.listen import interactions
 from bot.slack.out.text import from_slack, render
 
 Reply = Callable[..., Awaitable[Any]]
@@ -41,6 +42,9 @@ async def drill(rt: Runtime, rest: str, body: dict[str, Any], respond: Reply) ->
         return
     on = service or scenario.service
     speed = rt.settings.drill_speed
-    number = await drills.start(rt, scenario, by=body.get("user_id"), service=on, speed=speed)
+    key = f"slack:{interactions.interaction_key(body)}"
+    number = await drills.start(
+        rt, scenario, by=body.get("user_id"), service=on, speed=speed, key=key
+    )
     text = render("drill_started", scenario=scenario, number=number, service=on)
     await respond(response_type="ephemeral", text=text)

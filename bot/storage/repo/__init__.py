@@ -32,7 +32,13 @@ from bot.storage.repo.changes import (
     set_verdict,
     upsert_change,
 )
-from bot.storage.repo.drills import add_drill, drill, drills, marked_changes
+from bot.storage.repo.drills import (
+    add_drill,
+    drill,
+    drill_started_by,
+    drills,
+    marked_changes,
+)
 from bot.storage.repo.inbound import inbound_event, record_inbound
 from bot.storage.repo.incidents import (
     active_incidents,
@@ -84,6 +90,7 @@ __all__ = [
     "create_incident",
     "decisions",
     "drill",
+    "drill_started_by",
     "drills",
     "earlier_changes",
     "followup_rows",

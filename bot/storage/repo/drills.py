@@ -21,8 +21,10 @@ def add_drill(
     started_at: datetime,
     speed: float,
     started_by: str | None,
+    start_key: str | None = None,
 ) -> DrillRow:
     row = DrillRow(
+        start_key=start_key,
         incident_id=number,
         scenario_name=scenario_name,
         scenario=scenario,
@@ -39,6 +41,12 @@ async def drill(session: AsyncSession, number: int, *, lock: bool = False) -> Dr
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).first()
+
+
+async def drill_started_by(session: AsyncSession, start_key: str) -> int | None:
+    """The drill a request already started (a replayed or retried command)."""
+    query = select(DrillRow.incident_id).where(DrillRow.start_key == start_key)
+    return await session.scalar(query)
 
 
 async def drills(

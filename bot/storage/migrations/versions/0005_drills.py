@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("started_at", UTCDateTime(), nullable=False),
         sa.Column("speed", sa.Float(), nullable=False),
         sa.Column("started_by", sa.String(120), nullable=True),
+        sa.Column("start_key", sa.String(200), nullable=True, unique=True),
         sa.Column("fixed_at", UTCDateTime(), nullable=True),
         sa.Column("fixed_by_playbook", sa.String(120), nullable=True),
         sa.Column("scorecard", sa.JSON(), nullable=True),
