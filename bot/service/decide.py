@@ -18,7 +18,7 @@ from bot.domain.playbooks import (
     suggest,
 )
 from bot.domain.ranking import pick_suspect, rollback_target
-from bot.service import cards
+from bot.service import cards, drills
 from bot.service.runtime import Runtime
 from bot.slack.out import views
 from bot.slack.out.text import render
@@ -48,9 +48,12 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
             else []
         )
         alerts = [a.get("summary", "") for a in (row.observation or {}).get("alerts", [])]
+        service = rt.config.service(inc.service)
+        if service is None and inc.is_drill:  # a drill on a service outside the catalog
+            service = await drills.scenario_service(session, number, inc.service)
     return DecisionContext(
         incident=inc,
-        service=rt.config.service(inc.service),
+        service=service,
         ranked=ranked,
         rollback_to=rollback_to,
         alert_titles=alerts,

@@ -16,12 +16,15 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.catalog import ServiceConfig
 from bot.domain.action_runs import RunStatus
 from bot.domain.drills import DrillClock, Scenario, scan
 from bot.domain.drills import default_drills_dir as packaged_drills
 from bot.domain.drills.scoring import ActionRun, DrillRecord, MarkedChange, score
-from bot.domain.drills.world import change_external_id, drill_change_id, event_times
 from bot.domain.drills.world import changes as drill_changes
+from bot.domain.drills.world import drill_change_id, event_times
 from bot.domain.jobs import JobKind
 from bot.domain.metrics import IncidentSample, median_duration
 from bot.domain.model import STAGE_ORDER, Stage, TimelineKind, utcnow
@@ -32,6 +35,7 @@ from bot.service.runtime import Runtime
 from bot.slack.out.text import render
 from bot.storage import jobs, repo
 from bot.storage.db import Database
+from bot.storage.tables import Incident
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +183,9 @@ async def score_once(rt: Runtime, number: int) -> dict[str, Any] | None:
     return card
 
 
-async def _record(rt: Runtime, session: Any, number: int, incident: Any) -> DrillRecord:
+async def _record(
+    rt: Runtime, session: AsyncSession, number: int, incident: Incident
+) -> DrillRecord:
     inc = repo.to_view(incident)
     kinds = {p.id: p.kind for p in rt.playbooks}
     ran = (RunStatus.SUCCEEDED, RunStatus.DRY_RUN)
@@ -232,11 +238,16 @@ async def _team_medians(session: Any, severity: Any) -> tuple[dict[Stage, timede
     )
 
 
-def change_key(number: int, scenario: Scenario, change_id: str) -> str:
-    """The key an Orient button carries for one of the scenario's changes."""
-    change = scenario.change(change_id)
-    assert change is not None
-    return f"{change.source}:{change_external_id(number, change_id)}"
+async def scenario_service(
+    session: AsyncSession, number: int, name: str | None
+) -> ServiceConfig | None:
+    """The scenario's own catalog entry for a drill's service, when yours has none: a shipped
+    drill plays in any workspace, its playbooks rendered (and run dry) against it."""
+    row = await repo.drill(session, number)
+    if row is None or name is None:
+        return None
+    scenario = Scenario.model_validate(row.scenario)
+    return next((s for s in scenario.services if s.name == name), None)
 
 
 async def past_drills(

@@ -228,3 +228,13 @@ async def test_the_same_request_starts_one_drill(make_stack: MakeStack) -> None:
         assert first == again != other
         past = await drills.past_drills(rt.db)
         assert sorted(p["number"] for p in past) == sorted({first, other})
+
+
+async def test_a_shipped_drill_plays_in_a_workspace_without_its_service(
+    make_stack: MakeStack,
+) -> None:
+    """Your catalog has no checkout: the scenario's own entry renders the playbooks (dry)."""
+    async with make_stack({"services": []}, env=LOCAL_ENV) as stack:
+        card = await DrillPlay(stack, shipped("bad-deploy"), ScriptedResponder()).play()
+    assert card["action"]["chosen"] == "rollback-github-actions" and card["action"]["acceptable"]
+    assert card["mitigation"]["after_seconds"] is not None
