@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 
-from bot.catalog import ConfigError, load_config
+from bot.catalog import ConfigError, OodaConfig, load_config
 from bot.cli_common import fail, load_settings
-from bot.domain.drills import Scenario, default_drills_dir, scan
+from bot.domain.drills import Scenario, default_drills_dir, scan, unknown_playbooks
+from bot.domain.playbooks import PlaybookError, default_playbooks_dir, load_playbooks
 from bot.service import drills as service_drills
+from bot.service.runtime import playbooks_dir
 from bot.storage.db import Database, upgrade
 
 drill_app = typer.Typer(
@@ -41,6 +43,22 @@ def _directory(given: Path | None) -> Path | Traversable:
     return default_drills_dir()
 
 
+def _playbook_ids() -> set[str]:
+    """The playbooks the bot would load (OODA_CONFIG's playbooks_dir, or the shipped ones)."""
+    settings = load_settings()
+    config = OodaConfig()
+    if Path(settings.config_path).exists():
+        try:
+            config = load_config(settings.config_path)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+    directory = playbooks_dir(settings, config)
+    try:
+        return {p.id for p in load_playbooks(directory or default_playbooks_dir())}
+    except PlaybookError as exc:
+        raise fail(f"the playbooks do not load: {exc}") from None
+
+
 def _scenarios(directory: Path | Traversable) -> list[Scenario]:
     found, problems = scan(directory)
     for problem in problems:
@@ -67,6 +85,7 @@ def validate(
     """Check every scenario file; each problem names its file, field and line."""
     where = directory if directory is not None else _directory(None)
     found, problems = scan(where)
+    problems += unknown_playbooks(found, _playbook_ids())
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Override every playbook's verify window (alerts_clear_within_minutes); tests use ~1 s.
     verify_window_seconds: float | None = Field(None, alias="OODA_VERIFY_WINDOW_SECONDS")
     # How fast a drill's alerts fire and clear: scenario minutes per real minute (1 in Slack;
-    # `ooda drill run --local` plays at 600, so a 25-minute outage recovers in 2.5 s).
+    # `ooda drill run --local` plays at 60, so a 25-minute outage recovers in 25 s).
     drill_speed: float = Field(1.0, alias="OODA_DRILL_SPEED", gt=0, le=10_000)
     config_path: str = Field("./ooda.yaml", alias="OODA_CONFIG")
     public_url: str | None = Field(None, alias="OODA_PUBLIC_URL")

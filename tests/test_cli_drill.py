@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.domain.drills import default_drills_dir, scan
+from bot.domain.drills.scoring import ACTION_POINTS, CAUSE_POINTS, MITIGATION_POINTS
 from bot.drill_run import LOCAL_ENV, DrillPlay, ScriptedResponder, local_config
 from tests.helpers.stack import MakeStack
 
@@ -40,6 +41,12 @@ def test_each_shipped_scenario_plays_locally(name: str) -> None:
     for stage in ("Observe", "Orient", "Decide", "Act"):
         assert f" {stage} " in card[1]
     assert "*The bot's grade:*" in card[1]
+    # The scripted responder plays by the book: it finds the cause (or blames nothing), runs
+    # an acceptable action first, and the alerts clear after it.
+    lines = {line.split("*")[1]: line for line in card[1].splitlines() if line.startswith("*")}
+    assert lines["Cause:"].endswith(f"(+{CAUSE_POINTS})"), lines["Cause:"]
+    assert lines["Action:"].endswith(f"— acceptable (+{ACTION_POINTS})"), lines["Action:"]
+    assert lines["Mitigation:"].endswith(f"(+{MITIGATION_POINTS})"), lines["Mitigation:"]
 
 
 def test_run_needs_local_and_a_known_name() -> None:

@@ -48,9 +48,7 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
             else []
         )
         alerts = [a.get("summary", "") for a in (row.observation or {}).get("alerts", [])]
-        service = rt.config.service(inc.service)
-        if service is None and inc.is_drill:  # a drill on a service outside the catalog
-            service = await drills.scenario_service(session, number, inc.service)
+        service = await drills.catalog_entry(rt, session, inc)
     return DecisionContext(
         incident=inc,
         service=service,

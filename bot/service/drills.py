@@ -16,18 +16,19 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalog import ServiceConfig
 from bot.domain.action_runs import RunStatus
-from bot.domain.drills import DrillClock, Scenario, scan
+from bot.domain.drills import DrillClock, Scenario, scan, unknown_playbooks
 from bot.domain.drills import default_drills_dir as packaged_drills
 from bot.domain.drills.scoring import ActionRun, DrillRecord, MarkedChange, score
 from bot.domain.drills.world import changes as drill_changes
 from bot.domain.drills.world import drill_change_id, event_times
 from bot.domain.jobs import JobKind
 from bot.domain.metrics import IncidentSample, median_duration
-from bot.domain.model import STAGE_ORDER, Stage, TimelineKind, utcnow
+from bot.domain.model import STAGE_ORDER, IncidentView, Severity, Stage, TimelineKind, utcnow
 from bot.domain.refs import format_ref
 from bot.domain.stages import format_duration
 from bot.service import cards, incidents
@@ -40,6 +41,7 @@ from bot.storage.tables import Incident
 log = logging.getLogger(__name__)
 
 TEAM_MEDIAN_DAYS = 90
+JOBS_PREFIX = "drill:{number}:"  # the dedup keys of a drill's own jobs (cancelled at resolve)
 
 
 def drills_dir(rt: Runtime) -> Path | Traversable:
@@ -50,8 +52,12 @@ def drills_dir(rt: Runtime) -> Path | Traversable:
 
 
 def scenarios(rt: Runtime) -> tuple[list[Scenario], list[str]]:
-    """The valid scenarios, and every problem in the other files (read fresh: users edit them)."""
-    return scan(drills_dir(rt))
+    """The playable scenarios, and every problem in the others (read fresh: users edit them).
+    One naming a playbook that does not exist is left out: it could never be won."""
+    found, problems = scan(drills_dir(rt))
+    unknown = unknown_playbooks(found, {p.id for p in rt.playbooks})
+    broken = {problem.split(":", 1)[0] for problem in unknown}
+    return [s for s in found if s.name not in broken], problems + unknown
 
 
 def find(rt: Runtime, name: str) -> tuple[Scenario | None, list[str]]:
@@ -73,6 +79,21 @@ async def start(
     instead of the scenario's. `speed`: scenario minutes per real minute. `key`: the request
     that asked for it; the same key again (a replay, a retried job) returns the same drill."""
     on = service or scenario.service
+    try:
+        return await _start(rt, scenario, by=by, on=on, speed=speed, key=key)
+    except IntegrityError:
+        if key is None:
+            raise
+        async with rt.db.session() as session:  # another replica started it under this key
+            started = await repo.drill_started_by(session, key)
+        if started is None:
+            raise
+        return started
+
+
+async def _start(
+    rt: Runtime, scenario: Scenario, *, by: str | None, on: str, speed: float, key: str | None
+) -> int:
     now = utcnow()
     severity = scenario.severity_level
     async with rt.db.transaction() as session:
@@ -114,17 +135,25 @@ async def start(
             at=now,
         )
         for index, when in enumerate(event_times(scenario, DrillClock(now, speed))):
+            # No ordering key: a job due later would hold up every click and command of the
+            # incident queued under it (an Observe only reads the scenario and redraws).
             jobs.add_job(
                 session,
                 JobKind.INCIDENT_OBSERVE,
                 {"incident": number},
                 due_at=when,
-                dedup_key=f"drill:{number}:observe:{index}",
-                ordering_key=incidents.incident_key(number),
+                dedup_key=f"{JOBS_PREFIX.format(number=number)}observe:{index}",
+                ordering_key=None,
             )
     incidents.opened(rt, severity, is_drill=True)
     log.info("drill %s started as INC-%s on %s", scenario.name, number, on)
     return number
+
+
+async def is_scenario_drill(rt: Runtime, number: int) -> bool:
+    """A drill started from a scenario (not `declare --drill`, which has no world to play)."""
+    async with rt.db.session() as session:
+        return await repo.drill(session, number) is not None
 
 
 async def action_finished(rt: Runtime, number: int, playbook_id: str) -> bool:
@@ -143,8 +172,8 @@ async def action_finished(rt: Runtime, number: int, playbook_id: str) -> bool:
             session,
             JobKind.INCIDENT_OBSERVE,
             {"incident": number},
-            dedup_key=f"drill:{number}:observe:fixed",
-            ordering_key=incidents.incident_key(number),
+            dedup_key=f"{JOBS_PREFIX.format(number=number)}observe:fixed",
+            ordering_key=None,
         )
     return True
 
@@ -160,7 +189,7 @@ async def score_once(rt: Runtime, number: int) -> dict[str, Any] | None:
         if row.scorecard is not None:
             return row.scorecard
         scenario = Scenario.model_validate(row.scenario)
-        record = await _record(rt, session, number, incident)
+        record = await _record(rt, session, number, incident, speed=row.speed)
     card = score(scenario, record)
     async with rt.db.transaction() as session:
         locked = await repo.drill(session, number, lock=True)
@@ -184,7 +213,7 @@ async def score_once(rt: Runtime, number: int) -> dict[str, Any] | None:
 
 
 async def _record(
-    rt: Runtime, session: AsyncSession, number: int, incident: Incident
+    rt: Runtime, session: AsyncSession, number: int, incident: Incident, *, speed: float
 ) -> DrillRecord:
     inc = repo.to_view(incident)
     kinds = {p.id: p.kind for p in rt.playbooks}
@@ -221,10 +250,13 @@ async def _record(
         ranked=ranked,
         team_medians=medians,
         team_count=count,
+        speed=speed,
     )
 
 
-async def _team_medians(session: Any, severity: Any) -> tuple[dict[Stage, timedelta | None], int]:
+async def _team_medians(
+    session: AsyncSession, severity: Severity
+) -> tuple[dict[Stage, timedelta | None], int]:
     """Median time per stage on the team's real, resolved incidents of this severity."""
     since = utcnow() - timedelta(days=TEAM_MEDIAN_DAYS)
     samples: list[IncidentSample] = [
@@ -238,16 +270,20 @@ async def _team_medians(session: Any, severity: Any) -> tuple[dict[Stage, timede
     )
 
 
-async def scenario_service(
-    session: AsyncSession, number: int, name: str | None
+async def catalog_entry(
+    rt: Runtime, session: AsyncSession, inc: IncidentView
 ) -> ServiceConfig | None:
-    """The scenario's own catalog entry for a drill's service, when yours has none: a shipped
-    drill plays in any workspace, its playbooks rendered (and run dry) against it."""
-    row = await repo.drill(session, number)
-    if row is None or name is None:
+    """The incident's service in your catalog; for a drill on a service your catalog lacks,
+    the scenario's own entry, so a shipped drill plays in any workspace (its ranking knows the
+    service's dependencies, its playbooks render and run dry against it)."""
+    service = rt.config.service(inc.service)
+    if service is not None or not inc.is_drill or inc.service is None:
+        return service
+    row = await repo.drill(session, inc.number)
+    if row is None:
         return None
     scenario = Scenario.model_validate(row.scenario)
-    return next((s for s in scenario.services if s.name == name), None)
+    return next((s for s in scenario.services if s.name == inc.service), None)
 
 
 async def past_drills(

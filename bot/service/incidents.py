@@ -284,6 +284,8 @@ async def resolve(
             source_key=source_key,
         )
         await jobs.cancel_in(session, dedup_prefix=f"verify:{number}:")
+        if row.is_drill:  # the drill's world stops with it: no more alerts firing or clearing
+            await jobs.cancel_in(session, dedup_prefix=f"drill:{number}:")
         await reminders.cancel_all(session, number)
         # The postmortem job also announces the resolution, once per channel and with the
         # postmortem's link: one post, not "resolved" followed by "postmortem".

@@ -11,7 +11,7 @@ from typing import Any
 from bot.domain.drills import DrillClock, Scenario
 from bot.domain.drills.world import alerts_at
 from bot.domain.jobs import JobKind
-from bot.domain.model import IncidentView, utcnow
+from bot.domain.model import IncidentView, Status, utcnow
 from bot.service import cards, incidents, prefetch
 from bot.service.retries import plan_retry, source_problem
 from bot.service.runtime import Runtime
@@ -166,7 +166,8 @@ async def _record_observation(
             return None
         observation = preset if preset is not None else _observation(row, links, tasks)
         observation["missing"] = missing + observation["missing"]
-        if preset is not None and _all_cleared(observation) and row.mitigated_at is None:
+        recovered = preset is not None and _all_cleared(observation)
+        if recovered and row.mitigated_at is None and row.status != Status.RESOLVED.value:
             row.mitigated_at = utcnow()  # the drill's world recovered (fixed, or by itself)
         _mark_new_alerts(row.observation or {}, observation)
         _apply_observation(row, observation)

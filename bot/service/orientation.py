@@ -17,7 +17,7 @@ from bot.domain.jobs import JobKind
 from bot.domain.model import Change, IncidentView, TimelineKind, utcnow
 from bot.domain.ranking import rank_changes
 from bot.domain.similar import describe, similar_incidents
-from bot.service import cards, incidents, prefetch
+from bot.service import cards, drills, incidents, prefetch
 from bot.service.retries import plan_retry, source_problem
 from bot.service.runtime import Runtime
 from bot.slack.out import views
@@ -101,10 +101,11 @@ async def _rank_and_post(
         drill = number if inc.is_drill else None
         rows = await repo.changes_since(session, first_alert - window, drill=drill)
         by_key = {(r.source, r.external_id): r for r in rows}
+        catalog = await drills.catalog_entry(rt, session, inc)
         ranked = rank_changes(
             [repo.change_from_row(r) for r in rows],
             service=inc.service,
-            dependencies=rt.config.dependencies_of(inc.service),
+            dependencies=set(catalog.depends_on) if catalog else set(),
             first_alert_at=first_alert,
             config=rt.config.ranking.config(window),
         )
@@ -121,7 +122,7 @@ async def _rank_and_post(
             inc,
             stored,
             missing=missing,
-            in_catalog=rt.config.service(inc.service) is not None,
+            in_catalog=catalog is not None,
             window_hours=window.total_seconds() / 3600,
             similar=similar,
         )
@@ -162,7 +163,7 @@ async def repost_orient(rt: Runtime, number: int) -> None:
             inc,
             await repo.ranked_changes(session, number),
             missing=missing,
-            in_catalog=rt.config.service(inc.service) is not None,
+            in_catalog=await drills.catalog_entry(rt, session, inc) is not None,
             window_hours=rt.config.change_window_hours,
             similar=similar,
         )

@@ -123,10 +123,12 @@ async def publish(
     resolution's announcement with the postmortem's link, once per announcements channel and
     per resolve (a retried job, or a later resolve after a reopen, is told apart by the
     resolve's time). The sender fills the link in once the upload has its permalink."""
+    scoring_failed: Exception | None = None
     try:
         await drills.score_once(rt, number)  # a drill's scorecard goes in its postmortem
-    except Exception:
+    except Exception as exc:  # the postmortem still goes out; the job is tried again below
         log.exception("could not score the drill INC-%s", number)
+        scoring_failed = exc
     try:
         content = await render(rt, number, resolve_names=True)
     except Exception:
@@ -162,6 +164,9 @@ async def publish(
             )
         if announce and inc.resolved_at is not None:
             await _announce_resolved(session, rt, inc, upload, by=resolved_by, resolve=resolve)
+    if scoring_failed is not None:
+        # Retried, the job scores again; what was uploaded and announced is not said twice.
+        raise scoring_failed
 
 
 async def _announce_resolved(
@@ -263,6 +268,8 @@ async def export_followups(rt: Runtime, number: int) -> ExportResult:
         rows = [(f.id, f.text, f.owner, f.url) for f in await repo.followup_rows(session, number)]
     if inc is None:
         return ExportResult(error=f"no incident INC-{number}")
+    if inc.is_drill:
+        return ExportResult(error=f"{inc.ref} is a drill: its follow-ups stay in the postmortem")
     service = rt.config.service(inc.service)
     if service is None or not service.github_repo:
         return ExportResult(

@@ -181,7 +181,11 @@ def test_the_scorecard_by_the_book() -> None:
         "points": CAUSE_POINTS,
     }
     assert card["action"]["acceptable"] and card["action"]["points"] == ACTION_POINTS
-    assert card["mitigation"] == {"after_seconds": 480.0, "points": MITIGATION_POINTS}
+    assert card["mitigation"] == {
+        "after_seconds": 480.0,
+        "by_itself": False,
+        "points": MITIGATION_POINTS,
+    }
     assert card["ranking"] == {"rank": 2, "candidates": 2, "expected": True}
     assert card["total"] == CAUSE_POINTS + ACTION_POINTS + MITIGATION_POINTS + 2 * STAGE_POINTS
 
@@ -211,3 +215,46 @@ def test_the_scorecard_when_the_responders_miss() -> None:
     assert card["action"]["chosen"] == "restart-service"
     assert card["action"]["acceptable_later"] and card["action"]["points"] == ACTION_POINTS // 2
     assert card["mitigation"]["points"] == 0
+
+
+def test_nothing_done_earns_nothing_but_the_stages_reached() -> None:
+    """Resolved with no verdict and no action while the world recovered by itself: no cause,
+    no action, no mitigation points; unreached stages earn nothing either."""
+    scenario = parse_scenario(SCENARIO)
+    start = utcnow()
+    card = score(
+        scenario,
+        _record(
+            spans=[StageSpan(Stage.OBSERVE, 1, start, None)],
+            marked=[],
+            runs=[],
+            mitigated_at=start + timedelta(minutes=2),
+            resolved_at=start + timedelta(minutes=3),
+        ),
+    )
+    assert card["cause"]["points"] == card["action"]["points"] == 0
+    assert card["mitigation"] == {"after_seconds": 120.0, "by_itself": True, "points": 0}
+    assert [s["reached"] for s in card["stages"]] == [True, False, False, False]
+    assert card["total"] == 0  # Observe took 3 min against a 1 min target
+
+
+def test_no_change_to_blame_is_found_only_when_changes_were_ruled_out() -> None:
+    blameless = parse_scenario(
+        SCENARIO.replace("  cause: bad", "  cause: null").replace(
+            "  playbooks: [rollback-github-actions]", "  playbooks: [scale-up]"
+        )
+    )
+    start = utcnow()
+    silent = score(blameless, _record(marked=[]))
+    ruled_out = score(blameless, _record(marked=[MarkedChange("bad", Verdict.NOT_RELATED, start)]))
+    blamed = score(blameless, _record(marked=[MarkedChange("old", Verdict.CAUSED, start)]))
+    assert not silent["cause"]["found"] and silent["cause"]["points"] == 0
+    assert ruled_out["cause"]["found"] and ruled_out["cause"]["points"] == CAUSE_POINTS
+    assert not blamed["cause"]["found"] and blamed["cause"]["wrong"] == ["old"]
+
+
+def test_a_clearing_after_resolve_does_not_count() -> None:
+    scenario = parse_scenario(SCENARIO)
+    start = utcnow()
+    card = score(scenario, _record(mitigated_at=start + timedelta(minutes=30)))
+    assert card["mitigation"]["after_seconds"] is None and card["mitigation"]["points"] == 0

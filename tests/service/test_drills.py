@@ -5,9 +5,11 @@ vendor and stays out of stats, and its changes never mix with real incidents'.""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.demo import CONFIG as DEMO_CONFIG
 from bot.demo import DemoIncident
@@ -17,11 +19,33 @@ from bot.domain.metrics import median_duration
 from bot.domain.model import STAGE_ORDER, Verdict, utcnow
 from bot.drill_run import LOCAL_ENV, DrillPlay, ScriptedResponder, local_config
 from bot.service import backtest, drills, postmortems, stats
+from bot.slack.ids import ActionId
 from bot.storage import repo
+from bot.storage.jobs import ACTIVE
+from bot.storage.tables import Job
 from tests.helpers.slack import responses
 from tests.helpers.stack import MakeStack
 
-pytestmark = pytest.mark.db
+# Tests on `make_stack` run on the test database (and again on PostgreSQL); the ones on
+# `sqlite_stack` only check the drill's logic, on a SQLite file of their own.
+
+
+async def jobs_pending(session: Any, prefix: str) -> int:
+    query = select(func.count()).where(Job.dedup_key.startswith(prefix), Job.status.in_(ACTIVE))
+    return int(await session.scalar(query) or 0)
+
+
+@pytest.fixture
+def sqlite_stack(tmp_path: Path) -> MakeStack:
+    def make(
+        config: dict[str, Any] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        workdir: Path | None = None,
+    ) -> DevStack:
+        return DevStack(workdir or tmp_path, config=config, env=env)
+
+    return make
 
 
 def shipped(name: str) -> Scenario:
@@ -89,12 +113,12 @@ async def test_the_scorecard_is_the_stored_record(make_stack: MakeStack) -> None
         await stack.stop()
 
 
-async def test_a_different_responder_gets_a_different_score(make_stack: MakeStack) -> None:
-    stack, _, by_the_book = await played(make_stack, "bad-deploy")
+async def test_a_different_responder_gets_a_different_score(sqlite_stack: MakeStack) -> None:
+    stack, _, by_the_book = await played(sqlite_stack, "bad-deploy")
     await stack.stop()
     # Trusts nothing, pages the owning team instead of rolling back: the alerts never clear.
     astray = ScriptedResponder(cause=None, playbook="page-owning-team")
-    other, _, card = await played(make_stack, "bad-deploy", astray)
+    other, _, card = await played(sqlite_stack, "bad-deploy", astray)
     await other.stop()
     assert by_the_book["cause"]["found"] and not card["cause"]["found"]
     assert card["cause"]["points"] == 0 < by_the_book["cause"]["points"]
@@ -104,11 +128,13 @@ async def test_a_different_responder_gets_a_different_score(make_stack: MakeStac
 
 
 async def test_no_change_to_blame_punishes_blaming_the_top_suspect(
-    make_stack: MakeStack,
+    sqlite_stack: MakeStack,
 ) -> None:
-    stack, _, careful = await played(make_stack, "downstream-outage")
+    stack, _, careful = await played(sqlite_stack, "downstream-outage")
     await stack.stop()
-    other, _, hasty = await played(make_stack, "downstream-outage", ScriptedResponder(cause="top"))
+    other, _, hasty = await played(
+        sqlite_stack, "downstream-outage", ScriptedResponder(cause="top")
+    )
     await other.stop()
     assert careful["cause"]["found"] and careful["cause"]["wrong"] == []
     assert not hasty["cause"]["found"] and hasty["cause"]["wrong"] == ["checkout-v2-9-0"]
@@ -231,10 +257,70 @@ async def test_the_same_request_starts_one_drill(make_stack: MakeStack) -> None:
 
 
 async def test_a_shipped_drill_plays_in_a_workspace_without_its_service(
-    make_stack: MakeStack,
+    sqlite_stack: MakeStack,
 ) -> None:
     """Your catalog has no checkout: the scenario's own entry renders the playbooks (dry)."""
-    async with make_stack({"services": []}, env=LOCAL_ENV) as stack:
+    async with sqlite_stack({"services": []}, env=LOCAL_ENV) as stack:
         card = await DrillPlay(stack, shipped("bad-deploy"), ScriptedResponder()).play()
     assert card["action"]["chosen"] == "rollback-github-actions" and card["action"]["acceptable"]
     assert card["mitigation"]["after_seconds"] is not None
+
+
+async def test_at_real_speed_the_drill_answers_at_once(make_stack: MakeStack) -> None:
+    """Its alerts are minutes away; a click is not held up behind them."""
+    scenario = shipped("downstream-outage")  # alerts at 1, 25 and 26 minutes
+    env = LOCAL_ENV | {"OODA_DRILL_SPEED": "1"}
+    async with make_stack(local_config(scenario, None), env=env) as stack:
+        play = DrillPlay(stack, scenario, ScriptedResponder())
+        await play._start()
+        await play._click(ActionId.INCIDENT_ACK, str(play.number))
+        async with stack.runtime.db.session() as session:
+            incident = await repo.get_incident(session, play.number)
+        assert incident is not None and incident.acknowledged_at is not None
+        # Resolved at once, with nothing done: the world stops, and the score says so.
+        await play._command("resolve Called off", channel=play.channel)
+        card = await play.scorecard()
+        async with stack.runtime.db.session() as session:
+            pending = await jobs_pending(session, f"drill:{play.number}:")
+        assert pending == 0
+    assert card["cause"]["points"] == card["action"]["points"] == 0
+    assert card["mitigation"] == {"after_seconds": None, "by_itself": False, "points": 0}
+    assert {s["stage"]: s["reached"] for s in card["stages"]} == {
+        "observe": True,
+        "orient": True,
+        "decide": False,
+        "act": False,
+    }
+    assert card["total"] == sum(s["points"] for s in card["stages"]) <= 10
+
+
+async def test_a_declared_drill_still_goes_back_to_decide_after_a_dry_run(
+    sqlite_stack: MakeStack,
+) -> None:
+    """`declare --drill` has no scenario: its dry runs change nothing, so no verify."""
+    async with sqlite_stack({"services": []}, env=LOCAL_ENV) as stack:
+        user = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
+        await stack.command("declare --drill Practice", user=user, channel="C0GENERAL")
+        await stack.settle()
+        channel = next(c["id"] for c in stack.slack.channels if c["name"].startswith("inc-1-"))
+        await stack.click(ActionId.STAGE_DECIDE, "1", user=user, channel=channel)
+        await stack.settle()
+        card = next(
+            m for m in stack.slack.messages(channel) if m["text"].startswith("INC-1 Decide")
+        )
+        button = next(
+            b["accessory"]
+            for b in card["blocks"]
+            if b.get("accessory", {}).get("action_id") == ActionId.DECIDE_RUN
+        )
+        await stack.click(
+            ActionId.DECIDE_RUN, button["value"], user=user, channel=channel, message_ts=card["ts"]
+        )
+        await stack.settle()
+        await stack.submit(stack.slack.views[-1], {"reason": "practice"}, user=user)
+        await stack.settle()
+        async with stack.runtime.db.session() as session:
+            incident = await repo.get_incident(session, 1)
+        said = " ".join(m["text"] for m in stack.slack.messages(channel))
+    assert incident is not None and incident.stage == "decide"
+    assert "Still firing" not in said and "Alerts cleared" not in said

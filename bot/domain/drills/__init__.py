@@ -7,6 +7,7 @@ from bot.domain.drills.loading import (
     load_scenarios,
     parse_scenario,
     scan,
+    unknown_playbooks,
 )
 from bot.domain.drills.schema import Scenario
 from bot.domain.drills.world import DrillClock
@@ -19,4 +20,5 @@ __all__ = [
     "load_scenarios",
     "parse_scenario",
     "scan",
+    "unknown_playbooks",
 ]

@@ -65,3 +65,16 @@ def load_scenarios(directory: Path | Traversable) -> list[Scenario]:
 
 def default_drills_dir() -> Traversable:
     return files("drills")
+
+
+def unknown_playbooks(scenarios: list[Scenario], known: set[str]) -> list[str]:
+    """A scenario whose acceptable playbooks do not exist could never be won."""
+    problems = []
+    for scenario in scenarios:
+        missing = [p for p in scenario.expected.playbooks if p not in known]
+        if missing:
+            problems.append(
+                f"{scenario.name}: expected.playbooks: no playbook {', '.join(map(repr, missing))}"
+                f" (known: {', '.join(sorted(known))})"
+            )
+    return problems

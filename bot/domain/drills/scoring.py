@@ -48,6 +48,9 @@ class DrillRecord:
     ranked: list[str | None]  # the scenario change ids in the bot's rank order
     team_medians: dict[Stage, timedelta | None] = field(default_factory=dict)
     team_count: int = 0  # real incidents of this severity behind the medians
+    # How fast the scenario's clock ran. Stage times stay the responders' real time: a faster
+    # world does not make people think faster.
+    speed: float = 1.0
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -72,26 +75,22 @@ def score(scenario: Scenario, record: DrillRecord) -> dict[str, Any]:
         spent = totals.get(stage, timedelta())
         target = timedelta(minutes=scenario.targets.minutes(stage))
         median = record.team_medians.get(stage)
-        within = spent <= target
+        reached = stage in totals  # a stage never entered earns nothing
+        within = reached and spent <= target
         stages.append(
             {
                 "stage": stage.value,
-                "seconds": _seconds(spent),
+                "seconds": _seconds(spent) if reached else None,
                 "target_seconds": _seconds(target),
                 "team_median_seconds": _seconds(median),
+                "reached": reached,
                 "within": within,
                 "points": STAGE_POINTS if within else 0,
             }
         )
     cause = _cause(scenario, record)
     action = _action(scenario, record)
-    mitigated = record.mitigated_at is not None
-    mitigation: dict[str, Any] = {
-        "after_seconds": _seconds(record.mitigated_at - record.opened_at)
-        if record.mitigated_at
-        else None,
-        "points": MITIGATION_POINTS if mitigated else 0,
-    }
+    mitigation = _mitigation(record)
     expected = scenario.expected.cause
     rank = record.ranked.index(expected) + 1 if expected in record.ranked else None
     total = sum(int(s["points"]) for s in stages) + cause["points"] + action["points"]
@@ -101,6 +100,7 @@ def score(scenario: Scenario, record: DrillRecord) -> dict[str, Any]:
         "title": scenario.title,
         "number": record.number,
         "severity": scenario.severity,
+        "speed": record.speed,
         "total": total,
         "out_of": CAUSE_POINTS + ACTION_POINTS + MITIGATION_POINTS + STAGE_POINTS * len(stages),
         "stages": stages,
@@ -124,7 +124,10 @@ def _cause(scenario: Scenario, record: DrillRecord) -> dict[str, Any]:
     true_mark = next((m for m in record.marked if m.change_id == expected), None)
     wrong = [m for m in caused if m.change_id != expected]
     if expected is None:
-        found, points = not caused, CAUSE_POINTS if not caused else 0
+        # Nothing to blame: found when the responders ruled changes out and blamed none.
+        ruled_out = any(m.verdict is Verdict.NOT_RELATED for m in record.marked)
+        found = not caused and (ruled_out or not record.ranked)
+        points = CAUSE_POINTS if found else 0
         verdict = None
     else:
         verdict = true_mark.verdict if true_mark else None
@@ -140,6 +143,22 @@ def _cause(scenario: Scenario, record: DrillRecord) -> dict[str, Any]:
         "after_seconds": _seconds(at - record.opened_at) if at else None,
         "wrong": [m.change_id or "?" for m in wrong],
         "points": points,
+    }
+
+
+def _mitigation(record: DrillRecord) -> dict[str, Any]:
+    """When the alerts cleared; it earns points only when the responders acted before it (a
+    world that recovered by itself is said so). A clearing after resolve does not count."""
+    at = record.mitigated_at
+    if at is not None and at > record.resolved_at:
+        at = None
+    acted = at is not None and any(
+        r.ok and r.kind != "diagnostic" and r.finished_at <= at for r in record.runs
+    )
+    return {
+        "after_seconds": _seconds(at - record.opened_at) if at else None,
+        "by_itself": at is not None and not acted,
+        "points": MITIGATION_POINTS if acted else 0,
     }
 
 

@@ -220,7 +220,8 @@ async def _after_run(rt: Runtime, key: str, number: int, title: str, *, kind: st
             cards.say_now(rt, number, text, blocks, once=f"act:{key}:result"),
         )
     diagnostic = kind == "diagnostic"
-    rehearsed = inc is not None and inc.is_drill  # a drill's dry run acts on its world
+    # A scenario drill's dry run acts on its world (`declare --drill` has none to act on).
+    rehearsed = inc is not None and inc.is_drill and await drills.is_scenario_drill(rt, number)
     if ok and rehearsed and not diagnostic:
         await best_effort(
             key, "play the action in the drill", drills.action_finished(rt, number, playbook_id)

@@ -29,7 +29,8 @@ async def drill(rt: Runtime, rest: str, body: dict[str, Any], respond: Reply) ->
         text += render("drill_usage", command=command, scenarios=found, problems=problems)
         await respond(response_type="ephemeral", text=text)
         return
-    if service and rt.config.service(service) is None:
+    own = {s.name for s in scenario.services}  # the scenario's catalog plays anywhere
+    if service and rt.config.service(service) is None and service not in own:
         known = [s.name for s in rt.config.services]
         text = render(
             "drill_unknown_service",
