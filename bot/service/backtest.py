@@ -26,7 +26,7 @@ async def gather_cases(db: Database, config: OodaConfig, *, days: float) -> list
         found = await repo.caused_incidents(session, utcnow() - timedelta(days=days))
         for incident, source, external_id in found:
             first_alert = incident.first_alert_at or incident.opened_at
-            drill = incident.id if incident.is_drill else None
+            drill = await repo.planted_changes_of(session, incident.id, incident.is_drill)
             rows = await repo.changes_since(session, first_alert - window, drill=drill)
             cases.append(
                 BacktestCase(

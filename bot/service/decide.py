@@ -39,7 +39,7 @@ async def context_for(rt: Runtime, number: int) -> DecisionContext | None:
                 session,
                 suspect.change.source,
                 suspect.change.created_at,
-                drill=number if inc.is_drill else None,
+                drill=await repo.planted_changes_of(session, number, inc.is_drill),
             )
             rollback_to = rollback_target(family, suspect.change)
         outcomes = (

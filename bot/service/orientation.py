@@ -98,7 +98,7 @@ async def _rank_and_post(
         assert row is not None
         inc = repo.to_view(row)
         first_alert = inc.first_alert_at or inc.opened_at
-        drill = number if inc.is_drill else None
+        drill = await repo.planted_changes_of(session, number, inc.is_drill)
         rows = await repo.changes_since(session, first_alert - window, drill=drill)
         by_key = {(r.source, r.external_id): r for r in rows}
         catalog = await drills.catalog_entry(rt, session, inc)

@@ -240,6 +240,7 @@ def test_shipped_playbooks_are_valid() -> None:
         "disable-feature-flag",
         "scale-up",
         "restart-service",
+        "revert-config-change",
         "halt-canary",
         "failover-region",
         "page-owning-team",

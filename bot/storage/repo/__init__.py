@@ -38,6 +38,7 @@ from bot.storage.repo.drills import (
     drill_started_by,
     drills,
     marked_changes,
+    planted_changes_of,
 )
 from bot.storage.repo.inbound import inbound_event, record_inbound
 from bot.storage.repo.incidents import (
@@ -111,6 +112,7 @@ __all__ = [
     "pagerduty_links",
     "pagerduty_ordering_key",
     "pagerduty_service_id",
+    "planted_changes_of",
     "playbook_outcomes",
     "ranked_changes",
     "record_inbound",

@@ -43,6 +43,15 @@ async def drill(session: AsyncSession, number: int, *, lock: bool = False) -> Dr
     return (await session.scalars(query)).first()
 
 
+async def planted_changes_of(session: AsyncSession, number: int, is_drill: bool) -> int | None:
+    """The drill whose planted changes an incident's Orient ranks: its own number for a
+    scenario drill; None (the real changes) for a real incident or a `declare --drill` one."""
+    if not is_drill:
+        return None
+    query = select(DrillRow.incident_id).where(DrillRow.incident_id == number)
+    return await session.scalar(query)
+
+
 async def drill_started_by(session: AsyncSession, start_key: str) -> int | None:
     """The drill a request already started (a replayed or retried command)."""
     query = select(DrillRow.incident_id).where(DrillRow.start_key == start_key)
