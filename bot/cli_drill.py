@@ -15,6 +15,7 @@ from bot.domain.drills import Scenario, default_drills_dir, scan, unknown_playbo
 from bot.domain.playbooks import PlaybookError, default_playbooks_dir, load_playbooks
 from bot.service import drills as service_drills
 from bot.service.runtime import playbooks_dir
+from bot.settings import Settings
 from bot.storage.db import Database, upgrade
 
 drill_app = typer.Typer(
@@ -28,30 +29,30 @@ DirOption = Annotated[
 ]
 
 
+def _config() -> tuple[Settings, OodaConfig]:
+    """The settings and OODA_CONFIG (none yet: the defaults)."""
+    settings = load_settings()
+    if not Path(settings.config_path).exists():
+        return settings, OodaConfig()
+    try:
+        return settings, load_config(settings.config_path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
 def _directory(given: Path | None) -> Path | Traversable:
     """--dir, else `drills_dir` in OODA_CONFIG (relative to it), else the shipped scenarios."""
     if given is not None:
         return given
-    settings = load_settings()
-    if Path(settings.config_path).exists():
-        try:
-            config = load_config(settings.config_path)
-        except ConfigError as exc:
-            raise fail(str(exc)) from None
-        if config.drills_dir:
-            return (Path(settings.config_path).parent / config.drills_dir).resolve()
+    settings, config = _config()
+    if config.drills_dir:
+        return (Path(settings.config_path).parent / config.drills_dir).resolve()
     return default_drills_dir()
 
 
 def _playbook_ids() -> set[str]:
     """The playbooks the bot would load (OODA_CONFIG's playbooks_dir, or the shipped ones)."""
-    settings = load_settings()
-    config = OodaConfig()
-    if Path(settings.config_path).exists():
-        try:
-            config = load_config(settings.config_path)
-        except ConfigError as exc:
-            raise fail(str(exc)) from None
+    settings, config = _config()
     directory = playbooks_dir(settings, config)
     try:
         return {p.id for p in load_playbooks(directory or default_playbooks_dir())}

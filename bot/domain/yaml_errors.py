@@ -4,7 +4,10 @@ the field path, what is wrong and the line it is on."""
 from __future__ import annotations
 
 import re
-from typing import Any, get_args
+from collections.abc import Callable
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -80,3 +83,39 @@ def load_mapping(text: str, name: str, what: str) -> tuple[dict[str, Any] | None
     if not isinstance(data, dict):
         return None, f"{name}: the top level must be a mapping (one {what} per file)"
     return data, None
+
+
+T = TypeVar("T")
+
+
+def scan_directory(
+    directory: Path | Traversable,
+    parse: Callable[[str, str], T],
+    key: Callable[[T], str],
+    *,
+    key_name: str,
+    problem: type[Exception],
+) -> tuple[list[T], list[str]]:
+    """Every *.yaml / *.yml file of a directory parsed (by file name), and every problem: a
+    file that does not parse (`problem` raised by `parse`) or repeats another's `key`."""
+    if not directory.is_dir():
+        return [], [f"{directory}: not a directory"]
+    entries = [f for f in directory.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))]
+    found: list[T] = []
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for entry in sorted(entries, key=lambda f: f.name):
+        try:
+            item = parse(entry.read_text(encoding="utf-8"), entry.name)
+        except problem as exc:
+            errors.extend(getattr(exc, "errors", [str(exc)]))
+            continue
+        name = key(item)
+        if name in seen:
+            errors.append(
+                f"{entry.name}: {key_name}: duplicate {key_name} {name!r} (also in {seen[name]})"
+            )
+            continue
+        seen[name] = entry.name
+        found.append(item)
+    return found, errors

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.domain.drills.schema import Scenario
-from bot.domain.yaml_errors import load_mapping, validation_problems
+from bot.domain.yaml_errors import load_mapping, scan_directory, validation_problems
 
 
 class DrillError(Exception):
@@ -33,26 +33,9 @@ def parse_scenario(text: str, name: str = "<drill>") -> Scenario:
 
 def scan(directory: Path | Traversable) -> tuple[list[Scenario], list[str]]:
     """The valid scenarios of a directory (by file name) and every problem in the others."""
-    if not directory.is_dir():
-        return [], [f"{directory}: not a directory"]
-    entries = [f for f in directory.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))]
-    scenarios: list[Scenario] = []
-    errors: list[str] = []
-    seen: dict[str, str] = {}
-    for entry in sorted(entries, key=lambda f: f.name):
-        try:
-            scenario = parse_scenario(entry.read_text(encoding="utf-8"), entry.name)
-        except DrillError as exc:
-            errors.extend(exc.errors)
-            continue
-        if scenario.name in seen:
-            errors.append(
-                f"{entry.name}: name: duplicate name {scenario.name!r} (also in {seen[scenario.name]})"
-            )
-            continue
-        seen[scenario.name] = entry.name
-        scenarios.append(scenario)
-    return scenarios, errors
+    return scan_directory(
+        directory, parse_scenario, lambda s: s.name, key_name="name", problem=DrillError
+    )
 
 
 def load_scenarios(directory: Path | Traversable) -> list[Scenario]:

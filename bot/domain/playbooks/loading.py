@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from bot.domain.playbooks.errors import PlaybookError
 from bot.domain.playbooks.schema import Playbook
-from bot.domain.yaml_errors import load_mapping, validation_problems
+from bot.domain.yaml_errors import load_mapping, scan_directory, validation_problems
 
 # --- loading ----------------------------------------------------------------------------------
 
@@ -27,26 +27,9 @@ def parse_playbook(text: str, name: str = "<playbook>") -> Playbook:
 
 
 def _scan(directory: Path | Traversable) -> tuple[list[Playbook], list[str]]:
-    if not directory.is_dir():
-        return [], [f"{directory}: not a directory"]
-    entries = [f for f in directory.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))]
-    playbooks: list[Playbook] = []
-    errors: list[str] = []
-    seen: dict[str, str] = {}
-    for entry in sorted(entries, key=lambda f: f.name):
-        try:
-            playbook = parse_playbook(entry.read_text(encoding="utf-8"), entry.name)
-        except PlaybookError as exc:
-            errors.extend(exc.errors)
-            continue
-        if playbook.id in seen:
-            errors.append(
-                f"{entry.name}: id: duplicate id {playbook.id!r} (also in {seen[playbook.id]})"
-            )
-            continue
-        seen[playbook.id] = entry.name
-        playbooks.append(playbook)
-    return playbooks, errors
+    return scan_directory(
+        directory, parse_playbook, lambda p: p.id, key_name="id", problem=PlaybookError
+    )
 
 
 def load_playbooks(directory: Path | Traversable) -> list[Playbook]:
