@@ -206,7 +206,12 @@ def manifest(
     """Print the Slack app manifest (JSON) for the configured command and URL."""
     settings = load_settings()
     base = url or settings.public_url or "https://ooda.example.com"
-    built = build_manifest(command=settings.slash_command, base_url=base, socket_mode=socket_mode)
+    built = build_manifest(
+        command=settings.slash_command,
+        base_url=base,
+        socket_mode=socket_mode,
+        console=bool(settings.slack_client_id),  # the web console's Sign in with Slack
+    )
     typer.echo(json.dumps(built, indent=2, ensure_ascii=False))
 
 

@@ -91,6 +91,9 @@ class Incident(Base):
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
+    # The console's date-range filter (its list pages by id, the primary key).
+    __table_args__ = (Index("ix_incidents_opened_at", "opened_at"),)
+
 
 class StageSpanRow(Base):
     __tablename__ = "stage_spans"
@@ -357,3 +360,14 @@ class SlackLaneRow(Base):
     leased_by: Mapped[str | None] = mapped_column(String(80))
     lease_until: Mapped[datetime | None]
     not_before: Mapped[datetime | None]
+
+
+class ConsoleSignInRow(Base):
+    """A Sign in with Slack under way: its state (single use) and nonce, for ten minutes."""
+
+    __tablename__ = "console_sign_ins"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    next_path: Mapped[str] = mapped_column(String(500), default="/ui/")
+    created_at: Mapped[datetime] = mapped_column(default=_now, index=True)
