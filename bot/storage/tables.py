@@ -91,9 +91,6 @@ class Incident(Base):
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
-    # The console's date-range filter (its list pages by id, the primary key).
-    __table_args__ = (Index("ix_incidents_opened_at", "opened_at"),)
-
 
 class StageSpanRow(Base):
     __tablename__ = "stage_spans"

@@ -1,4 +1,4 @@
-"""The web console: sign-ins under way (state and nonce), incidents by opening time
+"""The web console: sign-ins under way (state and nonce)
 
 Revision ID: 0005_console
 Revises: 0004_slack_outbox
@@ -27,10 +27,8 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_console_sign_ins_created_at", "console_sign_ins", ["created_at"])
-    op.create_index("ix_incidents_opened_at", "incidents", ["opened_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_incidents_opened_at", table_name="incidents")
     op.drop_index("ix_console_sign_ins_created_at", table_name="console_sign_ins")
     op.drop_table("console_sign_ins")
