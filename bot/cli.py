@@ -75,11 +75,17 @@ def serve(
 @app.command()
 def demo(
     output: Annotated[Path | None, typer.Option(help="Where to write the postmortem.")] = None,
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Then serve the web console on 127.0.0.1 (Ctrl-C stops).")
+    ] = False,
 ) -> None:
     """Play a whole incident against built-in local fakes; print the transcript."""
     from bot.demo import run_demo  # noqa: PLC0415 - late: the runtime slows --help by a third
 
-    sys.exit(asyncio.run(run_demo(output)))
+    try:
+        sys.exit(asyncio.run(run_demo(output, ui=ui)))
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 _FORMATS: dict[str, Literal["markdown", "html"]] = {"markdown": "markdown", "html": "html"}

@@ -115,7 +115,15 @@ class DevStack:
         await asyncio.to_thread(upgrade, settings.database_url)
         bot = compose(settings, config=OodaConfig.model_validate(self.config_data))
         self.rt, app = bot.runtime, bot.app
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            # an open console page (its live stream) does not hold up the stop
+            timeout_graceful_shutdown=3,
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
