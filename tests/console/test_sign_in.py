@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from bot.devstack import DevStack
+from bot.settings import Settings
 from tests.helpers.console import (
     CONSOLE_ENV,
     SESSION_SECRET,
@@ -171,3 +173,38 @@ async def test_next_is_only_ever_a_console_page(stack: DevStack, alice: str) -> 
             query = callback_query(await start_sign_in(client, target))
             done = await client.get("/auth/callback", params=query)
             assert done.headers["location"] == "/ui/", target
+
+
+async def test_an_id_token_for_another_sign_in_is_refused(stack: DevStack, alice: str) -> None:
+    """A code Slack issued for one sign-in (its nonce) brought back under another's state."""
+    stack.slack.openid.sign_in_as(alice)
+    async with browser(stack) as client:
+        first = await client.get("/auth/login")
+        second = await client.get("/auth/login")  # the browser's cookie now names this one
+        second_state = parse_qs(urlsplit(second.headers["location"]).query)["state"][0]
+        url = urlsplit(first.headers["location"])
+        query = {k: v[0] for k, v in parse_qs(url.query).items()} | {"state": second_state}
+        authorize = await client.get(url._replace(query="").geturl(), params=query)
+        answer = await client.get("/auth/callback", params=callback_query(authorize))
+        assert answer.status_code == 400
+        assert "ooda_session" not in client.cookies
+
+
+async def test_an_oversized_form_is_refused(stack: DevStack, alice: str) -> None:
+    async with signed_in(stack, alice) as client:
+        token = csrf_of((await client.get("/ui/")).text)
+        huge = await client.post(
+            "/ui/incidents/1/notes", data={"csrf": token, "text": "x" * 70_000}
+        )
+        assert huge.status_code == 413
+
+
+def test_serve_needs_the_console_secrets_once_a_client_id_is_set() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", SLACK_CLIENT_ID="1.2"
+    )
+    assert settings.missing_for_serve(socket_mode=False) == [
+        "SLACK_CLIENT_SECRET",
+        "OODA_SESSION_SECRET",
+    ]
+    assert not settings.console_enabled
