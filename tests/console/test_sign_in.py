@@ -208,3 +208,26 @@ def test_serve_needs_the_console_secrets_once_a_client_id_is_set() -> None:
         "OODA_SESSION_SECRET",
     ]
     assert not settings.console_enabled
+
+
+async def test_the_session_cookie_is_secure_behind_https(make_stack: MakeStack) -> None:
+    public = {"OODA_PUBLIC_URL": "https://ooda.example.com"}
+    async with make_stack(env=CONSOLE_ENV | public) as stack:
+        alice = stack.slack.add_user("alice@example.com", "U0ALICE01", name="alice")
+        stack.slack.openid.sign_in_as(alice)
+        async with browser(stack) as client:
+            login = await client.get("/auth/login")
+            assert (
+                "redirect_uri=https%3A%2F%2Fooda.example.com%2Fauth%2Fcallback"
+                in (login.headers["location"])
+            )
+            authorize = await client.get(login.headers["location"])
+            location = urlsplit(authorize.headers["location"])
+            assert location.netloc == "ooda.example.com"
+            query = {k: v[0] for k, v in parse_qs(location.query).items()}
+            # the browser would send its Secure sign-in cookie to https://ooda.example.com
+            client.cookies.set("ooda_sign_in", login.cookies["ooda_sign_in"], path="/auth")
+            done = await client.get("/auth/callback", params=query)
+            assert done.status_code == 303
+            [session] = [h for h in done.headers.get_list("set-cookie") if "ooda_session=" in h]
+            assert "secure" in session.lower() and "httponly" in session.lower()
