@@ -40,6 +40,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "views_update": (),
     "files_upload_v2": ("files:write",),
     # Sign in with Slack for the web console: the person's user scopes (CONSOLE_USER_SCOPES).
+    "openid_connect_token": (),
     "openid_connect_userInfo": (),
 }
 

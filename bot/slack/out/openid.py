@@ -38,16 +38,8 @@ async def exchange_code(
 ) -> Tokens:
     client = build_web_client(None, base_url, retries=False)
     try:
-        # The credentials in the form body, as Slack allows (slack_sdk's own method sends them
-        # through aiohttp's deprecated BasicAuth).
-        answer = await client.api_call(
-            "openid.connect.token",
-            data={
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "code": code,
-                "redirect_uri": redirect_uri,
-            },
+        answer = await client.openid_connect_token(
+            client_id=client_id, client_secret=client_secret, code=code, redirect_uri=redirect_uri
         )
     except SlackApiError as exc:
         raise SignInError(str(exc.response.get("error"))) from exc
