@@ -77,11 +77,17 @@ def serve(
 @app.command()
 def demo(
     output: Annotated[Path | None, typer.Option(help="Where to write the postmortem.")] = None,
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Then serve the web console on 127.0.0.1 (Ctrl-C stops).")
+    ] = False,
 ) -> None:
     """Play a whole incident against built-in local fakes; print the transcript."""
     from bot.demo import run_demo  # noqa: PLC0415 - late: the runtime slows --help by a third
 
-    sys.exit(asyncio.run(run_demo(output)))
+    try:
+        sys.exit(asyncio.run(run_demo(output, ui=ui)))
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 _FORMATS: dict[str, Literal["markdown", "html"]] = {"markdown": "markdown", "html": "html"}
@@ -208,7 +214,12 @@ def manifest(
     """Print the Slack app manifest (JSON) for the configured command and URL."""
     settings = load_settings()
     base = url or settings.public_url or "https://ooda.example.com"
-    built = build_manifest(command=settings.slash_command, base_url=base, socket_mode=socket_mode)
+    built = build_manifest(
+        command=settings.slash_command,
+        base_url=base,
+        socket_mode=socket_mode,
+        console=bool(settings.slack_client_id),  # the web console's Sign in with Slack
+    )
     typer.echo(json.dumps(built, indent=2, ensure_ascii=False))
 
 

@@ -1,6 +1,6 @@
 """The composition root: the whole bot built from settings in one place, so the server, the
 demo and the tests cannot forget a step (the runtime, its job handlers, the Bolt app and its
-listeners, the ASGI app with the /slack/events endpoint)."""
+listeners, the ASGI app with the /slack/events endpoint and, when configured, the web console)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
 from bot.catalog import OodaConfig
+from bot.console.app import console_routes
 from bot.job_handlers import register
 from bot.service.runtime import Runtime, build_runtime
 from bot.settings import Settings
@@ -39,4 +40,5 @@ def compose(
     register(rt)
     bolt = build_bolt_app(rt)
     endpoint = http.slack_events(rt, bolt) if slack_over_http else None
-    return Bot(rt, bolt, create_app(rt, endpoint, run_worker=run_worker))
+    app = create_app(rt, endpoint, run_worker=run_worker, more_routes=console_routes(rt))
+    return Bot(rt, bolt, app)

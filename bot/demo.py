@@ -5,10 +5,12 @@ the ones the tests play too: a change to the story is made here, once."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -274,13 +276,33 @@ def _narrate(demo: DemoIncident, step: Step) -> None:
         _section("PagerDuty resolves: incident.resolved → postmortem")
 
 
-async def run_demo(output: Path | None = None) -> int:
+UiHook = Callable[[DevStack, DemoIncident], Awaitable[None]]
+
+
+def console_env() -> dict[str, str]:
+    """The web console for `ooda demo --ui`: Sign in with Slack against the demo's own loopback
+    Slack fake, with secrets made up for this run (so the sign-in works nowhere else)."""
+    return {
+        "SLACK_CLIENT_ID": "demo." + secrets.token_hex(4),
+        "SLACK_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "OODA_SESSION_SECRET": secrets.token_urlsafe(32),
+    }
+
+
+async def _serve_until_interrupted(stack: DevStack, demo: DemoIncident) -> None:
+    await asyncio.Event().wait()  # Ctrl-C cancels it
+
+
+async def run_demo(
+    output: Path | None = None, *, ui: bool = False, then: UiHook | None = None
+) -> int:
+    """Play the demo and print it. `ui`: then keep serving the web console on 127.0.0.1,
+    signing the browser in as Alice through the fake Slack, until Ctrl-C (or `then` returns)."""
     started = time.monotonic()
     output = output or Path.cwd() / "ooda-demo-postmortem.md"
+    env = {"OODA_VERIFY_POLL_SECONDS": "1"} | (console_env() if ui else {})
     with tempfile.TemporaryDirectory(prefix="ooda-demo-") as tmp:
-        async with DevStack(
-            Path(tmp), config=CONFIG, env={"OODA_VERIFY_POLL_SECONDS": "1"}
-        ) as stack:
+        async with DevStack(Path(tmp), config=CONFIG, env=env) as stack:
             printed = 0
 
             def show() -> None:
@@ -295,10 +317,16 @@ async def run_demo(output: Path | None = None) -> int:
                 _narrate(demo, step)
                 show()
             text = demo.postmortem
-    output.write_text(text, encoding="utf-8")
-    _section("Done")
-    print(f"  Postmortem written to {output}")
-    print(f"  Whole incident played in {time.monotonic() - started:.1f} s")
+            output.write_text(text, encoding="utf-8")
+            _section("Done")
+            print(f"  Postmortem written to {output}")
+            print(f"  Whole incident played in {time.monotonic() - started:.1f} s")
+            if ui:
+                stack.slack.openid.sign_in_as(demo.scenario.alice)
+                _section("Web console")
+                print(f"  Open {stack.url}/ui/incidents/1")
+                print("  (signed in as Alice through the demo's own fake Slack; Ctrl-C stops)")
+                await (then or _serve_until_interrupted)(stack, demo)
     return 0 if text else 1
 
 

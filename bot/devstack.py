@@ -97,6 +97,9 @@ class DevStack:
             "OODA_HTTP_BACKOFF": "0",
             "OODA_SOURCE_TIMEOUT": "5",
             "OODA_WORKER_POLL": "0.2",
+            # The console's Sign in with Slack goes to the fake's authorize page (it is on only
+            # when SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and OODA_SESSION_SECRET are set too).
+            "OODA_SLACK_AUTHORIZE_URL": f"{self.slack.url}/openid/connect/authorize",
         } | self.env
 
     def start_fakes(self) -> None:
@@ -106,10 +109,21 @@ class DevStack:
     async def start(self) -> DevStack:
         self.start_fakes()
         settings = self.settings()
+        if settings.slack_client_id and settings.slack_client_secret:
+            client_secret = settings.slack_client_secret.get_secret_value()
+            self.slack.openid.register(settings.slack_client_id, client_secret)
         await asyncio.to_thread(upgrade, settings.database_url)
         bot = compose(settings, config=OodaConfig.model_validate(self.config_data))
         self.rt, app = bot.runtime, bot.app
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            # an open console page (its live stream) does not hold up the stop
+            timeout_graceful_shutdown=3,
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:

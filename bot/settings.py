@@ -19,6 +19,17 @@ class Settings(BaseSettings):
     # The reaction that puts a message on the incident timeline (name without colons).
     pin_reaction: str = Field("pushpin", alias="OODA_PIN_REACTION")
 
+    # The web console (bot.console), on when SLACK_CLIENT_ID is set: Sign in with Slack.
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_authorize_url: str = Field(
+        "https://slack.com/openid/connect/authorize", alias="OODA_SLACK_AUTHORIZE_URL"
+    )
+    # The workspace whose members may sign in; by default the bot token's (auth.test).
+    slack_team_id: str | None = Field(None, alias="OODA_SLACK_TEAM_ID")
+    session_secret: SecretStr | None = Field(None, alias="OODA_SESSION_SECRET")
+    session_hours: float = Field(12.0, alias="OODA_SESSION_HOURS", gt=0)
+
     pagerduty_api_token: SecretStr | None = Field(None, alias="PAGERDUTY_API_TOKEN")
     pagerduty_from_email: str | None = Field(None, alias="PAGERDUTY_FROM_EMAIL")
     pagerduty_api_url: str = Field("https://api.pagerduty.com", alias="PAGERDUTY_API_URL")
@@ -92,7 +103,17 @@ class Settings(BaseSettings):
             missing.append("SLACK_APP_TOKEN")
         if not socket_mode and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET")
+        if self.slack_client_id:  # the console signs people in and keeps them signed in
+            if self.slack_client_secret is None:
+                missing.append("SLACK_CLIENT_SECRET")
+            if self.session_secret is None:
+                missing.append("OODA_SESSION_SECRET")
         return missing
+
+    @property
+    def console_enabled(self) -> bool:
+        """The web console answers only with Sign in with Slack fully configured."""
+        return bool(self.slack_client_id and self.slack_client_secret and self.session_secret)
 
 
 def secret(value: SecretStr | None) -> str | None:

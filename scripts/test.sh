@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis, importlinter, mypy" 2>/dev/null; then
+if ! .venv/bin/python -c "import bot, respx, pytest, xdist, hypothesis, importlinter, mypy, itsdangerous, playwright" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
 fi

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.fakes import slack_openid
 from bot.fakes import slack_render as render
 from bot.fakes._common import Failure, FakeService, random_id, utcnow
 from bot.fakes.slack_methods import METHODS
@@ -71,6 +72,7 @@ class FakeSlack(FakeService):
             bot_name=bot_name,
             base_url=lambda: self.url,
         )
+        self.openid = slack_openid.OpenIdProvider(self.state)
         for email, user_id in (users or {}).items():
             self.add_user(email, user_id)
         for name in channels or []:
@@ -81,6 +83,7 @@ class FakeSlack(FakeService):
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
             Route("/upload/{file_id}", self._upload, methods=["POST", "PUT"]),
             Route("/response/{token}", self._response_url, methods=["POST"]),
+            Route("/openid/connect/authorize", self._authorize, methods=["GET"]),
         ]
 
     # -- setup helpers --------------------------------------------------------------------
@@ -287,8 +290,10 @@ class FakeSlack(FakeService):
         params.pop("token", None)
 
         status, headers = 200, {}
-        if not token:
-            body: dict[str, Any] = {"ok": False, "error": "not_authed"}
+        if method in slack_openid.METHODS:  # their own credentials: the app's, a person's
+            body: dict[str, Any] = self.openid.call(method, params, auth)
+        elif not token:
+            body = {"ok": False, "error": "not_authed"}
         elif self.token is not None and token != self.token:
             body = {"ok": False, "error": "invalid_auth"}
         elif self._storm_hits():
@@ -317,6 +322,10 @@ class FakeSlack(FakeService):
             SlackCall(method, params, ok=body["ok"], error=body.get("error"), status=status)
         )
         return JSONResponse(body, status_code=status, headers=headers)
+
+    async def _authorize(self, request: Request) -> Response:
+        self._learn_url(request)
+        return await self.openid.authorize(request)
 
     async def _upload(self, request: Request) -> Response:
         self._learn_url(request)

@@ -15,7 +15,7 @@ from bot.domain.metrics import (
 )
 from bot.domain.model import STAGE_ORDER, utcnow
 from bot.domain.stages import format_duration
-from bot.postmortem.trends import build_trends, trends_png
+from bot.postmortem.trends import build_trends, trends_png, trends_svg
 from bot.storage import outbox, repo
 from bot.storage.db import Database
 
@@ -137,6 +137,27 @@ async def trend_chart(
     weeks = weekly_stats(samples, service=service, since=since)
     scope = f"{service or 'all services'}, last {days:g} day{'s' if days != 1 else ''}"
     return await asyncio.to_thread(trends_png, build_trends(weeks, scope=scope))
+
+
+async def trend_svgs(
+    db: Database, *, days: float = DEFAULT_DAYS, services: int = 6
+) -> list[tuple[str | None, str]]:
+    """SVG trend charts (as trend_chart draws them) for all services, then for each of the
+    `services` services with the most incidents: (service or None, svg)."""
+    since = utcnow() - timedelta(days=days)
+    samples = await load_samples(db, since=since)
+    window = f"last {days:g} day{'s' if days != 1 else ''}"
+    counts: dict[str, int] = {}
+    for sample in samples:
+        if sample.service:
+            counts[sample.service] = counts.get(sample.service, 0) + 1
+    busiest = sorted(counts, key=lambda name: (-counts[name], name))[:services]
+    charts: list[tuple[str | None, str]] = []
+    for service in [None, *busiest]:
+        weeks = weekly_stats(samples, service=service, since=since)
+        chart = build_trends(weeks, scope=f"{service or 'all services'}, {window}")
+        charts.append((service, trends_svg(chart)))
+    return charts
 
 
 async def post_trend_chart(db: Database, channel: str, *, service: str | None, days: float) -> None:

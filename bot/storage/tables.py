@@ -380,3 +380,14 @@ class DrillRow(Base):
     fixed_at: Mapped[datetime | None]
     fixed_by_playbook: Mapped[str | None] = mapped_column(String(120))
     scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ConsoleSignInRow(Base):
+    """A Sign in with Slack under way: its state (single use) and nonce, for ten minutes."""
+
+    __tablename__ = "console_sign_ins"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    next_path: Mapped[str] = mapped_column(String(500), default="/ui/")
+    created_at: Mapped[datetime] = mapped_column(default=_now, index=True)

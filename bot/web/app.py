@@ -10,7 +10,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.service.runtime import Runtime
 from bot.storage import retention
@@ -20,9 +20,16 @@ from bot.web import changes, github, pagerduty
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool = True) -> Starlette:
+def create_app(
+    rt: Runtime,
+    slack_events: Endpoint | None,
+    *,
+    run_worker: bool = True,
+    more_routes: list[BaseRoute] | None = None,
+) -> Starlette:
     """`slack_events`: the /slack/events endpoint (bot.slack.listen.http), None in Socket Mode
-    (Slack never posts to us then: no route to forge requests on)."""
+    (Slack never posts to us then: no route to forge requests on). `more_routes`: the web
+    console's (bot.console), when it is configured."""
 
     async def healthz(request: Request) -> Response:
         try:
@@ -60,6 +67,7 @@ def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool =
             ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *(more_routes or []),
         ],
         lifespan=lifespan,
     )

@@ -178,3 +178,17 @@ def test_cli_prints_the_manifest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     )
     socket = CliRunner().invoke(cli, ["manifest", "--socket-mode"])
     assert json.loads(socket.output)["settings"]["socket_mode_enabled"] is True
+
+
+def test_console_adds_sign_in_with_slack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    without = json.loads(CliRunner().invoke(cli, ["manifest", "--url", "https://b.example"]).output)
+    assert "redirect_urls" not in without["oauth_config"]
+    assert "user" not in without["oauth_config"]["scopes"]
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1234.5678")
+    result = CliRunner().invoke(cli, ["manifest", "--url", "https://b.example/"])
+    assert result.exit_code == 0, result.output
+    oauth = json.loads(result.output)["oauth_config"]
+    assert oauth["redirect_urls"] == ["https://b.example/auth/callback"]
+    assert oauth["scopes"]["user"] == ["openid", "email", "profile"]
+    assert oauth["scopes"]["bot"] == without["oauth_config"]["scopes"]["bot"]

@@ -10,9 +10,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.model import Stage, TimelineKind, Verdict
+from bot.domain.model import Stage, Verdict
 from bot.domain.playbooks import PlaybookError
-from bot.service import act, cards, decide, incidents, observation, orientation, reminders
+from bot.service import (
+    act,
+    decide,
+    incidents,
+    observation,
+    reminders,
+    verdicts,
+)
 from bot.service.pagerduty_mirror import acknowledge_everywhere
 from bot.service.pagerduty_split import split_out
 from bot.service.runtime import Runtime
@@ -242,23 +249,7 @@ def _verdict_marker(verdict: Verdict) -> Work:
         number, change_id = interactions.number_in(value.get("i")), value.get("c")
         if number is None or not isinstance(change_id, str):
             return
-        user = _user(body)
-        async with rt.db.transaction() as session:
-            change = await repo.set_verdict(session, number, change_id, verdict, user)
-            if change is not None:
-                label = verdict.value.replace("_", " ")
-                await repo.add_entry(
-                    session,
-                    number,
-                    TimelineKind.CHANGE_VERDICT,
-                    f"Marked {change.summary} as {label}",
-                    actor=user,
-                    data={"change": change_id, "verdict": verdict.value},
-                )
-        if change is None:
-            return
-        await orientation.repost_orient(rt, number)
-        await cards.refresh(rt, number)
+        await verdicts.set_verdict(rt, number, change_id, verdict, by=_user(body))
 
     return mark
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -32,8 +36,35 @@ class _CountingApp(AsyncApp):
             self.acks.leave()
 
 
+# slack_bolt switches itself into multi-workspace OAuth mode (an installation store, no bot
+# token) when it sees both of these in the environment; ours are the console's Sign in with
+# Slack credentials, not an app distribution's.
+_OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+_environ_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_oauth_environment() -> Iterator[None]:
+    """Hide the OAuth variables from Bolt while it is built (it reads them only then)."""
+    with _environ_lock:
+        saved = {name: os.environ.pop(name) for name in _OAUTH_VARIABLES if name in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
+
+
 def build_bolt_app(rt: Runtime) -> AsyncApp:
-    app = _CountingApp(
+    """A single-workspace app on the bot token, whatever SLACK_CLIENT_ID/SECRET say."""
+    with _without_oauth_environment():
+        app = _build(rt)
+    register_listeners(app, rt)
+    app.error(_report_failure(rt))
+    return app
+
+
+def _build(rt: Runtime) -> AsyncApp:
+    return _CountingApp(
         rt,
         client=rt.slack.client,
         signing_secret=secret(rt.settings.slack_signing_secret) or "",
@@ -44,9 +75,6 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
         # Socket Mode has no /slack/events route at all.
         request_verification_enabled=rt.settings.slack_signing_secret is not None,
     )
-    register_listeners(app, rt)
-    app.error(_report_failure(rt))
-    return app
 
 
 def _report_failure(rt: Runtime) -> Any:

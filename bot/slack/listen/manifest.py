@@ -39,6 +39,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "views_push": (),
     "views_update": (),
     "files_upload_v2": ("files:write",),
+    # Sign in with Slack for the web console: the person's user scopes (CONSOLE_USER_SCOPES).
+    "openid_connect_token": (),
+    "openid_connect_userInfo": (),
 }
 
 # Scopes that Slack ties to a feature rather than a method.
@@ -69,6 +72,9 @@ BOT_SCOPES = [
 
 BOT_EVENTS = ["reaction_added", "reaction_removed"]
 
+# Sign in with Slack (OpenID Connect) for the web console: who the person is, nothing more.
+CONSOLE_USER_SCOPES = ["openid", "email", "profile"]
+
 SHORTCUTS = [
     {
         "name": "Add to incident timeline",
@@ -82,9 +88,15 @@ USAGE_HINT = "declare <title> | status | sev <1-4> | role <role> @user | note <t
 
 
 def build_manifest(
-    *, command: str, base_url: str, name: str = "ooda-bot", socket_mode: bool = False
+    *,
+    command: str,
+    base_url: str,
+    name: str = "ooda-bot",
+    socket_mode: bool = False,
+    console: bool = False,
 ) -> dict[str, Any]:
-    """The manifest; with socket_mode, Slack talks over a WebSocket and no request URL is set."""
+    """The manifest; with socket_mode, Slack talks over a WebSocket and no request URL is set;
+    with console, Sign in with Slack's redirect URL and user scopes for the web console."""
     events_url = base_url.rstrip("/") + "/slack/events"
     slash: dict[str, Any] = {
         "command": command,
@@ -99,6 +111,10 @@ def build_manifest(
         slash["url"] = events_url
         events["request_url"] = events_url
         interactivity["request_url"] = events_url
+    oauth: dict[str, Any] = {"scopes": {"bot": BOT_SCOPES}}
+    if console:
+        oauth["redirect_urls"] = [base_url.rstrip("/") + "/auth/callback"]
+        oauth["scopes"]["user"] = CONSOLE_USER_SCOPES
     return {
         "display_information": {
             "name": name,
@@ -109,7 +125,7 @@ def build_manifest(
             "slash_commands": [slash],
             "shortcuts": SHORTCUTS,
         },
-        "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
+        "oauth_config": oauth,
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

@@ -41,6 +41,13 @@ from bot.storage.repo.drills import (
     planted_changes_of,
 )
 from bot.storage.repo.inbound import inbound_event, record_inbound
+from bot.storage.repo.incident_list import (
+    IncidentFilter,
+    IncidentPage,
+    incident_page,
+    incident_services,
+    timeline_after,
+)
 from bot.storage.repo.incidents import (
     active_incidents,
     create_incident,
@@ -58,6 +65,7 @@ from bot.storage.repo.incidents import (
 from bot.storage.repo.messages import message_ts, remember_message
 from bot.storage.repo.pagerduty_keys import pagerduty_ordering_key
 from bot.storage.repo.samples import incident_samples
+from bot.storage.repo.sign_ins import start_sign_in, take_sign_in
 from bot.storage.repo.stages import close_spans, closed_spans, move_stage, restart_loop, spans
 from bot.storage.repo.timeline_entries import (
     add_entry,
@@ -71,6 +79,8 @@ from bot.storage.repo.timeline_entries import (
 )
 
 __all__ = [
+    "IncidentFilter",
+    "IncidentPage",
     "action_from_row",
     "action_run",
     "action_run_leases",
@@ -101,7 +111,9 @@ __all__ = [
     "inbound_event",
     "incident_by_channel",
     "incident_by_pagerduty",
+    "incident_page",
     "incident_samples",
+    "incident_services",
     "last_note_at",
     "link_pagerduty",
     "marked_changes",
@@ -126,7 +138,10 @@ __all__ = [
     "set_mirrored_note",
     "set_verdict",
     "spans",
+    "start_sign_in",
+    "take_sign_in",
     "timeline",
+    "timeline_after",
     "to_view",
     "update_action_run_if",
     "upsert_change",
