@@ -14,11 +14,12 @@ from bot.console.session import Person
 from bot.console.templating import HEADERS, page
 from bot.domain.model import Severity, Stage, Status, utcnow
 from bot.postmortem.png import chart_svg
-from bot.service import postmortems, stats
+from bot.service import drills, postmortems, stats
 from bot.service.runtime import Runtime
 from bot.storage import repo
 
 PAGE_SIZE = 50
+DRILLS_SHOWN = 20  # on the trends page, newest first
 
 
 class BadFilter(ValueError):
@@ -173,6 +174,7 @@ class Pages:
         charts = await stats.trend_svgs(self.rt.db, days=days)
         records = await stats.playbook_records(self.rt.db, days=days)
         titles = {p.id: p.title for p in self.rt.playbooks}
+        past_drills = await drills.past_drills(self.rt.db, limit=DRILLS_SHOWN)
         return page(
             "stats.html.j2",
             {
@@ -182,6 +184,7 @@ class Pages:
                 "charts": [(s, Markup(svg)) for s, svg in charts],  # noqa: S704 - autoescaped SVG
                 "records": records,
                 "titles": titles,
+                "drills": past_drills,
                 "stages": [s for s in Stage],
             },
         )

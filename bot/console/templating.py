@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from bot.domain.model import STAGE_ORDER
 from bot.postmortem.chart import STAGE_COLORS
-from bot.postmortem.render import FILTERS
+from bot.postmortem.render import FILTERS, PACKAGE_TEMPLATES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -31,7 +31,13 @@ HEADERS = {
 
 def _environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        # "postmortem/…": partials shared with the HTML postmortem (the drill scorecard).
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(str(TEMPLATES)),
+                PrefixLoader({"postmortem": FileSystemLoader(str(PACKAGE_TEMPLATES))}),
+            ]
+        ),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -13,7 +13,9 @@ import pytest
 
 from bot.demo import CONFIG, DemoIncident, Step
 from bot.devstack import DevStack
+from bot.domain.drills import default_drills_dir, scan
 from bot.domain.model import TimelineKind, utcnow
+from bot.drill_run import LOCAL_ENV, DrillPlay, ScriptedResponder, local_config
 from bot.storage import repo
 from tests.helpers.console import CONSOLE_ENV, signed_in
 from tests.helpers.stack import FAST_VERIFY, MakeStack
@@ -160,3 +162,19 @@ async def test_an_open_incident_shows_its_current_stage(make_stack: MakeStack, s
             page = (await client.get("/ui/incidents/1")).text
             assert "Observe for" in page or "Orient for" in page
             assert 'class="status triggered"' in page
+
+
+async def test_a_drill_shows_its_scorecard_and_the_trends_list_it(make_stack: MakeStack) -> None:
+    scenario = next(s for s in scan(default_drills_dir())[0] if s.name == "capacity-exhaustion")
+    env = LOCAL_ENV | CONSOLE_ENV
+    async with make_stack(local_config(scenario, None), env=env) as stack:
+        play = DrillPlay(stack, scenario, ScriptedResponder())
+        card = await play.play()
+        async with signed_in(stack, play.alice) as client:
+            page = (await client.get(f"/ui/incidents/{play.number}")).text
+            trends = (await client.get("/ui/stats")).text
+    assert f"Drill scorecard: {card['total']}/{card['out_of']}" in page
+    drills = trends.split('<section id="drills">', 1)[1].split("</section>", 1)[0]
+    row = drills.split(f'href="/ui/incidents/{play.number}">INC-{play.number}</a>', 1)[1]
+    assert "<code>capacity-exhaustion</code>" in row.split("</tr>", 1)[0]
+    assert f"{card['total']}/{card['out_of']}" in row.split("</tr>", 1)[0]
