@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Result, make_url
@@ -199,9 +202,51 @@ def migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(
+    url: str, revision: str = "head", *, on_step: Callable[[int, int], None] | None = None
+) -> None:
     """Apply migrations (blocking; call before the event loop or in a thread). Replicas
     starting together take turns (`migration_lock`): the first migrates, the others find
-    the database at head; none fails on a table another is creating."""
+    the database at head; none fails on a table another is creating. `on_step(done, total)`
+    is called after each migration applied."""
     with migration_lock(url):
-        command.upgrade(alembic_config(url), revision)
+        config = alembic_config(url)
+        if on_step is not None:
+            total = len(migration_state(url).pending)
+            done = [0]
+
+            def applied(**_: Any) -> None:
+                done[0] += 1
+                on_step(done[0], total)
+
+            config.attributes["on_version_apply"] = applied
+        command.upgrade(config, revision)
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """Where a database stands: its revision (None: never migrated) and what is not applied."""
+
+    current: str | None
+    head: str
+    pending: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return not self.pending
+
+
+def migration_state(url: str) -> MigrationState:
+    """The database's Alembic revision against the newest one this code ships (blocking)."""
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    head = scripts.get_current_head() or ""
+    engine = sa_create_engine(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    pending = [
+        rev.revision for rev in scripts.iterate_revisions(head, current) if rev.revision != current
+    ]
+    return MigrationState(current, head, tuple(reversed(pending)))
