@@ -18,6 +18,7 @@ import typer
 from bot.catalog import ConfigError, load_config
 from bot.cli_backtest import backtest
 from bot.cli_common import fail, load_settings
+from bot.cli_doctor import doctor
 from bot.cli_drill import drill_app
 from bot.cli_followups import followups_app
 from bot.cli_pagerduty import pagerduty_app
@@ -51,6 +52,7 @@ app.add_typer(followups_app, name="followups")
 app.add_typer(drill_app, name="drill")
 app.command()(stats)
 app.command()(backtest)
+app.command()(doctor)
 
 
 def package_version() -> str:

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Result, make_url
@@ -230,10 +231,11 @@ class MigrationState:
     current: str | None
     head: str
     pending: tuple[str, ...]
+    known: bool = True  # False: the database is at a revision this code does not ship
 
     @property
     def at_head(self) -> bool:
-        return not self.pending
+        return self.known and not self.pending
 
 
 def migration_state(url: str) -> MigrationState:
@@ -246,7 +248,9 @@ def migration_state(url: str) -> MigrationState:
             current = MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
-    pending = [
-        rev.revision for rev in scripts.iterate_revisions(head, current) if rev.revision != current
-    ]
+    try:
+        revisions = list(scripts.iterate_revisions(head, current))
+    except ResolutionError:  # migrated by a newer ooda-bot
+        return MigrationState(current, head, (), known=False)
+    pending = [rev.revision for rev in revisions if rev.revision != current]
     return MigrationState(current, head, tuple(reversed(pending)))
