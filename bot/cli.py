@@ -99,7 +99,7 @@ def serve(
         raise fail(str(exc)) from None
     from bot.server import run_server  # noqa: PLC0415 - late: the runtime slows --help by a third
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
 
 

@@ -111,7 +111,10 @@ class DevStack:
         await asyncio.to_thread(upgrade, settings.database_url)
         bot = compose(settings, config=OodaConfig.model_validate(self.config_data))
         self.rt, app = bot.runtime, bot.app
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        # uvicorn's records go to the root logger, as under `ooda serve` (bot.server).
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", log_config=None
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:

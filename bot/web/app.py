@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -12,12 +13,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import context
 from bot.service.runtime import Runtime
 from bot.storage import retention
 from bot.telemetry import counted_webhook
 from bot.web import changes, github, pagerduty
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+# The header naming one delivery, per webhook source; X-Request-Id when a sender has none.
+DELIVERY_HEADERS = {"pagerduty": "x-webhook-id", "github": "x-github-delivery"}
+MAX_DELIVERY_ID = 100
+
+
+def delivery_id(source: str, request: Request) -> str:
+    """`<source>:<id>` for the lines of one delivery's work: the source's delivery header, else
+    X-Request-Id, else a fresh id (the request's own lines still belong together)."""
+    header = DELIVERY_HEADERS.get(source)
+    given = (request.headers.get(header) if header else None) or request.headers.get("x-request-id")
+    return f"{source}:{(given or uuid.uuid4().hex[:16])[:MAX_DELIVERY_ID]}"
+
+
+def webhook(source: str, endpoint: Endpoint) -> Endpoint:
+    """A webhook route: its lines (and its jobs') carry the delivery id, its answers counted."""
+    counted = counted_webhook(source, endpoint)
+
+    async def route(request: Request) -> Response:
+        with context.bound(delivery=delivery_id(source, request)):
+            return await counted(request)
+
+    return route
 
 
 def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool = True) -> Starlette:
@@ -49,15 +74,9 @@ def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool =
 
     app = Starlette(
         routes=[
-            Route(
-                "/webhooks/pagerduty",
-                counted_webhook("pagerduty", pagerduty.receive),
-                methods=["POST"],
-            ),
-            Route("/webhooks/github", counted_webhook("github", github.receive), methods=["POST"]),
-            Route(
-                "/webhooks/changes", counted_webhook("changes", changes.receive), methods=["POST"]
-            ),
+            Route("/webhooks/pagerduty", webhook("pagerduty", pagerduty.receive), methods=["POST"]),
+            Route("/webhooks/github", webhook("github", github.receive), methods=["POST"]),
+            Route("/webhooks/changes", webhook("changes", changes.receive), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
