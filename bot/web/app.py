@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,9 +16,11 @@ from starlette.routing import Route
 
 from bot import context
 from bot.service.runtime import Runtime
-from bot.storage import retention
-from bot.telemetry import counted_webhook
+from bot.storage import gauges, retention
+from bot.telemetry import RequestMetrics, counted_webhook
 from bot.web import changes, github, pagerduty
+
+log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -59,6 +62,12 @@ def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool =
 
     async def metrics(request: Request) -> Response:
         # This runtime's own registry: tests run many runtimes in one process.
+        try:
+            found = await gauges.read_gauges(rt.db)
+        except Exception as exc:  # the rest of the metrics still answer; the gauges wait
+            log.warning("could not read the job queue for /metrics: %s", type(exc).__name__)
+        else:
+            rt.metrics.set_queue(found.depth, found.oldest_due_seconds, found.dead, found.outbox)
         return Response(rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
@@ -85,4 +94,5 @@ def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool =
     if slack_events is not None:
         app.router.routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
     app.state.runtime = rt
+    app.add_middleware(RequestMetrics, metrics=rt.metrics, routes=app.router.routes)
     return app
