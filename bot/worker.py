@@ -92,6 +92,11 @@ class Worker:
         return len(self._running)
 
     @property
+    def alive(self) -> bool:
+        """The claiming loop runs (started, not stopped, not crashed)."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def idle(self) -> bool:
         """Nothing is running in this process."""
         return not self._running

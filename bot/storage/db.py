@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -236,6 +237,25 @@ class MigrationState:
     @property
     def at_head(self) -> bool:
         return self.known and not self.pending
+
+
+@functools.cache
+def shipped_revisions() -> tuple[str, frozenset[str]]:
+    """The newest migration this code ships and all of them (they do not change while it runs)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    every = frozenset(rev.revision for rev in scripts.walk_revisions())
+    return scripts.get_current_head() or "", every
+
+
+async def current_revision(db: Database) -> str | None:
+    """The revision the database is at; None before the first migration."""
+    async with db.session() as session:
+        exists = await session.run_sync(
+            lambda s: inspect(s.connection()).has_table("alembic_version")
+        )
+        if not exists:
+            return None
+        return await session.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 def migration_state(url: str) -> MigrationState:

@@ -8,17 +8,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import context
 from bot.service.runtime import Runtime
 from bot.storage import gauges, retention
 from bot.telemetry import RequestMetrics, counted_webhook
-from bot.web import changes, github, pagerduty
+from bot.web import changes, github, health, pagerduty
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +51,6 @@ def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool =
     """`slack_events`: the /slack/events endpoint (bot.slack.listen.http), None in Socket Mode
     (Slack never posts to us then: no route to forge requests on)."""
 
-    async def healthz(request: Request) -> Response:
-        try:
-            async with rt.db.session() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception as exc:
-            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
-        return JSONResponse({"ok": True})
-
     async def metrics(request: Request) -> Response:
         # This runtime's own registry: tests run many runtimes in one process.
         try:
@@ -86,7 +77,8 @@ def create_app(rt: Runtime, slack_events: Endpoint | None, *, run_worker: bool =
             Route("/webhooks/pagerduty", webhook("pagerduty", pagerduty.receive), methods=["POST"]),
             Route("/webhooks/github", webhook("github", github.receive), methods=["POST"]),
             Route("/webhooks/changes", webhook("changes", changes.receive), methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
