@@ -10,7 +10,8 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
 COPY integrations ./integrations
 COPY playbooks ./playbooks
-RUN python -m venv /opt/ooda && /opt/ooda/bin/pip install -c constraints.txt .
+# The otel extra too: traces are then one OTEL_EXPORTER_OTLP_ENDPOINT away.
+RUN python -m venv /opt/ooda && /opt/ooda/bin/pip install -c constraints.txt '.[otel]'
 
 # -- run: the venv alone (no sources, no build cache), as a user without privileges
 FROM python:3.11-slim

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from bot import tracing
 from bot.catalog import ConfigError, load_config
 from bot.cli_backtest import backtest
 from bot.cli_common import fail, load_settings
@@ -100,6 +101,10 @@ def serve(
     from bot.server import run_server  # noqa: PLC0415 - late: the runtime slows --help by a third
 
     configure_logging(settings.log_level, fmt=settings.log_format)
+    try:
+        tracing.configure_from_environment()
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
 
 

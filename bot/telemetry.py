@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import tracing
 from bot.domain.model import StageSpan
 from integrations.http import ApiClient, UpstreamError
 
@@ -240,18 +241,22 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = [500]  # what the client sees when the app raises before answering
+        route, method = self._template(scope), str(scope.get("method", ""))
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
             await send(message)
 
+        attributes = {"http.request.method": method, "http.route": route}
         try:
-            await self.app(scope, receive, sending)
+            with tracing.span(f"{method} {route}", kind="server", attributes=attributes) as span:
+                await self.app(scope, receive, sending)
+                tracing.set_attribute(span, "http.response.status_code", status[0])
         finally:
-            self.metrics.http_duration.labels(
-                route=self._template(scope), method=str(scope.get("method", "")), status=status[0]
-            ).observe(time.perf_counter() - started)
+            self.metrics.http_duration.labels(route=route, method=method, status=status[0]).observe(
+                time.perf_counter() - started
+            )
 
 
 # --------------------------------------------------------------------------- Slack
@@ -297,7 +302,8 @@ def instrument_slack(client: AsyncWebClient, metrics: Metrics) -> None:
 
     async def api_call(api_method: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await original(api_method, *args, **kwargs)
+            with tracing.span(f"slack {api_method}", kind="client"):
+                return await original(api_method, *args, **kwargs)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown")
             metrics.slack_api_errors.labels(method=api_method, error=error).inc()
@@ -328,8 +334,12 @@ def instrument_vendor(client: ApiClient, metrics: Metrics) -> None:
     async def request(method: str, path: str, **kwargs: Any) -> httpx.Response:
         box = [0]
         token = _attempts.set(box)
+        attributes = {"http.request.method": method, "url.path": path, "ooda.vendor": vendor}
         try:
-            return await original(method, path, **kwargs)
+            with tracing.span(f"{vendor} {method}", kind="client", attributes=attributes) as span:
+                response = await original(method, path, **kwargs)
+                tracing.set_attribute(span, "http.response.status_code", response.status_code)
+                return response
         except UpstreamError as exc:
             status = str(exc.status) if exc.status is not None else "transport"
             metrics.vendor_api_errors.labels(vendor=vendor, status=status).inc()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot import context
+from bot import context, tracing
 from bot.domain.refs import format_ref
 from bot.storage import jobs
 from bot.storage.db import Database
@@ -188,13 +188,14 @@ class Worker:
         payload = dict(job.payload)
         carried = payload.pop(context.CARRY, None)
         number = payload.get("incident")
+        ref = format_ref(number) if isinstance(number, int) else None
         with context.restored(carried):
-            context.update(
-                job=str(job.id),
-                job_kind=job.kind,
-                incident=format_ref(number) if isinstance(number, int) else None,
-            )
-            await self._execute_in_context(job, payload)
+            context.update(job=str(job.id), job_kind=job.kind, incident=ref)
+            attributes = {"ooda.job.id": job.id, "ooda.job.kind": job.kind}
+            if ref:
+                attributes["ooda.incident"] = ref
+            with tracing.span(f"job {job.kind}", kind="consumer", attributes=attributes):
+                await self._execute_in_context(job, payload)
 
     async def _execute_in_context(self, job: jobs.ClaimedJob, payload: dict[str, Any]) -> None:
         handler = self.handlers.get(job.kind)

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot import context
+from bot import context, tracing
 from bot.service.runtime import Runtime
 from bot.settings import secret
 from bot.slack.listen import actions, commands, events, interactions, modals
@@ -29,7 +29,11 @@ class _CountingApp(AsyncApp):
         self.acks.enter()
         try:
             # Over HTTP and Socket Mode alike: the request's lines, and its jobs', carry its id.
-            with context.bound(delivery=slack_request_id(req.body)):
+            delivery = slack_request_id(req.body)
+            with (
+                context.bound(delivery=delivery),
+                tracing.span("slack request", attributes={"ooda.delivery": delivery or ""}),
+            ):
                 return await super().async_dispatch(req)
         finally:
             self.acks.leave()
