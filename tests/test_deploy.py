@@ -114,7 +114,7 @@ def test_dockerfile() -> None:
     stages = args("FROM")
     assert len(stages) == 2 and stages[0].endswith(" AS build")
     assert "--from=build /opt/ooda /opt/ooda" in args("COPY")
-    assert any("pip install -c constraints.txt ." in run for run in args("RUN"))
+    assert any("pip install -c constraints.txt '.[otel]'" in run for run in args("RUN"))
     assert [json.loads(a) for a in args("ENTRYPOINT")] == [["ooda"]]
     assert [json.loads(a) for a in args("CMD")] == [
         ["serve", "--host", "0.0.0.0", "--port", "3000"]
