@@ -178,3 +178,10 @@ def test_invalid_config_is_named(fakes: DevStack) -> None:
     assert code == 1
     [(area, check, detail)] = failed(report)
     assert (area, check) == ("config", "OODA_CONFIG") and "owner/name" in detail
+
+
+def test_channels_that_cannot_be_listed_are_named(fakes: DevStack) -> None:
+    fakes.slack.fail_next("conversations.list", status=200, error="missing_scope")
+    code, report = doctor(fakes)
+    assert code == 1
+    assert failed(report) == [("slack", "channels", "conversations.list answered missing_scope")]

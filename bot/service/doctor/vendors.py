@@ -93,16 +93,12 @@ async def check_slack(
 async def _announcement_findings(client: AsyncWebClient, wanted: list[str]) -> list[Finding]:
     names: set[str] | None = None
     if any(not _CHANNEL_ID.match(w) for w in wanted):
-        names = set()
-        cursor = ""
-        for _ in range(50):  # 50 pages of 200: a workspace larger than that is listed in part
-            page = await client.conversations_list(
-                exclude_archived=True, limit=200, cursor=cursor or None
-            )
-            names |= {str(c.get("name")) for c in page.get("channels") or []}
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
-            if not cursor:
-                break
+        try:
+            names = await _channel_names(client)
+        except SlackApiError as exc:
+            error = exc.response.get("error") or exc.response.status_code
+            step = "grant channels:read, " + REINSTALL
+            return [fail("slack", "channels", f"conversations.list answered {error}", step)]
     found = []
     for channel in wanted:
         check = f"channel {channel}"
@@ -121,6 +117,20 @@ async def _announcement_findings(client: AsyncWebClient, wanted: list[str]) -> l
             step += "(a private channel: give its id and invite the bot)"
             found.append(fail("slack", check, "not found: announcements would fail", step))
     return found
+
+
+async def _channel_names(client: AsyncWebClient) -> set[str]:
+    names: set[str] = set()
+    cursor = ""
+    for _ in range(50):  # 50 pages of 200: a workspace larger than that is listed in part
+        page = await client.conversations_list(
+            exclude_archived=True, limit=200, cursor=cursor or None
+        )
+        names |= {str(c.get("name")) for c in page.get("channels") or []}
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            return names
+    return names
 
 
 # --------------------------------------------------------------------------- PagerDuty
