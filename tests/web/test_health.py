@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from bot.devstack import DevStack
 from bot.storage.db import alembic_config
@@ -68,10 +69,11 @@ async def test_unready_when_behind_on_migrations_or_the_worker_stopped(tmp_path:
         await stack.runtime.worker.stop()
         stopped = await stack.http.get("/readyz")
     assert behind["ready"] is False
+    newest = ScriptDirectory.from_config(alembic_config(stack.database_url)).get_current_head()
     assert behind["checks"]["migrations"] == {
         "ok": False,
         "at": "0003_incident_change_status",
-        "newest": "0004_slack_outbox",
+        "newest": newest,
     }
     assert stopped.status_code == 503
     assert stopped.json()["checks"]["worker"] == {"ok": False}
