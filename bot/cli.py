@@ -9,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
+from bot import tracing
 from bot.catalog import ConfigError, load_config
 from bot.cli_backtest import backtest
 from bot.cli_common import fail, load_settings
+from bot.cli_doctor import doctor
 from bot.cli_drill import drill_app
 from bot.cli_followups import followups_app
 from bot.cli_pagerduty import pagerduty_app
+from bot.cli_progress import progress
 from bot.cli_stats import stats
 from bot.domain.playbooks import (
     PlaybookError,
@@ -49,6 +53,32 @@ app.add_typer(followups_app, name="followups")
 app.add_typer(drill_app, name="drill")
 app.command()(stats)
 app.command()(backtest)
+app.command()(doctor)
+
+
+def package_version() -> str:
+    try:
+        return version("ooda-bot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ooda-bot {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """ooda-bot: incident response through the OODA loop, in Slack."""
 
 
 @app.command()
@@ -70,7 +100,11 @@ def serve(
         raise fail(str(exc)) from None
     from bot.server import run_server  # noqa: PLC0415 - late: the runtime slows --help by a third
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
+    try:
+        tracing.configure_from_environment()
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
     run_server(settings, config, host=host, port=port, socket_mode=socket_mode)
 
 
@@ -151,7 +185,8 @@ async def _render_postmortem(
 def db_upgrade() -> None:
     """Apply database migrations."""
     settings = load_settings()
-    upgrade(settings.database_url)
+    with progress("applying migrations") as advance:
+        upgrade(settings.database_url, on_step=advance)
     typer.echo("database is up to date")
 
 

@@ -11,6 +11,7 @@ import typer
 
 from bot.catalog import ConfigError, OodaConfig, RankingSettings, load_config, load_ranking
 from bot.cli_common import fail, load_settings
+from bot.cli_progress import Advance, progress
 from bot.service import backtest as service_backtest
 from bot.service.backtest import DEFAULT_DAYS, MAX_DAYS
 from bot.storage.db import Database, upgrade
@@ -35,7 +36,11 @@ def backtest(
         candidate = load_ranking(weights) if weights is not None else None
     except (ConfigError, OSError) as exc:
         raise fail(str(exc)) from None
-    typer.echo(asyncio.run(_backtest(settings.database_url, config, candidate, days, weights)))
+    with progress("reading incidents") as advance:
+        report = asyncio.run(
+            _backtest(settings.database_url, config, candidate, days, weights, advance)
+        )
+    typer.echo(report)
 
 
 async def _backtest(
@@ -44,11 +49,12 @@ async def _backtest(
     candidate: RankingSettings | None,
     days: float,
     weights: Path | None,
+    advance: Advance,
 ) -> str:
     await asyncio.to_thread(upgrade, database_url)
     db = Database(database_url)
     try:
-        cases = await service_backtest.gather_cases(db, config, days=days)
+        cases = await service_backtest.gather_cases(db, config, days=days, on_progress=advance)
     finally:
         await db.dispose()
     window = timedelta(hours=config.change_window_hours)

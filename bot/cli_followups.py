@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli_common import fail, load_settings
+from bot.cli_progress import Advance, progress
 from bot.domain.refs import format_ref, parse_incident_ref
 from bot.settings import Settings
 from bot.storage.db import upgrade
@@ -28,7 +29,8 @@ def followups_export(
     if number is None:
         raise fail(f"{incident!r} is not an incident number or ref like INC-42")
     settings = load_settings()
-    result = asyncio.run(_export(settings, number))
+    with progress("creating issues") as advance:
+        result = asyncio.run(_export(settings, number, advance))
     if result.error:
         raise fail(result.error)
     for text, url in result.created:
@@ -38,13 +40,13 @@ def followups_export(
     )
 
 
-async def _export(settings: Settings, number: int) -> ExportResult:
+async def _export(settings: Settings, number: int, advance: Advance) -> ExportResult:
     from bot.service import postmortems, runtime  # noqa: PLC0415 - late: the runtime slows --help
 
     await asyncio.to_thread(upgrade, settings.database_url)
     rt = runtime.build_runtime(settings)
     try:
-        return await postmortems.export_followups(rt, number)
+        return await postmortems.export_followups(rt, number, on_progress=advance)
     except UpstreamError as exc:
         # Issues created before the failure are stored: a rerun continues from there.
         return postmortems.ExportResult(error=str(exc))

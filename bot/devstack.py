@@ -30,6 +30,7 @@ from bot.fakes.slack_api import FakeSlack
 from bot.service.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.listen.interactions import after_ack_done, after_ack_running
+from bot.slack.listen.manifest import BOT_SCOPES
 from bot.storage.db import upgrade
 
 SIGNING_SECRET = "local-signing-secret"
@@ -55,7 +56,8 @@ class DevStack:
         self.config_data = config or {"services": []}
         self.database_url = database_url or f"sqlite:///{workdir / 'ooda.db'}"
         self.env = env or {}
-        self.slack = FakeSlack(token=BOT_TOKEN)
+        # Granted exactly what the manifest asks for, as after a fresh install.
+        self.slack = FakeSlack(token=BOT_TOKEN, scopes=list(BOT_SCOPES))
         self.pagerduty = FakePagerDuty()
         self.github = FakeGitHub()
         self.argocd = FakeArgoCD()
@@ -115,12 +117,14 @@ class DevStack:
         await asyncio.to_thread(upgrade, settings.database_url)
         bot = compose(settings, config=OodaConfig.model_validate(self.config_data))
         self.rt, app = bot.runtime, bot.app
+        # uvicorn's records go to the root logger, as under `ooda serve` (bot.server).
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
             port=0,
             log_level="warning",
             lifespan="on",
+            log_config=None,
             # an open console page (its live stream) does not hold up the stop
             timeout_graceful_shutdown=3,
         )

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     worker_grace_seconds: float = Field(20.0, alias="OODA_WORKER_GRACE_SECONDS", ge=0)
     # DEBUG, INFO, WARNING, ERROR or CRITICAL (any case): the root logger's level under `serve`.
     log_level: str = Field("INFO", alias="OODA_LOG_LEVEL")
+    # text (one line a record, the context in brackets) or json (one object a line).
+    log_format: str = Field("text", alias="OODA_LOG_FORMAT")
     # Finished jobs and inbound webhook events older than this are deleted (bot.storage.retention).
     retention_days: float = Field(14.0, alias="OODA_RETENTION_DAYS", gt=0)
 
@@ -88,6 +90,14 @@ class Settings(BaseSettings):
         name = value.strip().upper()
         if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return name
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        name = value.strip().lower()
+        if name not in ("text", "json"):
+            raise ValueError("must be text or json")
         return name
 
     @property

@@ -8,24 +8,42 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import tracing
 from bot.domain.model import StageSpan
 from integrations.http import ApiClient, UpstreamError
 
 # Stage durations run from seconds (a quick ack) to hours (a long investigation).
 STAGE_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+# Jobs run from milliseconds (a card render) to minutes (an action and its retries).
+JOB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Requests: a Slack ack must be well under 3 s; webhooks answer once stored.
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+OUTBOX_STATES = ("pending", "sending", "unknown")
 
 # Attempts of the vendor call in flight in this task, counted by the httpx request hook.
 _attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -39,6 +57,46 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # The process's own health, as the default registry would have it (process_*,
+        # python_gc_*, python_info); these read the process, not this runtime.
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.job_duration = Histogram(
+            "ooda_job_duration_seconds",
+            "Time one job took in this process, by kind and outcome (done, failed).",
+            ["kind", "outcome"],
+            buckets=JOB_BUCKETS,
+            registry=r,
+        )
+        self.job_queue_depth = Gauge(
+            "ooda_job_queue_depth",
+            "Jobs in the queue (every replica's), by kind and state (pending, running).",
+            ["kind", "state"],
+            registry=r,
+        )
+        self._queue_series: set[tuple[str, str]] = set()
+        self.job_oldest_due_age = Gauge(
+            "ooda_job_oldest_due_age_seconds",
+            "How long the oldest due, unclaimed job has waited (0: none waiting).",
+            registry=r,
+        )
+        self.jobs_dead = Gauge(
+            "ooda_jobs_dead", "Jobs that ran out of attempts and will not run again.", registry=r
+        )
+        self.outbox_depth = Gauge(
+            "ooda_slack_outbox_depth",
+            "Slack outbox items not delivered yet, by state (pending, sending, unknown).",
+            ["state"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "ooda_http_request_duration_seconds",
+            "HTTP requests by route template (never the raw path), method and status.",
+            ["route", "method", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
         self.incidents_opened = Counter(
             "ooda_incidents_opened", "Incidents opened (drills excluded).", ["severity"], registry=r
         )
@@ -88,6 +146,26 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+    def observe_job(self, kind: str, seconds: float, outcome: str) -> None:
+        self.job_duration.labels(kind=kind, outcome=outcome).observe(seconds)
+
+    def set_queue(
+        self,
+        depth: dict[tuple[str, str], int],
+        oldest_due_seconds: float,
+        dead: int,
+        outbox: dict[str, int],
+    ) -> None:
+        """The gauges read from the database at a scrape (bot.storage.gauges); a kind or state
+        no longer queued drops to 0 instead of keeping its last value."""
+        self._queue_series |= depth.keys()
+        for kind, state in self._queue_series:
+            self.job_queue_depth.labels(kind=kind, state=state).set(depth.get((kind, state), 0))
+        self.job_oldest_due_age.set(oldest_due_seconds)
+        self.jobs_dead.set(dead)
+        for state in OUTBOX_STATES:
+            self.outbox_depth.labels(state=state).set(outbox.get(state, 0))
 
     def webhook(self, source: str, result: str) -> None:
         self.webhooks.labels(source=source, result=result).inc()
@@ -139,6 +217,48 @@ def counted_webhook(source: str, endpoint: Endpoint) -> Endpoint:
     return route
 
 
+# --------------------------------------------------------------------------- HTTP
+
+
+class RequestMetrics:
+    """ASGI middleware: ooda_http_request_duration_seconds by route template, method and status.
+    The template of the route that matched (`/webhooks/pagerduty`), "unmatched" for any other
+    path: a sender choosing paths cannot make new series."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
+        self.app, self.metrics, self.routes = app, metrics, routes
+
+    def _template(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:  # PARTIAL: the path matched, not the method
+                return str(getattr(route, "path", "unmatched"))
+        return "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]  # what the client sees when the app raises before answering
+        route, method = self._template(scope), str(scope.get("method", ""))
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        attributes = {"http.request.method": method, "http.route": route}
+        try:
+            with tracing.span(f"{method} {route}", kind="server", attributes=attributes) as span:
+                await self.app(scope, receive, sending)
+                tracing.set_attribute(span, "http.response.status_code", status[0])
+        finally:
+            self.metrics.http_duration.labels(route=route, method=method, status=status[0]).observe(
+                time.perf_counter() - started
+            )
+
+
 # --------------------------------------------------------------------------- Slack
 
 
@@ -182,7 +302,8 @@ def instrument_slack(client: AsyncWebClient, metrics: Metrics) -> None:
 
     async def api_call(api_method: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await original(api_method, *args, **kwargs)
+            with tracing.span(f"slack {api_method}", kind="client"):
+                return await original(api_method, *args, **kwargs)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown")
             metrics.slack_api_errors.labels(method=api_method, error=error).inc()
@@ -213,8 +334,12 @@ def instrument_vendor(client: ApiClient, metrics: Metrics) -> None:
     async def request(method: str, path: str, **kwargs: Any) -> httpx.Response:
         box = [0]
         token = _attempts.set(box)
+        attributes = {"http.request.method": method, "url.path": path, "ooda.vendor": vendor}
         try:
-            return await original(method, path, **kwargs)
+            with tracing.span(f"{vendor} {method}", kind="client", attributes=attributes) as span:
+                response = await original(method, path, **kwargs)
+                tracing.set_attribute(span, "http.response.status_code", response.status_code)
+                return response
         except UpstreamError as exc:
             status = str(exc.status) if exc.status is not None else "transport"
             metrics.vendor_api_errors.labels(vendor=vendor, status=status).inc()

@@ -15,11 +15,14 @@ import functools
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot import context, tracing
+from bot.domain.refs import format_ref
 from bot.storage import jobs
 from bot.storage.db import Database
 
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# (job kind, seconds, outcome "done" | "failed"): the job duration histogram (bot.telemetry).
+Observer = Callable[[str, float, str], None]
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Worker:
         self.lease = timedelta(seconds=lease_seconds)
         self.grace_seconds = grace_seconds
         self.handlers: dict[str, Handler] = {}
+        self.observe: Observer = lambda kind, seconds, outcome: None
         self.worker_id = f"{os.getpid()}:{id(self):x}:{socket.gethostname()}"[:80]
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -84,6 +90,11 @@ class Worker:
     def running(self) -> int:
         """Jobs running in this process now."""
         return len(self._running)
+
+    @property
+    def alive(self) -> bool:
+        """The claiming loop runs (started, not stopped, not crashed)."""
+        return self._task is not None and not self._task.done()
 
     @property
     def idle(self) -> bool:
@@ -173,8 +184,23 @@ class Worker:
         return len(started)
 
     async def _execute(self, job: jobs.ClaimedJob) -> None:
+        # This task's own context: what the job carried, plus the job and its incident.
+        payload = dict(job.payload)
+        carried = payload.pop(context.CARRY, None)
+        number = payload.get("incident")
+        ref = format_ref(number) if isinstance(number, int) else None
+        with context.restored(carried):
+            context.update(job=str(job.id), job_kind=job.kind, incident=ref)
+            attributes = {"ooda.job.id": job.id, "ooda.job.kind": job.kind}
+            if ref:
+                attributes["ooda.incident"] = ref
+            with tracing.span(f"job {job.kind}", kind="consumer", attributes=attributes):
+                await self._execute_in_context(job, payload)
+
+    async def _execute_in_context(self, job: jobs.ClaimedJob, payload: dict[str, Any]) -> None:
         handler = self.handlers.get(job.kind)
         heartbeat = asyncio.create_task(self._heartbeat(job), name=f"job-{job.id}-lease")
+        started = time.monotonic()
         try:
             error: str | None = None
             if handler is None:
@@ -182,12 +208,16 @@ class Worker:
             else:
                 self._running[job.id].started = True
                 try:
-                    await handler(job.payload)
+                    await handler(payload)
                 except Exception as exc:
                     log.exception(
                         "job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts
                     )
                     error = f"{type(exc).__name__}: {exc}"
+            seconds = time.monotonic() - started
+            if error is None:
+                log.info("job %s (%s) done in %.3fs", job.id, job.kind, seconds)
+            self.observe(job.kind, seconds, "done" if error is None else "failed")
             await self._record(job, error)
         finally:
             heartbeat.cancel()

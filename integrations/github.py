@@ -58,6 +58,18 @@ class GitHubClient(ApiClient):
             base_url, headers, timeout=timeout, transport=transport, backoff=backoff, secret=token
         )
 
+    async def rate_limit(self) -> dict[str, Any]:
+        """The token's rate limit: answers any valid token (an app's too), 401 for a bad one."""
+        return await self._json("GET", "/rate_limit")
+
+    async def get_repository(self, repo: str) -> dict[str, Any]:
+        """404 both when it does not exist and when the token may not see it."""
+        return await self._json("GET", _repo_path(repo))
+
+    async def get_workflow(self, repo: str, workflow: str) -> dict[str, Any]:
+        path = f"{_repo_path(repo)}/actions/workflows/{quote(workflow, safe='')}"
+        return await self._json("GET", path)
+
     async def list_deployments(
         self, repo: str, *, environment: str | None = None, per_page: int = 30
     ) -> list[dict[str, Any]]:

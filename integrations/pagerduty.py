@@ -97,6 +97,15 @@ class PagerDutyClient(ApiClient):
         body = await self._json("GET", f"/incidents/{_id(incident_id)}")
         return body["incident"]
 
+    async def abilities(self) -> list[str]:
+        """What the account may use; any valid key may read it, so it checks the token."""
+        body = await self._json("GET", "/abilities")
+        return [str(a) for a in body.get("abilities") or []]
+
+    async def get_service(self, service_id: str) -> dict[str, Any]:
+        body = await self._json("GET", f"/services/{_id(service_id)}")
+        return body["service"]
+
     async def list_alerts(self, incident_id: str) -> list[dict[str, Any]]:
         return await self._paginate(f"/incidents/{_id(incident_id)}/alerts", "alerts")
 

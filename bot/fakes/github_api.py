@@ -59,6 +59,8 @@ class FakeGitHub(RestFake):
     def __init__(self, *, workflows: Iterable[str] | None = None, token: str | None = None) -> None:
         self.token = token
         self.workflows: set[str] | None = set(workflows) if workflows is not None else None
+        # Repositories the token can see; None: every one (the tests that do not care).
+        self.repos: set[str] | None = None
         self._deployments: dict[str, list[dict[str, Any]]] = {}  # repo -> newest first
         self._statuses: dict[int, list[dict[str, Any]]] = {}  # deployment id -> newest first
         self._next_id = 1000
@@ -92,6 +94,9 @@ class FakeGitHub(RestFake):
         w = self._wrap
         repo = "/repos/{owner}/{repo}"
         return [
+            Route("/rate_limit", w(self._rate_limit), methods=["GET"]),
+            Route(repo, w(self._get_repo), methods=["GET"]),
+            Route(f"{repo}/actions/workflows/{{workflow}}", w(self._get_workflow), methods=["GET"]),
             Route(f"{repo}/deployments", w(self._list_deployments), methods=["GET"]),
             Route(f"{repo}/deployments/{{id:int}}", w(self._get_deployment), methods=["GET"]),
             Route(f"{repo}/deployments/{{id:int}}/statuses", w(self._statuses_of), methods=["GET"]),
@@ -249,6 +254,30 @@ class FakeGitHub(RestFake):
                 return _message(404, "Not Found")
             per_page = max(1, min(int(request.query_params.get("per_page", 30)), 100))
             return JSONResponse(copy.deepcopy(self._statuses[dep["id"]][:per_page]))
+
+    async def _rate_limit(self, request: Request, body: Any) -> Response:
+        core = {"limit": 5000, "remaining": 4999, "reset": 0, "used": 1}
+        return JSONResponse({"resources": {"core": core}, "rate": core})
+
+    def _visible(self, repo: str) -> bool:
+        return self.repos is None or repo in self.repos
+
+    async def _get_repo(self, request: Request, body: Any) -> Response:
+        repo = self._repo(request)
+        if not self._visible(repo):
+            return _message(404, "Not Found")  # GitHub hides what a token may not see
+        owner, _, name = repo.partition("/")
+        return JSONResponse(
+            {"full_name": repo, "name": name, "owner": _user(owner), "private": True}
+        )
+
+    async def _get_workflow(self, request: Request, body: Any) -> Response:
+        workflow = request.path_params["workflow"]
+        missing = self.workflows is not None and workflow not in self.workflows
+        if missing or not self._visible(self._repo(request)):
+            return _message(404, "Not Found")
+        path = f".github/workflows/{workflow}"
+        return JSONResponse({"id": 1, "name": workflow, "path": path, "state": "active"})
 
     async def _dispatch(self, request: Request, body: Any) -> Response:
         workflow = request.path_params["workflow"]

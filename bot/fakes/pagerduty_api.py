@@ -63,6 +63,8 @@ class FakePagerDuty(PagerDutyData, RestFake):
             Route("/incidents/{id}/related_change_events", w(self._changes_for), methods=["GET"]),
             Route("/oncalls", w(self._list_oncalls), methods=["GET"]),
             Route("/users/{id}", w(self._get_user), methods=["GET"]),
+            Route("/services/{id}", w(self._get_service), methods=["GET"]),
+            Route("/abilities", w(self._abilities), methods=["GET"]),
             Route("/webhook_subscriptions", w(self._post_subscription), methods=["POST"]),
             Route("/webhook_subscriptions", w(self._list_subscriptions), methods=["GET"]),
         ]
@@ -214,6 +216,15 @@ class FakePagerDuty(PagerDutyData, RestFake):
         with self._lock:
             user = self._users.get(request.path_params["id"])
             return JSONResponse({"user": copy.deepcopy(user)}) if user else _not_found()
+
+    async def _get_service(self, request: Request, body: Any) -> Response:
+        with self._lock:
+            service = self._services.get(request.path_params["id"])
+            return JSONResponse({"service": copy.deepcopy(service)}) if service else _not_found()
+
+    async def _abilities(self, request: Request, body: Any) -> Response:
+        # What the account may use; any valid key may read it (the doctor's token check).
+        return JSONResponse({"abilities": ["teams", "read_only_users", "urgencies"]})
 
     async def _post_subscription(self, request: Request, body: Any) -> Response:
         sub = body.get("webhook_subscription") if isinstance(body, dict) else None

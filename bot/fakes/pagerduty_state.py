@@ -26,6 +26,7 @@ class PagerDutyData:
         self._changes: dict[str, list[dict[str, Any]]] = {}
         self._oncalls: list[dict[str, Any]] = []
         self._users: dict[str, dict[str, Any]] = {}
+        self._services: dict[str, dict[str, Any]] = {}
         self.webhook_subscriptions: list[dict[str, Any]] = []
         self.on_status_change: Callable[[dict[str, Any]], None] | None = None
 
@@ -44,6 +45,18 @@ class PagerDutyData:
         with self._lock:
             self._users[id] = user
         return copy.deepcopy(user)
+
+    def add_service(self, id: str, name: str | None = None) -> dict[str, Any]:
+        """A service of the account (GET /services/{id}); an incident's service is one too."""
+        service = {
+            **ref("service", id, name or id, "services", "service-directory"),
+            "type": "service",
+            "name": name or id,
+            "status": "active",
+        }
+        with self._lock:
+            self._services.setdefault(id, service)
+            return copy.deepcopy(self._services[id])
 
     def _user_ref(self, user: dict[str, Any]) -> dict[str, Any]:
         known = self._users.get(user["id"], {})
@@ -66,6 +79,7 @@ class PagerDutyData:
         priority: str | None = None,
     ) -> dict[str, Any]:
         created = iso(created_at or utcnow())
+        self.add_service(service_id, service_name)
         with self._lock:
             assignments = [
                 {"at": created, "assignee": self._user_ref(a)} for a in (assignees or [])

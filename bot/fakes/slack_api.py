@@ -58,8 +58,12 @@ class FakeSlack(FakeService):
         channels: list[str] | None = None,
         token: str | None = None,
         bot_name: str = "ooda-bot",
+        scopes: list[str] | None = None,
     ) -> None:
         self.token = token
+        # The bot token's granted scopes, sent as `x-oauth-scopes` on every authenticated answer
+        # as Slack does (None: no header). Change it to play a token missing a scope.
+        self.scopes = scopes
         self.bot_name = bot_name
         self._calls: list[SlackCall] = []
         self._storm: tuple[int, int, int] = (0, 1, 0)  # every n-th call 429s, Retry-After, count
@@ -290,6 +294,8 @@ class FakeSlack(FakeService):
         params.pop("token", None)
 
         status, headers = 200, {}
+        if token and (self.token is None or token == self.token) and self.scopes is not None:
+            headers["x-oauth-scopes"] = ",".join(self.scopes)
         if method in slack_openid.METHODS:  # their own credentials: the app's, a person's
             body: dict[str, Any] = self.openid.call(method, params, auth)
         elif not token:

@@ -4,6 +4,7 @@ set side by side."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.catalog import OodaConfig, RankingSettings
@@ -17,9 +18,16 @@ DEFAULT_DAYS = 90.0
 MAX_DAYS = 3650.0
 
 
-async def gather_cases(db: Database, config: OodaConfig, *, days: float) -> list[BacktestCase]:
+async def gather_cases(
+    db: Database,
+    config: OodaConfig,
+    *,
+    days: float,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[BacktestCase]:
     """Each resolved incident of the last `days` with a change marked Caused, with the changes
-    the bot could see at its first alert (the same window Orient ranks)."""
+    the bot could see at its first alert (the same window Orient ranks). `on_progress(done,
+    total)` follows the incidents read."""
     window = timedelta(hours=config.change_window_hours)
     cases = []
     async with db.session() as session:
@@ -39,6 +47,8 @@ async def gather_cases(db: Database, config: OodaConfig, *, days: float) -> list
                     is_drill=incident.is_drill,
                 )
             )
+            if on_progress is not None:
+                on_progress(len(cases), len(found))
     return cases
 
 

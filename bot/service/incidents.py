@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import context
 from bot.domain.jobs import JobKind
 from bot.domain.model import IncidentView, Severity, Stage, Status, TimelineKind, utcnow
+from bot.domain.refs import format_ref
 from bot.service import cards, reminders
 from bot.service.runtime import Runtime
 from bot.slack.out.text import render
@@ -91,6 +93,7 @@ async def record_incident(
         opened_at=opened_at,
         **(pd or {}),
     )
+    context.update(incident=format_ref(row.id))  # the lines of what follows name it
     if declared_by:
         row.roles = {"commander": declared_by}
     if pd_link:  # in the same transaction: the set-up job must find it

@@ -26,6 +26,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot import context
+from bot.domain.refs import format_ref
 from bot.service import observation, pagerduty_apply, pagerduty_open
 from bot.service.pagerduty_apply import reopen
 from bot.service.pagerduty_open import open_for
@@ -75,6 +77,7 @@ async def handle(rt: Runtime, event: dict[str, Any]) -> None:
             log.info("PagerDuty %s for unknown incident %s ignored", event_type, pd_id)
             return
         number, primary = row.id, row.pd_incident_id == pd_id
+        context.update(incident=format_ref(number))
         # Applied before, under another webhook id (e.g. a second subscription): a late
         # redelivery must not undo what came after it (a resolve after a reopen).
         if await repo.has_entry(session, number, key):

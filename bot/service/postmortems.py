@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -259,9 +260,12 @@ class ExportResult:
     error: str | None = None
 
 
-async def export_followups(rt: Runtime, number: int) -> ExportResult:
+async def export_followups(
+    rt: Runtime, number: int, *, on_progress: Callable[[int, int], None] | None = None
+) -> ExportResult:
     """One GitHub issue per follow-up in the service's repository. Follow-ups that already have
-    an issue are skipped, so running it again only exports the new ones."""
+    an issue are skipped, so running it again only exports the new ones. `on_progress(done,
+    total)` follows the issues created."""
     async with rt.db.session() as session:
         row = await repo.get_incident(session, number)
         inc = repo.to_view(row) if row else None
@@ -278,9 +282,8 @@ async def export_followups(rt: Runtime, number: int) -> ExportResult:
     if rt.github is None:
         return ExportResult(error="GITHUB_TOKEN is not set")
     result = ExportResult(skipped=sum(1 for *_, url in rows if url))
-    for followup_id, text, owner, exported in rows:
-        if exported:
-            continue
+    todo = [(fid, text, owner) for fid, text, owner, exported in rows if not exported]
+    for followup_id, text, owner in todo:
         issue = await rt.github.create_issue(
             service.github_repo,
             title=text[:200],
@@ -292,6 +295,8 @@ async def export_followups(rt: Runtime, number: int) -> ExportResult:
         async with rt.db.transaction() as session:
             await repo.set_followup_url(session, followup_id, url)
         result.created.append((text, url))
+        if on_progress is not None:
+            on_progress(len(result.created), len(todo))
     return result
 
 

@@ -129,4 +129,5 @@ def build_runtime(settings: Settings, *, config: OodaConfig | None = None) -> Ru
         runtime.slack.client, [runtime.pagerduty, runtime.github, runtime.argocd]
     )
     runtime.metrics.instrument(runtime.sender.slack.client)
+    runtime.worker.observe = runtime.metrics.observe_job
     return runtime

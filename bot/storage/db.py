@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -199,9 +204,73 @@ def migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(
+    url: str, revision: str = "head", *, on_step: Callable[[int, int], None] | None = None
+) -> None:
     """Apply migrations (blocking; call before the event loop or in a thread). Replicas
     starting together take turns (`migration_lock`): the first migrates, the others find
-    the database at head; none fails on a table another is creating."""
+    the database at head; none fails on a table another is creating. `on_step(done, total)`
+    is called after each migration applied."""
     with migration_lock(url):
-        command.upgrade(alembic_config(url), revision)
+        config = alembic_config(url)
+        if on_step is not None:
+            total = len(migration_state(url).pending)
+            done = [0]
+
+            def applied(**_: Any) -> None:
+                done[0] += 1
+                on_step(done[0], total)
+
+            config.attributes["on_version_apply"] = applied
+        command.upgrade(config, revision)
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """Where a database stands: its revision (None: never migrated) and what is not applied."""
+
+    current: str | None
+    head: str
+    pending: tuple[str, ...]
+    known: bool = True  # False: the database is at a revision this code does not ship
+
+    @property
+    def at_head(self) -> bool:
+        return self.known and not self.pending
+
+
+@functools.cache
+def shipped_revisions() -> tuple[str, frozenset[str]]:
+    """The newest migration this code ships and all of them (they do not change while it runs)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    every = frozenset(rev.revision for rev in scripts.walk_revisions())
+    return scripts.get_current_head() or "", every
+
+
+async def current_revision(db: Database) -> str | None:
+    """The revision the database is at; None before the first migration."""
+    async with db.session() as session:
+        exists = await session.run_sync(
+            lambda s: inspect(s.connection()).has_table("alembic_version")
+        )
+        if not exists:
+            return None
+        return await session.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+def migration_state(url: str) -> MigrationState:
+    """The database's Alembic revision against the newest one this code ships (blocking)."""
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    head = scripts.get_current_head() or ""
+    engine = sa_create_engine(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    try:
+        revisions = list(scripts.iterate_revisions(head, current))
+    except ResolutionError:  # migrated by a newer ooda-bot
+        return MigrationState(current, head, (), known=False)
+    pending = [rev.revision for rev in revisions if rev.revision != current]
+    return MigrationState(current, head, tuple(reversed(pending)))

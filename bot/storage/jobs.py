@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot import context
 from bot.domain.model import utcnow
 from bot.storage.db import QUEUED, Database, rowcount
 from bot.storage.tables import Job
@@ -50,7 +51,13 @@ def add_job(
     dedup_key: str | None = None,
     max_attempts: int = 5,
 ) -> Job:
-    """Add a job inside the caller's transaction (so it commits with the event that caused it)."""
+    """Add a job inside the caller's transaction (so it commits with the event that caused it).
+    It carries the bound context (bot.context: the delivery and incident its lines name, the
+    trace) unless the payload brings its own."""
+    carry = payload[context.CARRY] if context.CARRY in payload else context.carried()
+    payload = {k: v for k, v in payload.items() if k != context.CARRY}
+    if carry:
+        payload[context.CARRY] = carry
     job = Job(
         kind=kind,
         payload=payload,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.errors import SlackApiError
 
 from bot.demo import CONFIG, DemoIncident
+from bot.domain.model import utcnow
+from bot.storage import jobs
+from bot.storage.tables import Job
 from bot.telemetry import Metrics, webhook_result
 from integrations.http import UpstreamError
 from tests.helpers.stack import FAST_VERIFY, MakeStack
@@ -56,6 +60,16 @@ async def test_metrics_after_a_scripted_incident(make_stack: MakeStack) -> None:
         with pytest.raises(UpstreamError):
             await rt.github.create_issue("acme/checkout", title="t", body="b")
 
+        # A raw path nobody routes: counted under "unmatched", never as itself.
+        assert (await stack.http.get("/webhooks/INC-1/../x")).status_code == 404  # type: ignore[union-attr]
+        # The queue as the gauges see it, the worker stopped so nothing claims these.
+        await rt.worker.stop()
+        now = utcnow()
+        async with rt.db.transaction() as session:
+            jobs.add_job(session, "test.later", {}, due_at=now + timedelta(hours=1))
+            jobs.add_job(session, "test.waiting", {}, due_at=now - timedelta(minutes=10))
+            session.add(Job(kind="test.exhausted", payload={}, status="dead", due_at=now))
+
         response = await stack.http.get("/metrics")  # type: ignore[union-attr]
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
@@ -85,6 +99,32 @@ async def test_metrics_after_a_scripted_incident(make_stack: MakeStack) -> None:
     )
     assert value(m, "ooda_vendor_api_retries_total", vendor="GitHub") == 2
     assert value(m, "ooda_vendor_api_errors_total", vendor="GitHub", status="500") == 1
+
+    # The process, the GC and the platform, on the runtime's own registry.
+    assert value(m, "process_cpu_seconds_total") is not None
+    assert value(m, "python_gc_objects_collected_total", generation="0") is not None
+    assert any(name == "python_info" for name, _ in m)
+    # Jobs: durations by kind and outcome; the queue read from the database at the scrape.
+    for kind in ("pagerduty.event", "incident.setup", "action.run", "incident.postmortem"):
+        count = value(m, "ooda_job_duration_seconds_count", kind=kind, outcome="done")
+        assert count is not None and count >= 1, kind
+    assert value(m, "ooda_job_queue_depth", kind="test.later", state="pending") == 1
+    assert value(m, "ooda_job_queue_depth", kind="test.waiting", state="pending") == 1
+    oldest = value(m, "ooda_job_oldest_due_age_seconds")
+    assert oldest is not None and 600 <= oldest < 900
+    assert value(m, "ooda_jobs_dead") == 1
+    # Everything the incident said was delivered.
+    for state in ("pending", "sending", "unknown"):
+        assert value(m, "ooda_slack_outbox_depth", state=state) == 0
+    # HTTP: by route template and status; the stray path as "unmatched".
+    http = "ooda_http_request_duration_seconds_count"
+    pd = {"route": "/webhooks/pagerduty", "method": "POST"}
+    assert value(m, http, **pd, status="202") == 3
+    assert value(m, http, **pd, status="403") == 1
+    slack = value(m, http, route="/slack/events", method="POST", status="200")
+    assert slack is not None and slack >= 5
+    assert value(m, http, route="unmatched", method="GET", status="404") == 1
+    assert not [labels for name, labels in m if name == http and "INC-1" in str(labels)]
 
 
 def test_each_runtime_has_its_own_registry() -> None:

@@ -154,7 +154,7 @@ async def approve(
             jobs.add_job(
                 session,
                 JobKind.ACTION_RUN,
-                {"key": key},
+                {"key": key, "incident": number},  # the incident: for its log lines
                 ordering_key=incidents.incident_key(number),
                 max_attempts=1,  # never retried: a rollback must not run twice
             )

@@ -44,7 +44,7 @@ async def schedule_verify(
     await jobs.schedule_once(
         rt.db,
         JobKind.ACTION_VERIFY,
-        {"key": key, "attempt": attempt},
+        {"key": key, "attempt": attempt, "incident": number},  # the incident: for its lines
         due_at=utcnow() + timedelta(seconds=_poll_seconds(rt, verify_cfg)),
         dedup_key=f"verify:{number}:{key}:{attempt}",
         ordering_key=None,

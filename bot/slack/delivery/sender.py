@@ -87,6 +87,11 @@ class SlackSender(SlackOperations):
             self._scan = True
         self._wake.set()
 
+    @property
+    def alive(self) -> bool:
+        """The delivery loop runs (started, not stopped, not crashed)."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="ooda-slack-sender")

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot import context, tracing
 from bot.service.runtime import Runtime
 from bot.settings import secret
 from bot.slack.listen import actions, commands, events, interactions, modals
@@ -31,7 +32,13 @@ class _CountingApp(AsyncApp):
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         self.acks.enter()
         try:
-            return await super().async_dispatch(req)
+            # Over HTTP and Socket Mode alike: the request's lines, and its jobs', carry its id.
+            delivery = slack_request_id(req.body)
+            with (
+                context.bound(delivery=delivery),
+                tracing.span("slack request", attributes={"ooda.delivery": delivery or ""}),
+            ):
+                return await super().async_dispatch(req)
         finally:
             self.acks.leave()
 
@@ -52,6 +59,22 @@ def _without_oauth_environment() -> Iterator[None]:
             yield
         finally:
             os.environ.update(saved)
+
+
+def slack_request_id(body: Any) -> str | None:
+    """`slack:<id>` for a request's log lines: the Events API's event_id, else the trigger_id
+    (commands, shortcuts, clicks, submissions), else the view's id."""
+    if not isinstance(body, dict):
+        return None
+    view = body.get("view")
+    for value in (
+        body.get("event_id"),
+        body.get("trigger_id"),
+        view.get("id") if isinstance(view, dict) else None,
+    ):
+        if isinstance(value, str) and value:
+            return f"slack:{value[:80]}"
+    return None
 
 
 def build_bolt_app(rt: Runtime) -> AsyncApp:

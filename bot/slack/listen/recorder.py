@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import context
 from bot.domain.jobs import JobKind
+from bot.domain.refs import format_ref
 from bot.service.incidents import incident_key
 from bot.service.runtime import Runtime
 from bot.storage import jobs
@@ -45,6 +47,8 @@ class Record:
     locate: Locate | None
     also: Also | None
     done: asyncio.Future[bool]
+    # The request's context (its Slack id), taken when recorded: the writer's task is not it.
+    carried: dict[str, Any] = field(default_factory=context.carried)
 
 
 class Recorder:
@@ -129,10 +133,13 @@ class Recorder:
                     continue
                 if record.also is not None:
                     rows += record.also(record.body, number, record.key)
+                carry = dict(record.carried)
+                if number is not None:
+                    carry["log"] = {**carry.get("log", {}), "incident": format_ref(number)}
                 job = jobs.add_job(
                     session,
                     JobKind.SLACK_INTERACTION,
-                    {"inbound": inbound},
+                    {"inbound": inbound, context.CARRY: carry},
                     ordering_key=incident_key(number) if number is not None else None,
                     max_attempts=3,  # a failure is reported, not retried; a dead process is
                 )

@@ -22,6 +22,8 @@ async def serve(
 ) -> None:
     """Slack over Socket Mode; webhooks, health and metrics still served over HTTP."""
     handler = socket_mode_handler(bolt, app_token)
+    # /readyz asks whether the WebSocket is up (bot.web.health.SOCKET_PROBE).
+    app.state.slack_socket_connected = handler.client.is_connected
     config = uvicorn.Config(app, host=host, port=port, **logs)
     server = SocketModeServer(config, before_shutdown=handler.close_async)
     await handler.connect_async()
