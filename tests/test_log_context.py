@@ -104,3 +104,19 @@ def test_a_job_carries_the_context_it_was_queued_in() -> None:
         assert context.fields() == {"incident": "INC-2", "delivery": "changes:abc"}
     with context.restored("not a carry"):
         assert context.fields() == {}
+
+
+async def test_the_senders_lines_name_the_incident(
+    make_stack: MakeStack, json_lines: io.StringIO
+) -> None:
+    """What Slack refuses is logged by the outbox sender, with the incident it was for."""
+    async with make_stack(CONFIG, env=FAST_VERIFY) as stack:
+        configure_logging("INFO", json_lines, fmt="json")
+        demo = DemoIncident(stack)
+        await demo.play(through=Step.PAGE)
+        stack.slack.fail_next("chat.postMessage", status=200, error="msg_too_long")
+        user = demo.scenario.alice
+        await stack.command("note a note Slack will refuse", user=user, channel=demo.channel)
+        await stack.settle()
+    refused = [r for r in parsed(json_lines) if "Slack refused outbox item" in r["message"]]
+    assert refused and all(r.get("incident") == "INC-1" for r in refused), refused

@@ -32,7 +32,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import context
 from bot.domain.model import utcnow
+from bot.domain.refs import format_ref
 from bot.slack.delivery.operations import (
     MAX_ATTEMPTS,
     TRANSIENT,
@@ -221,6 +223,13 @@ class SlackSender(SlackOperations):
                     await delivery.release_lane(session, lane, self.owner, not_before=not_before)
 
     async def _deliver(self, item: delivery.Item, *, doubt: bool = False) -> bool:
+        """Deliver one item (its log lines name its incident); False when this sender no
+        longer holds its lane."""
+        ref = format_ref(item.incident_id) if item.incident_id is not None else None
+        with context.bound(incident=ref):
+            return await self._deliver_item(item, doubt=doubt)
+
+    async def _deliver_item(self, item: delivery.Item, *, doubt: bool) -> bool:
         """Deliver one item; False when this sender no longer holds its lane.
 
         No write before the call: while a sender holds a lane it delivers its items one by one,
